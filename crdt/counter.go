@@ -1,0 +1,111 @@
+package crdt
+
+import (
+	"errors"
+	"math"
+	"slices"
+)
+
+// ErrOverflow is returned when an increment would overflow a counter.
+var ErrOverflow = errors.New("crdt: counter overflow")
+
+// Slot is one replica's share of a PN-counter: the sum of its increments
+// (P) and of its decrements (N). Both only grow.
+type Slot struct {
+	P, N uint64
+}
+
+// Counter is a PN-counter: one Slot per replica that ever changed it. Its
+// value is ΣP − ΣN. Merge takes the per-slot maximum, so re-delivered,
+// duplicated or re-ordered deltas never count twice.
+//
+// The zero Counter is empty and ready to use. Counters are values: Merge
+// and Increment return new counters and never modify their receiver.
+type Counter struct {
+	slots map[ReplicaID]Slot
+}
+
+// Type reports TypeCounter.
+func (Counter) Type() Type { return TypeCounter }
+
+// NewCounter returns a counter holding the given slots.
+func NewCounter(slots map[ReplicaID]Slot) Counter {
+	c := Counter{slots: make(map[ReplicaID]Slot, len(slots))}
+	for id, s := range slots {
+		c.slots[id] = s
+	}
+	return c
+}
+
+// Slot returns the slot of replica id (zero if absent).
+func (c Counter) Slot(id ReplicaID) Slot { return c.slots[id] }
+
+// Len returns the number of slots.
+func (c Counter) Len() int { return len(c.slots) }
+
+// Replicas returns the replica IDs that have a slot, in ascending order.
+func (c Counter) Replicas() []ReplicaID {
+	ids := make([]ReplicaID, 0, len(c.slots))
+	for id := range c.slots {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// Value returns ΣP − ΣN. The arithmetic wraps like int64 two's complement,
+// which only matters past ±9.2e18.
+func (c Counter) Value() int64 {
+	var v uint64
+	for _, s := range c.slots {
+		v += s.P - s.N
+	}
+	return int64(v)
+}
+
+// Merge returns the per-slot maximum of c and o.
+func (c Counter) Merge(o Counter) Counter {
+	m := NewCounter(c.slots)
+	for id, s := range o.slots {
+		cur := m.slots[id]
+		m.slots[id] = Slot{P: max(cur.P, s.P), N: max(cur.N, s.N)}
+	}
+	return m
+}
+
+// Dominates reports whether c already contains every slot of o, i.e.
+// merging o into c would change nothing.
+func (c Counter) Dominates(o Counter) bool {
+	for id, s := range o.slots {
+		cur := c.slots[id]
+		if s.P > cur.P || s.N > cur.N {
+			return false
+		}
+	}
+	return true
+}
+
+// Increment returns the delta that adds by (which may be negative) to the
+// counter on behalf of replica id: a counter with id's slot only. Merging
+// the delta into c yields the incremented counter.
+func (c Counter) Increment(id ReplicaID, by int64) (Counter, error) {
+	s := c.slots[id]
+	switch {
+	case by >= 0:
+		if s.P > math.MaxUint64-uint64(by) {
+			return Counter{}, ErrOverflow
+		}
+		s.P += uint64(by)
+	default:
+		mag := uint64(-(by + 1)) + 1 // |by| without overflowing MinInt64
+		if s.N > math.MaxUint64-mag {
+			return Counter{}, ErrOverflow
+		}
+		s.N += mag
+	}
+	v := c.Value()
+	if (by > 0 && v > math.MaxInt64-by) || (by < 0 && v < math.MinInt64-by) {
+		return Counter{}, ErrOverflow
+	}
+	return Counter{slots: map[ReplicaID]Slot{id: s}}, nil
+}

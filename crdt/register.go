@@ -1,0 +1,60 @@
+package crdt
+
+import "bytes"
+
+// ReplicaID names the replica (peer) that made a write. It is compared as
+// raw bytes; grapevine uses the libp2p peer ID.
+type ReplicaID string
+
+// Register is a last-writer-wins register. A delete is a tombstone: a
+// Register with Deleted set and no value, which wins or loses like any write.
+type Register struct {
+	Time    Timestamp // hybrid logical clock stamp of the write
+	Origin  ReplicaID // replica that made the write
+	Deleted bool      // true for a tombstone
+	Value   []byte    // nil for a tombstone
+}
+
+// Type reports TypeRegister.
+func (Register) Type() Type { return TypeRegister }
+
+// Compare orders registers totally: by Time, then Origin, then a tombstone
+// before a live value, then by Value bytes. It returns -1, 0 or +1. Two
+// registers compare equal only if they are identical, which is what makes
+// merge deterministic on every replica.
+func (r Register) Compare(o Register) int {
+	switch {
+	case r.Time < o.Time:
+		return -1
+	case r.Time > o.Time:
+		return 1
+	}
+	if c := compareStrings(string(r.Origin), string(o.Origin)); c != 0 {
+		return c
+	}
+	switch {
+	case r.Deleted && !o.Deleted:
+		return -1
+	case !r.Deleted && o.Deleted:
+		return 1
+	}
+	return bytes.Compare(r.Value, o.Value)
+}
+
+// Merge returns the greater of r and o by Compare. It does not copy Value.
+func (r Register) Merge(o Register) Register {
+	if o.Compare(r) > 0 {
+		return o
+	}
+	return r
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

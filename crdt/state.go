@@ -1,0 +1,241 @@
+package crdt
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Type tags a replicated state; it is stored and sent with every encoding.
+type Type uint8
+
+// The replicated types. Values are part of the wire and disk format.
+const (
+	TypeRegister Type = 1 // last-writer-wins register (Register)
+	TypeCounter  Type = 2 // PN-counter (Counter)
+)
+
+// String returns "register", "counter" or "type(N)".
+func (t Type) String() string {
+	switch t {
+	case TypeRegister:
+		return "register"
+	case TypeCounter:
+		return "counter"
+	}
+	return fmt.Sprintf("type(%d)", uint8(t))
+}
+
+// State is a replicated value: a Register or a Counter. A delta is a State
+// too; merging it into the stored state is the only way state changes.
+type State interface {
+	Type() Type
+}
+
+// Errors returned by Merge and Decode.
+var (
+	ErrTypeMismatch = errors.New("crdt: cannot merge states of different types")
+	ErrMalformed    = errors.New("crdt: malformed encoding")
+)
+
+// Merge merges delta into stored, which may be nil for "nothing stored".
+// It reports whether the result differs from stored. Merging states of
+// different types returns ErrTypeMismatch.
+func Merge(stored, delta State) (merged State, changed bool, err error) {
+	if stored == nil {
+		if delta == nil {
+			return nil, false, nil
+		}
+		return delta, true, nil
+	}
+	switch s := stored.(type) {
+	case Register:
+		d, ok := delta.(Register)
+		if !ok {
+			return stored, false, ErrTypeMismatch
+		}
+		if d.Compare(s) > 0 {
+			return d, true, nil
+		}
+		return s, false, nil
+	case Counter:
+		d, ok := delta.(Counter)
+		if !ok {
+			return stored, false, ErrTypeMismatch
+		}
+		if s.Dominates(d) {
+			return s, false, nil
+		}
+		return s.Merge(d), true, nil
+	}
+	return stored, false, fmt.Errorf("crdt: unknown state %T", stored)
+}
+
+// encodingVersion is the first byte of every encoded state.
+const encodingVersion = 1
+
+// Limits enforced by Decode, so hostile input cannot make it allocate much.
+const (
+	MaxReplicaIDLen = 256     // bytes in a ReplicaID
+	MaxCounterSlots = 1 << 16 // slots in one Counter
+)
+
+const flagDeleted = 1
+
+// AppendEncode appends the canonical binary encoding of s to b:
+//
+//	version(1) type(1) payload
+//	register payload: hlc(8, big endian) flags(1) uvarint(len origin) origin value...
+//	counter payload:  uvarint(n) n × [uvarint(len origin) origin uvarint(P) uvarint(N)], origins ascending
+//
+// Equal states always encode to identical bytes.
+func AppendEncode(b []byte, s State) []byte {
+	b = append(b, encodingVersion, byte(s.Type()))
+	switch s := s.(type) {
+	case Register:
+		b = binary.BigEndian.AppendUint64(b, uint64(s.Time))
+		var flags byte
+		if s.Deleted {
+			flags |= flagDeleted
+		}
+		b = append(b, flags)
+		b = appendBytes(b, []byte(s.Origin))
+		if !s.Deleted {
+			b = append(b, s.Value...)
+		}
+	case Counter:
+		b = binary.AppendUvarint(b, uint64(len(s.slots)))
+		for _, id := range s.Replicas() {
+			slot := s.slots[id]
+			b = appendBytes(b, []byte(id))
+			b = binary.AppendUvarint(b, slot.P)
+			b = binary.AppendUvarint(b, slot.N)
+		}
+	}
+	return b
+}
+
+// Encode returns the canonical binary encoding of s.
+func Encode(s State) []byte { return AppendEncode(nil, s) }
+
+// Decode parses an encoding made by Encode. It accepts only canonical
+// encodings (so Encode(Decode(b)) == b) and returns an error wrapping
+// ErrMalformed for anything else. The result does not alias b.
+func Decode(b []byte) (State, error) {
+	if len(b) < 2 {
+		return nil, malformed("%d bytes is too short", len(b))
+	}
+	if b[0] != encodingVersion {
+		return nil, malformed("unknown encoding version %d", b[0])
+	}
+	t, p := Type(b[1]), b[2:]
+	switch t {
+	case TypeRegister:
+		return decodeRegister(p)
+	case TypeCounter:
+		return decodeCounter(p)
+	}
+	return nil, malformed("unknown type %d", b[1])
+}
+
+func decodeRegister(p []byte) (State, error) {
+	if len(p) < 9 {
+		return nil, malformed("register of %d bytes is too short", len(p))
+	}
+	r := Register{Time: Timestamp(binary.BigEndian.Uint64(p))}
+	flags := p[8]
+	if flags&^flagDeleted != 0 {
+		return nil, malformed("unknown register flags %#x", flags)
+	}
+	r.Deleted = flags&flagDeleted != 0
+	origin, rest, err := readBytes(p[9:], MaxReplicaIDLen)
+	if err != nil {
+		return nil, fmt.Errorf("register origin: %w", err)
+	}
+	r.Origin = ReplicaID(origin)
+	if r.Deleted {
+		if len(rest) != 0 {
+			return nil, malformed("tombstone carries %d bytes of value", len(rest))
+		}
+		return r, nil
+	}
+	r.Value = append([]byte{}, rest...)
+	return r, nil
+}
+
+func decodeCounter(p []byte) (State, error) {
+	n, p, err := readUvarint(p)
+	if err != nil {
+		return nil, fmt.Errorf("counter length: %w", err)
+	}
+	// Each slot takes at least 3 bytes, which bounds n by the input size.
+	if n > MaxCounterSlots || n > uint64(len(p)/3) {
+		return nil, malformed("counter claims %d slots in %d bytes", n, len(p))
+	}
+	c := Counter{slots: make(map[ReplicaID]Slot, n)}
+	var prev []byte
+	for i := uint64(0); i < n; i++ {
+		var id []byte
+		var s Slot
+		if id, p, err = readBytes(p, MaxReplicaIDLen); err != nil {
+			return nil, fmt.Errorf("counter slot %d: %w", i, err)
+		}
+		if i > 0 && string(id) <= string(prev) {
+			return nil, malformed("counter slots out of order at %d", i)
+		}
+		prev = id
+		if s.P, p, err = readUvarint(p); err != nil {
+			return nil, fmt.Errorf("counter slot %d: %w", i, err)
+		}
+		if s.N, p, err = readUvarint(p); err != nil {
+			return nil, fmt.Errorf("counter slot %d: %w", i, err)
+		}
+		c.slots[ReplicaID(id)] = s
+	}
+	if len(p) != 0 {
+		return nil, malformed("%d trailing bytes after counter", len(p))
+	}
+	return c, nil
+}
+
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
+}
+
+func appendBytes(b, p []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(p)))
+	return append(b, p...)
+}
+
+// readUvarint reads a minimally encoded uvarint.
+func readUvarint(p []byte) (uint64, []byte, error) {
+	v, n := binary.Uvarint(p)
+	if n <= 0 {
+		return 0, nil, malformed("bad varint")
+	}
+	if n != uvarintLen(v) {
+		return 0, nil, malformed("non-minimal varint")
+	}
+	return v, p[n:], nil
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
+// readBytes reads a uvarint length prefix and that many bytes (at most max).
+func readBytes(p []byte, max int) ([]byte, []byte, error) {
+	n, p, err := readUvarint(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	if n > uint64(max) || n > uint64(len(p)) {
+		return nil, nil, malformed("length %d exceeds limit or input", n)
+	}
+	return p[:n], p[n:], nil
+}
