@@ -1,0 +1,277 @@
+package gossip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/grapevine-kv/grapevine/crdt"
+	"github.com/grapevine-kv/grapevine/internal/wire"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// ErrClosed is returned by Push methods after Close.
+var ErrClosed = errors.New("gossip: closed")
+
+// DefaultMaxBatchBytes is the target size of one gossip message.
+const DefaultMaxBatchBytes = 256 << 10
+
+// PushConfig configures Push.
+type PushConfig struct {
+	// Network names the grapevine network; topics are
+	// "/grapevine/<network>/<namespace>". Required.
+	Network string
+	// MaxBatchBytes bounds one message; larger batches are split. A single
+	// delta larger than this travels alone. Default 256 KiB.
+	MaxBatchBytes int
+	// MaxMessageBytes is the largest message accepted from the network,
+	// which must fit the largest single delta. Default 1 MiB + 64 KiB.
+	MaxMessageBytes int
+	// CheckTime refuses remote register stamps (too far in the future or
+	// older than the tombstone horizon). Nil accepts every stamp.
+	CheckTime func(crdt.Timestamp) error
+	// Logger receives rejections at debug level. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *PushConfig) setDefaults() {
+	if c.MaxBatchBytes <= 0 {
+		c.MaxBatchBytes = DefaultMaxBatchBytes
+	}
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = 1<<20 + 64<<10
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Deliver receives a validated remote batch. It is called from one
+// goroutine per namespace and should not block for long.
+type Deliver func(from peer.ID, b wire.Batch)
+
+// PushStats counts gossip traffic since New.
+type PushStats struct {
+	Published uint64 // messages this peer published
+	Received  uint64 // valid remote messages delivered
+	Rejected  uint64 // remote messages refused by the validator
+}
+
+// Push is the GossipSub side of replication. It is safe for concurrent use.
+type Push struct {
+	cfg     PushConfig
+	self    peer.ID
+	ps      *pubsub.PubSub
+	deliver Deliver
+
+	ctx    context.Context // lifetime; cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	published, received, rejected atomic.Uint64
+	dropAll                       atomic.Bool
+
+	mu struct {
+		sync.Mutex
+		closed bool
+		topics map[string]*pubsub.Topic
+	}
+}
+
+// NewPush starts GossipSub on h. Remote batches that pass validation are
+// handed to deliver. Topics are joined with Join.
+func NewPush(h host.Host, cfg PushConfig, deliver Deliver) (*Push, error) {
+	if cfg.Network == "" {
+		return nil, errors.New("gossip: network name required")
+	}
+	cfg.setDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	ps, err := pubsub.NewGossipSub(ctx, h,
+		pubsub.WithMaxMessageSize(cfg.MaxMessageBytes),
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
+		pubsub.WithPeerOutboundQueueSize(1024),
+		pubsub.WithValidateQueueSize(1024),
+	)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("gossip: start gossipsub: %w", err)
+	}
+	p := &Push{cfg: cfg, self: h.ID(), ps: ps, deliver: deliver, ctx: ctx, cancel: cancel}
+	p.mu.topics = make(map[string]*pubsub.Topic)
+	return p, nil
+}
+
+// TopicName returns the GossipSub topic of a network's namespace.
+func TopicName(network, namespace string) string {
+	return "/grapevine/" + network + "/" + namespace
+}
+
+// Join subscribes to the namespace's topic, if not yet subscribed.
+func (p *Push) Join(namespace string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mu.closed {
+		return ErrClosed
+	}
+	if _, ok := p.mu.topics[namespace]; ok {
+		return nil
+	}
+	name := TopicName(p.cfg.Network, namespace)
+	if err := p.ps.RegisterTopicValidator(name, p.validator(namespace)); err != nil {
+		return fmt.Errorf("gossip: validator for %s: %w", name, err)
+	}
+	t, err := p.ps.Join(name)
+	if err != nil {
+		return fmt.Errorf("gossip: join %s: %w", name, err)
+	}
+	sub, err := t.Subscribe()
+	if err != nil {
+		return fmt.Errorf("gossip: subscribe %s: %w", name, err)
+	}
+	p.mu.topics[namespace] = t
+	p.wg.Add(1)
+	go p.read(sub)
+	return nil
+}
+
+func (p *Push) read(sub *pubsub.Subscription) {
+	defer p.wg.Done()
+	defer sub.Cancel()
+	for {
+		msg, err := sub.Next(p.ctx)
+		if err != nil {
+			return
+		}
+		if msg.ReceivedFrom == p.self {
+			continue
+		}
+		b, ok := msg.ValidatorData.(wire.Batch)
+		if !ok {
+			continue
+		}
+		p.received.Add(1)
+		p.deliver(msg.ReceivedFrom, b)
+	}
+}
+
+// validator decodes and checks a message once; the decoded batch rides on
+// as ValidatorData.
+func (p *Push) validator(namespace string) pubsub.ValidatorEx {
+	return func(_ context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
+		if from == p.self {
+			return pubsub.ValidationAccept
+		}
+		if p.dropAll.Load() {
+			return pubsub.ValidationIgnore
+		}
+		b, err := p.check(namespace, msg.Data)
+		if err != nil {
+			p.rejected.Add(1)
+			p.cfg.Logger.Debug("gossip: rejected message", "from", from, "namespace", namespace, "err", err)
+			return pubsub.ValidationReject
+		}
+		msg.ValidatorData = b
+		return pubsub.ValidationAccept
+	}
+}
+
+func (p *Push) check(namespace string, data []byte) (wire.Batch, error) {
+	if len(data) > p.cfg.MaxMessageBytes {
+		return wire.Batch{}, fmt.Errorf("%w: %d bytes", wire.ErrMalformed, len(data))
+	}
+	b, err := wire.Unmarshal(data)
+	if err != nil {
+		return b, err
+	}
+	if b.Namespace != namespace {
+		return b, fmt.Errorf("%w: namespace %q on topic of %q", wire.ErrMalformed, b.Namespace, namespace)
+	}
+	if p.cfg.CheckTime != nil {
+		for _, d := range b.Deltas {
+			if r, ok := d.State.(crdt.Register); ok {
+				if err := p.cfg.CheckTime(r.Time); err != nil {
+					return b, err
+				}
+			}
+		}
+	}
+	return b, nil
+}
+
+// Publish sends deltas of one namespace to the network, split into
+// messages of at most MaxBatchBytes. The namespace must have been joined.
+func (p *Push) Publish(ctx context.Context, namespace string, deltas []wire.Delta) error {
+	p.mu.Lock()
+	t, ok := p.mu.topics[namespace]
+	closed := p.mu.closed
+	p.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	if !ok {
+		return fmt.Errorf("gossip: namespace %q not joined", namespace)
+	}
+	header := wire.AppendHeader(nil, namespace)
+	msg := append([]byte(nil), header...)
+	n := 0
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		if err := t.Publish(ctx, msg); err != nil {
+			return fmt.Errorf("gossip: publish: %w", err)
+		}
+		p.published.Add(1)
+		msg, n = append(msg[:0:0], header...), 0
+		return nil
+	}
+	for _, d := range deltas {
+		state := crdt.Encode(d.State)
+		if n > 0 && len(msg)+wire.DeltaSize(d.Key, state) > p.cfg.MaxBatchBytes {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		msg = wire.AppendDelta(msg, d.Key, state)
+		n++
+	}
+	return flush()
+}
+
+// Peers returns the peers known to be subscribed to the namespace's topic.
+func (p *Push) Peers(namespace string) []peer.ID {
+	return p.ps.ListPeers(TopicName(p.cfg.Network, namespace))
+}
+
+// Stats returns the traffic counters.
+func (p *Push) Stats() PushStats {
+	return PushStats{Published: p.published.Load(), Received: p.received.Load(), Rejected: p.rejected.Load()}
+}
+
+// DropAll, when on, makes this peer ignore every remote gossip message: a
+// test hook that leaves replication to anti-entropy alone.
+func (p *Push) DropAll(on bool) { p.dropAll.Store(on) }
+
+// Close leaves all topics and stops GossipSub. It is idempotent.
+func (p *Push) Close() error {
+	p.mu.Lock()
+	if p.mu.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.mu.closed = true
+	topics := p.mu.topics
+	p.mu.Unlock()
+	p.cancel()
+	p.wg.Wait()
+	for name, t := range topics {
+		_ = p.ps.UnregisterTopicValidator(TopicName(p.cfg.Network, name))
+		_ = t.Close()
+	}
+	return nil
+}

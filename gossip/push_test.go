@@ -1,0 +1,198 @@
+package gossip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/grapevine-kv/grapevine/crdt"
+	"github.com/grapevine-kv/grapevine/internal/wire"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
+	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
+)
+
+// inbox collects delivered batches.
+type inbox struct {
+	mu      sync.Mutex
+	batches []wire.Batch
+}
+
+func (in *inbox) deliver(_ peer.ID, b wire.Batch) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.batches = append(in.batches, b)
+}
+
+// deltas counts delivered deltas, not counting warm-up probes.
+func (in *inbox) deltas() int { return in.count(false) }
+
+// hasProbe reports whether the warm-up probe of sender i arrived.
+func (in *inbox) hasProbe(i int) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for _, b := range in.batches {
+		for _, d := range b.Deltas {
+			if string(d.Key) == fmt.Sprint("probe", i) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (in *inbox) count(probes bool) int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	n := 0
+	for _, b := range in.batches {
+		for _, d := range b.Deltas {
+			if strings.HasPrefix(string(d.Key), "probe") == probes {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func makePushes(t *testing.T, n int, cfg PushConfig) ([]*Push, []*inbox, mocknet.Mocknet) {
+	t.Helper()
+	mn, err := mocknet.FullMeshConnected(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mn.Close() })
+	var pushes []*Push
+	var inboxes []*inbox
+	for _, h := range mn.Hosts() {
+		in := &inbox{}
+		p, err := NewPush(h, cfg, in.deliver)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = p.Close() })
+		if err := p.Join("default"); err != nil {
+			t.Fatal(err)
+		}
+		pushes, inboxes = append(pushes, p), append(inboxes, in)
+	}
+	warmUp(t, pushes, inboxes)
+	return pushes, inboxes, mn
+}
+
+// warmUp publishes probes from every push until every other one has
+// received one: GossipSub drops what is published before its router has
+// taken a new peer in, even once the peer's subscription is visible.
+func warmUp(t *testing.T, pushes []*Push, inboxes []*inbox) {
+	t.Helper()
+	for i, p := range pushes {
+		probe := []wire.Delta{{Key: []byte(fmt.Sprint("probe", i)), State: reg("probe")}}
+		eventually(t, "probe delivery", func() bool {
+			if err := p.Publish(context.Background(), "default", probe); err != nil {
+				t.Fatal(err)
+			}
+			for j, in := range inboxes {
+				if j != i && !in.hasProbe(i) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+}
+
+func reg(v string) crdt.Register {
+	return crdt.Register{Time: crdt.NewTimestamp(time.Now().UnixMilli(), 0), Origin: "o", Value: []byte(v)}
+}
+
+func TestPublishReachesAllAndSplits(t *testing.T) {
+	pushes, inboxes, _ := makePushes(t, 3, PushConfig{Network: "test", MaxBatchBytes: 1024})
+	var deltas []wire.Delta
+	for i := range 40 {
+		deltas = append(deltas, wire.Delta{Key: []byte{byte('a' + i%26), byte(i)}, State: reg(string(make([]byte, 100)))})
+	}
+	before := pushes[0].Stats().Published
+	if err := pushes[0].Publish(context.Background(), "default", deltas); err != nil {
+		t.Fatal(err)
+	}
+	if got := pushes[0].Stats().Published - before; got < 4 {
+		t.Errorf("published %d messages for 40×~120 B at 1 KiB each, want ≥ 4", got)
+	}
+	for i := 1; i < 3; i++ {
+		eventually(t, "delivery", func() bool { return inboxes[i].deltas() == len(deltas) })
+	}
+	if inboxes[0].deltas() != 0 {
+		t.Error("publisher delivered its own batch to itself")
+	}
+}
+
+func TestValidatorRejects(t *testing.T) {
+	future := errors.New("too far ahead")
+	cfg := PushConfig{Network: "test", CheckTime: func(ts crdt.Timestamp) error {
+		if ts.Millis() > time.Now().Add(time.Minute).UnixMilli() {
+			return future
+		}
+		return nil
+	}}
+	pushes, inboxes, mn := makePushes(t, 2, cfg)
+
+	// A rogue peer publishes raw bytes on the topic with a plain GossipSub.
+	rogueHost, err := mn.GenPeer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mn.LinkAll(); err != nil {
+		t.Fatal(err)
+	}
+	if err := mn.ConnectAllButSelf(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ps, err := pubsub.NewGossipSub(ctx, rogueHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic, err := ps.Join(TopicName("test", "default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer topic.Close()
+	eventually(t, "rogue sees topic peers", func() bool { return len(topic.ListPeers()) == 2 })
+
+	farFuture := crdt.Register{Time: crdt.NewTimestamp(time.Now().Add(time.Hour).UnixMilli(), 0), Origin: "o", Value: []byte("x")}
+	bad := [][]byte{
+		{0xff, 0x01},
+		wire.Batch{Namespace: "other", Deltas: []wire.Delta{{Key: []byte("k"), State: reg("v")}}}.Marshal(),
+		wire.Batch{Namespace: "default", Deltas: []wire.Delta{{Key: []byte("k"), State: farFuture}}}.Marshal(),
+	}
+	for _, m := range bad {
+		if err := topic.Publish(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	good := wire.Batch{Namespace: "default", Deltas: []wire.Delta{{Key: []byte("ok"), State: reg("v")}}}.Marshal()
+	if err := topic.Publish(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range pushes {
+		eventually(t, "good message", func() bool { return inboxes[i].deltas() == 1 })
+		eventually(t, "rejections", func() bool { return p.Stats().Rejected == uint64(len(bad)) })
+	}
+}

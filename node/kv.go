@@ -1,0 +1,166 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/grapevine-kv/grapevine/crdt"
+	"github.com/grapevine-kv/grapevine/storage"
+)
+
+// Value is a key's current value and the version that wrote it.
+type Value struct {
+	Data    []byte
+	Version crdt.Timestamp // HLC stamp of the winning write
+	Origin  crdt.ReplicaID // peer that made it
+}
+
+// Entry is one key of a List page.
+type Entry struct {
+	Key []byte
+	Value
+}
+
+// ListOptions selects a page of keys.
+type ListOptions struct {
+	Prefix []byte // only keys with this prefix
+	After  []byte // only keys sorted after this one (the previous page's Next)
+	Limit  int    // at most this many entries; 0 means 1000
+}
+
+// Page is one page of a listing. Next is empty on the last page; otherwise
+// pass it as After to get the next page.
+type Page struct {
+	Entries []Entry
+	Next    []byte
+}
+
+func (n *Node) check(ns string, key []byte) (string, error) {
+	if ns == "" {
+		ns = DefaultNamespace
+	}
+	if err := storage.ValidNamespace(ns); err != nil {
+		return "", fmt.Errorf("%w: %q: use 1 to 64 of a-z 0-9 . _ -", ErrInvalidNamespace, ns)
+	}
+	if len(key) == 0 || len(key) > MaxKeyLen {
+		return "", fmt.Errorf("%w: keys are 1 to %d bytes, got %d", ErrInvalidKey, MaxKeyLen, len(key))
+	}
+	return ns, nil
+}
+
+// Put sets key to value in namespace ns ("" for the default) and returns
+// the write's version once it is durable on this peer.
+func (n *Node) Put(ctx context.Context, ns string, key, value []byte) (crdt.Timestamp, error) {
+	ns, err := n.check(ns, key)
+	if err != nil {
+		return 0, err
+	}
+	if len(value) > n.cfg.MaxValueSize {
+		return 0, fmt.Errorf("%w: %d bytes exceeds the limit of %d", ErrValueTooLarge, len(value), n.cfg.MaxValueSize)
+	}
+	st := crdt.Register{Time: n.clock.Now(), Origin: n.self, Value: append([]byte{}, value...)}
+	return st.Time, n.write(ctx, ns, key, st)
+}
+
+// Delete removes key by writing a tombstone, durable on this peer when
+// Delete returns. Deleting an absent key is not an error.
+func (n *Node) Delete(ctx context.Context, ns string, key []byte) error {
+	ns, err := n.check(ns, key)
+	if err != nil {
+		return err
+	}
+	return n.write(ctx, ns, key, crdt.Register{Time: n.clock.Now(), Origin: n.self, Deleted: true})
+}
+
+func (n *Node) write(ctx context.Context, ns string, key []byte, st crdt.Register) error {
+	res, err := n.apply(ctx, storage.Op{Namespace: ns, Key: append([]byte{}, key...), State: st})
+	if err != nil {
+		return err
+	}
+	return res[0].Err
+}
+
+// Get returns key's value, or ErrNotFound if it is absent or deleted.
+func (n *Node) Get(_ context.Context, ns string, key []byte) (Value, error) {
+	ns, err := n.check(ns, key)
+	if err != nil {
+		return Value{}, err
+	}
+	st, err := n.db.Get(ns, crdt.TypeRegister, key)
+	if errors.Is(err, storage.ErrNotFound) {
+		return Value{}, ErrNotFound
+	}
+	if err != nil {
+		return Value{}, err
+	}
+	r, ok := st.(crdt.Register)
+	if !ok || r.Deleted {
+		return Value{}, ErrNotFound
+	}
+	return Value{Data: r.Value, Version: r.Time, Origin: r.Origin}, nil
+}
+
+// List returns a page of live keys in ascending order.
+func (n *Node) List(_ context.Context, ns string, opts ListOptions) (Page, error) {
+	ns, err := n.check(ns, []byte{0})
+	if err != nil {
+		return Page{}, err
+	}
+	limit := opts.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	entries, err := n.db.List(ns, storage.ListOptions{Type: crdt.TypeRegister, Prefix: opts.Prefix, After: opts.After, Limit: limit + 1})
+	if err != nil {
+		return Page{}, err
+	}
+	var page Page
+	for _, e := range entries {
+		if len(page.Entries) == limit {
+			page.Next = page.Entries[limit-1].Key
+			break
+		}
+		r, ok := e.State.(crdt.Register)
+		if !ok || r.Deleted {
+			continue
+		}
+		page.Entries = append(page.Entries, Entry{Key: e.Key, Value: Value{Data: r.Value, Version: r.Time, Origin: r.Origin}})
+	}
+	return page, nil
+}
+
+// Incr adds by (which may be negative) to the counter at key and returns
+// its new value on this peer once the increment is durable.
+func (n *Node) Incr(ctx context.Context, ns string, key []byte, by int64) (int64, error) {
+	ns, err := n.check(ns, key)
+	if err != nil {
+		return 0, err
+	}
+	res, err := n.apply(ctx, storage.Op{Namespace: ns, Key: append([]byte{}, key...), Incr: &storage.Increment{Origin: n.self, By: by}})
+	if err != nil {
+		return 0, err
+	}
+	if res[0].Err != nil {
+		return 0, res[0].Err
+	}
+	c, _ := res[0].State.(crdt.Counter)
+	return c.Value(), nil
+}
+
+// Counter returns the value of the counter at key; an absent counter is 0.
+func (n *Node) Counter(_ context.Context, ns string, key []byte) (int64, error) {
+	ns, err := n.check(ns, key)
+	if err != nil {
+		return 0, err
+	}
+	st, err := n.db.Get(ns, crdt.TypeCounter, key)
+	if errors.Is(err, storage.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	c, _ := st.(crdt.Counter)
+	return c.Value(), nil
+}

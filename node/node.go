@@ -1,0 +1,321 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/grapevine-kv/grapevine/crdt"
+	"github.com/grapevine-kv/grapevine/gossip"
+	"github.com/grapevine-kv/grapevine/internal/wire"
+	"github.com/grapevine-kv/grapevine/peer"
+	"github.com/grapevine-kv/grapevine/storage"
+	"github.com/prometheus/client_golang/prometheus"
+	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Errors returned by Node methods; match them with errors.Is.
+var (
+	ErrNotFound         = errors.New("node: key not found")
+	ErrInvalidKey       = errors.New("node: invalid key")
+	ErrInvalidNamespace = errors.New("node: invalid namespace")
+	ErrValueTooLarge    = errors.New("node: value too large")
+	ErrClosed           = errors.New("node: closed")
+)
+
+// MaxKeyLen is the largest key in bytes.
+const MaxKeyLen = 4096
+
+// Node is a grapevine peer: storage, replication and the libp2p host. Its
+// methods are safe for concurrent use.
+type Node struct {
+	cfg   Config
+	log   *slog.Logger
+	db    *storage.DB
+	clock *crdt.Clock
+	peer  *peer.Peer
+	push  *gossip.Push
+	self  crdt.ReplicaID
+	reg   *prometheus.Registry
+	m     metrics
+
+	queue  chan *request
+	ctx    context.Context // lifetime; cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu struct {
+		sync.Mutex
+		started, closed bool
+		joined          map[string]bool
+	}
+}
+
+// request is one writer's ops waiting for the apply loop.
+type request struct {
+	ops     []storage.Op
+	local   bool          // publish the changes; a remote batch is not re-published
+	done    chan struct{} // closed when results or err are set; nil for remote batches
+	results []storage.Result
+	err     error
+}
+
+// New opens the database and builds the peer and gossip, without starting
+// anything; call Start.
+func New(ctx context.Context, cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, queue: make(chan *request, 1024), reg: prometheus.NewRegistry()}
+	n.mu.joined = make(map[string]bool)
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+
+	sopts := storage.DefaultOptions()
+	sopts.InMemory = cfg.InMemory
+	sopts.SyncWrites = cfg.Sync
+	sopts.TombstoneGrace = cfg.TombstoneGrace
+	sopts.Now = cfg.Wall
+	sopts.Logger = cfg.Logger
+	db, err := storage.Open(cfg.DataDir, sopts)
+	if err != nil {
+		return nil, fmt.Errorf("node: open storage: %w", err)
+	}
+	n.db = db
+	n.clock = crdt.NewClock(cfg.Wall, cfg.MaxDrift)
+	n.clock.Restore(db.ClockMark())
+
+	pcfg := cfg.Peer
+	pcfg.DataDir, pcfg.Network, pcfg.Logger = cfg.DataDir, cfg.Network, cfg.Logger
+	if cfg.Host != nil {
+		n.peer, err = peer.NewWithHost(ctx, cfg.Host, pcfg)
+	} else {
+		n.peer, err = peer.New(ctx, pcfg)
+	}
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	n.self = crdt.ReplicaID(n.peer.ID())
+
+	n.push, err = gossip.NewPush(n.peer.Host(), gossip.PushConfig{
+		Network:   cfg.Network,
+		CheckTime: n.checkRemoteTime,
+		Logger:    cfg.Logger,
+	}, n.deliver)
+	if err != nil {
+		_ = n.peer.Close()
+		_ = db.Close()
+		return nil, err
+	}
+	n.m = newMetrics(n.reg, n.push)
+	return n, nil
+}
+
+// Start joins the gossip topics of every namespace the node holds (and the
+// default one), starts the apply loop and connects to the network.
+func (n *Node) Start(ctx context.Context) error {
+	n.mu.Lock()
+	if n.mu.started || n.mu.closed {
+		n.mu.Unlock()
+		return errors.New("node: already started or closed")
+	}
+	n.mu.started = true
+	n.mu.Unlock()
+	n.wg.Add(1)
+	go n.applyLoop()
+	for _, ns := range append([]string{DefaultNamespace}, n.db.Namespaces()...) {
+		if err := n.join(ns); err != nil {
+			return err
+		}
+	}
+	if err := n.peer.Start(ctx); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	n.log.Info("peer started", "id", n.peer.ID(), "network", n.cfg.Network, "addrs", n.peer.Addrs())
+	return nil
+}
+
+// Close stops the node: network first, then the apply loop, then storage.
+// It is idempotent.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	if n.mu.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.mu.closed = true
+	n.mu.Unlock()
+	errs := []error{n.push.Close(), n.peer.Close()}
+	n.cancel()
+	n.wg.Wait()
+	errs = append(errs, n.db.Close())
+	return errors.Join(errs...)
+}
+
+// ID returns the peer's libp2p ID as a replica ID.
+func (n *Node) ID() crdt.ReplicaID { return n.self }
+
+// Peer returns the libp2p side of the node.
+func (n *Node) Peer() *peer.Peer { return n.peer }
+
+// Metrics returns the node's Prometheus registry.
+func (n *Node) Metrics() *prometheus.Registry { return n.reg }
+
+// Gossip returns the push side of replication (for tests and stats).
+func (n *Node) Gossip() *gossip.Push { return n.push }
+
+// join subscribes to a namespace's gossip once.
+func (n *Node) join(ns string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.mu.joined[ns] {
+		return nil
+	}
+	if err := n.push.Join(ns); err != nil {
+		return err
+	}
+	n.mu.joined[ns] = true
+	return nil
+}
+
+// checkRemoteTime refuses a remote stamp too far in the future or older
+// than the tombstone horizon.
+func (n *Node) checkRemoteTime(ts crdt.Timestamp) error {
+	if err := n.clock.Check(ts); err != nil {
+		return err
+	}
+	horizon := n.cfg.Wall().Add(-n.cfg.TombstoneGrace).UnixMilli()
+	if ts.Millis() < horizon {
+		return fmt.Errorf("node: stamp %s is older than the tombstone horizon", ts)
+	}
+	return nil
+}
+
+// deliver queues a validated remote batch for the apply loop.
+func (n *Node) deliver(_ libp2ppeer.ID, b wire.Batch) {
+	ops := make([]storage.Op, len(b.Deltas))
+	for i, d := range b.Deltas {
+		if r, ok := d.State.(crdt.Register); ok {
+			_ = n.clock.Observe(r.Time) // drift was checked by the validator
+		}
+		ops[i] = storage.Op{Namespace: b.Namespace, Key: d.Key, State: d.State}
+	}
+	select {
+	case n.queue <- &request{ops: ops}:
+	case <-n.ctx.Done():
+	}
+}
+
+// apply queues ops and waits until they are committed.
+func (n *Node) apply(ctx context.Context, ops ...storage.Op) ([]storage.Result, error) {
+	for _, op := range ops {
+		if err := n.join(op.Namespace); err != nil {
+			return nil, err
+		}
+	}
+	r := &request{ops: ops, local: true, done: make(chan struct{})}
+	select {
+	case n.queue <- r:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-n.ctx.Done():
+		return nil, ErrClosed
+	}
+	// Once queued, the write may commit whatever the caller does, so wait
+	// for the loop rather than ctx: the answer is then always the truth.
+	select {
+	case <-r.done:
+		return r.results, r.err
+	case <-n.ctx.Done():
+		select {
+		case <-r.done:
+			return r.results, r.err
+		default:
+			return nil, ErrClosed
+		}
+	}
+}
+
+// applyLoop is the single writer: group commit of everything queued.
+func (n *Node) applyLoop() {
+	defer n.wg.Done()
+	for {
+		var first *request
+		select {
+		case first = <-n.queue:
+		case <-n.ctx.Done():
+			return
+		}
+		batch, ops := n.collect(first)
+		start := time.Now()
+		results, err := n.db.Apply(ops)
+		n.m.applySeconds.Observe(time.Since(start).Seconds())
+		n.m.batchOps.Observe(float64(len(ops)))
+		publish := make(map[string][]wire.Delta)
+		i := 0
+		for _, r := range batch {
+			if err != nil {
+				r.err = err
+			} else {
+				r.results = results[i : i+len(r.ops)]
+				for _, res := range r.results {
+					if res.Changed {
+						n.m.applied(r.local).Inc()
+					}
+				}
+				if r.local {
+					for j, res := range r.results {
+						if res.Err == nil && res.Delta != nil {
+							ns := r.ops[j].Namespace
+							publish[ns] = append(publish[ns], wire.Delta{Key: r.ops[j].Key, State: res.Delta})
+						}
+					}
+				}
+			}
+			i += len(r.ops)
+			if r.done != nil {
+				close(r.done)
+			}
+		}
+		if err != nil {
+			n.log.Error("apply failed", "ops", len(ops), "err", err)
+		}
+		for ns, deltas := range publish {
+			if err := n.push.Publish(n.ctx, ns, deltas); err != nil && !errors.Is(err, gossip.ErrClosed) {
+				n.log.Warn("gossip publish failed; anti-entropy will repair", "namespace", ns, "err", err)
+			}
+		}
+	}
+}
+
+// collect takes first and whatever else is queued, within the batch bounds.
+func (n *Node) collect(first *request) ([]*request, []storage.Op) {
+	batch := []*request{first}
+	ops := append([]storage.Op(nil), first.ops...)
+	size := opsSize(first.ops)
+	for len(ops) < n.cfg.MaxBatchOps && size < n.cfg.MaxBatchBytes {
+		select {
+		case r := <-n.queue:
+			batch = append(batch, r)
+			ops = append(ops, r.ops...)
+			size += opsSize(r.ops)
+		default:
+			return batch, ops
+		}
+	}
+	return batch, ops
+}
+
+func opsSize(ops []storage.Op) int {
+	size := 0
+	for _, op := range ops {
+		size += len(op.Key) + 64
+		if r, ok := op.State.(crdt.Register); ok {
+			size += len(r.Value)
+		}
+	}
+	return size
+}
