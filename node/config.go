@@ -15,8 +15,8 @@ const DefaultNamespace = "default"
 
 // Config configures a Node. Start from DefaultConfig.
 type Config struct {
-	// DataDir holds the database, the identity key and known peers.
-	// Required unless InMemory.
+	// DataDir holds the database (in db/), the identity key and known
+	// peers. Required unless InMemory.
 	DataDir string
 	// InMemory keeps the database in memory (tests). Default false.
 	InMemory bool

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -13,8 +14,8 @@ import (
 	"github.com/grapevine-kv/grapevine/internal/wire"
 	"github.com/grapevine-kv/grapevine/peer"
 	"github.com/grapevine-kv/grapevine/storage"
-	"github.com/prometheus/client_golang/prometheus"
 	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Errors returned by Node methods; match them with errors.Is.
@@ -79,7 +80,11 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	sopts.TombstoneGrace = cfg.TombstoneGrace
 	sopts.Now = cfg.Wall
 	sopts.Logger = cfg.Logger
-	db, err := storage.Open(cfg.DataDir, sopts)
+	dbDir := ""
+	if !cfg.InMemory {
+		dbDir = filepath.Join(cfg.DataDir, "db")
+	}
+	db, err := storage.Open(dbDir, sopts)
 	if err != nil {
 		return nil, fmt.Errorf("node: open storage: %w", err)
 	}

@@ -1,0 +1,201 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/grapevine-kv/grapevine/node"
+	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
+)
+
+const testMaxValue = 1024
+
+// newTestServer serves one in-memory node on a mocknet host.
+func newTestServer(t *testing.T) (*httptest.Server, *node.Node) {
+	t.Helper()
+	mn := mocknet.New()
+	t.Cleanup(func() { _ = mn.Close() })
+	h, err := mn.GenPeer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := node.DefaultConfig()
+	cfg.InMemory, cfg.DataDir, cfg.Sync, cfg.Host = true, t.TempDir(), false, h
+	cfg.Peer.MDNS, cfg.Peer.ListenAddrs = false, nil
+	cfg.MaxValueSize = testMaxValue
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	n, err := node.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Close() })
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(NewServer(n, testMaxValue, cfg.Logger))
+	t.Cleanup(srv.Close)
+	return srv, n
+}
+
+func TestBadInput(t *testing.T) {
+	srv, n := newTestServer(t)
+	cases := []struct {
+		name, method, path, body string
+		status                   int
+		code                     string
+	}{
+		{"empty key", "PUT", "/v1/kv/", "v", 400, CodeInvalidKey},
+		{"control character", "PUT", "/v1/kv/a%01b", "v", 400, CodeInvalidKey},
+		{"DEL in key", "PUT", "/v1/kv/a%7Fb", "v", 400, CodeInvalidKey},
+		{"invalid UTF-8", "PUT", "/v1/kv/a%FFb", "v", 400, CodeInvalidKey},
+		{"key too long", "PUT", "/v1/kv/" + strings.Repeat("k", node.MaxKeyLen+1), "v", 400, CodeInvalidKey},
+		{"value too large", "PUT", "/v1/kv/big", strings.Repeat("v", testMaxValue+1), 413, CodeValueTooLarge},
+		{"bad namespace", "PUT", "/v1/kv/k?ns=Bad%20NS", "v", 400, CodeInvalidNamespace},
+		{"absent key", "GET", "/v1/kv/nothing", "", 404, CodeNotFound},
+		{"bad method", "PATCH", "/v1/kv/k", "v", 405, CodeMethodNotAllowed},
+		{"list bad limit", "GET", "/v1/kv?limit=abc", "", 400, CodeInvalidArgument},
+		{"list zero limit", "GET", "/v1/kv?limit=0", "", 400, CodeInvalidArgument},
+		{"list huge limit", "GET", fmt.Sprintf("/v1/kv?limit=%d", MaxListLimit+1), "", 400, CodeInvalidArgument},
+		{"list bad keys flag", "GET", "/v1/kv?keys=maybe", "", 400, CodeInvalidArgument},
+		{"list bad namespace", "GET", "/v1/kv?ns=a/b", "", 400, CodeInvalidNamespace},
+		{"counter bad by", "POST", "/v1/counter/c?by=abc", "", 400, CodeInvalidArgument},
+		{"counter by overflows int64", "POST", "/v1/counter/c?by=9223372036854775808", "", 400, CodeInvalidArgument},
+		{"counter bad key", "POST", "/v1/counter/%00", "", 400, CodeInvalidKey},
+		{"counter bad method", "DELETE", "/v1/counter/c", "", 405, CodeMethodNotAllowed},
+		{"unknown endpoint", "GET", "/v2/anything", "", 404, CodeNotFound},
+		{"peers bad method", "POST", "/v1/peers", "", 405, CodeMethodNotAllowed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader(tc.body))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var e Error
+			if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
+				t.Fatalf("body is not a JSON error: %v", err)
+			}
+			if resp.StatusCode != tc.status || e.Code != tc.code || e.Message == "" {
+				t.Fatalf("got %d %+v, want %d %s with a message", resp.StatusCode, e, tc.status, tc.code)
+			}
+		})
+	}
+	// Nothing was written by any of them.
+	if st := n.Status(); len(st.Namespaces) != 0 {
+		t.Fatalf("bad input changed state: %+v", st.Namespaces)
+	}
+}
+
+func TestClientRoundTrip(t *testing.T) {
+	srv, _ := newTestServer(t)
+	// The first endpoint is dead: the client fails over to the live one.
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadAddr := dead.Listener.Addr().String()
+	dead.Close()
+	cl, err := NewClient([]string{deadAddr, srv.URL}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	keys := []string{"plain", "a/b/c", "a//b", "../up", "./dot", "sp ace", "ünï/cödé", "trailing/", "q?x=1#f", "%41"}
+	for i, k := range keys {
+		if _, err := cl.Put(ctx, k, []byte(fmt.Sprint("v", i))); err != nil {
+			t.Fatalf("put %q: %v", k, err)
+		}
+	}
+	for i, k := range keys {
+		v, err := cl.Get(ctx, k)
+		if err != nil || string(v.Data) != fmt.Sprint("v", i) || v.Version == 0 {
+			t.Fatalf("get %q = %q, %d, %v", k, v.Data, v.Version, err)
+		}
+	}
+	// Pagination visits every key once, in order.
+	var got []string
+	opts := ListOptions{Limit: 3}
+	for {
+		page, err := cl.List(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Entries {
+			got = append(got, e.Key)
+		}
+		if page.Next == "" {
+			break
+		}
+		opts.After = page.Next
+	}
+	if len(got) != len(keys) {
+		t.Fatalf("listed %d keys, want %d: %q", len(got), len(keys), got)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i-1] >= got[i] {
+			t.Fatalf("listing out of order: %q", got)
+		}
+	}
+	page, err := cl.List(ctx, ListOptions{Prefix: "a/", KeysOnly: true})
+	if err != nil || len(page.Entries) != 2 || page.Entries[0].Value != nil {
+		t.Fatalf("prefix listing = %+v, %v", page, err)
+	}
+	if err := cl.Delete(ctx, "plain"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Get(ctx, "plain"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("get after delete: %v", err)
+	}
+	for _, by := range []int64{5, -8, 1} {
+		if _, err := cl.Incr(ctx, "hits", by); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, err := cl.Counter(ctx, "hits"); err != nil || v != -2 {
+		t.Fatalf("counter = %d, %v; want -2", v, err)
+	}
+	st, err := cl.Status(ctx)
+	if err != nil || st.ID == "" || st.Namespaces["default"].Items == 0 {
+		t.Fatalf("status = %+v, %v", st, err)
+	}
+	if _, err := cl.Peers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Namespaces are separate keyspaces.
+	other, _ := NewClient([]string{srv.URL}, "other")
+	if _, err := other.Get(ctx, "a/b/c"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("namespace leak: %v", err)
+	}
+}
+
+func TestClientUnreachable(t *testing.T) {
+	dead := httptest.NewServer(http.NotFoundHandler())
+	addr := dead.Listener.Addr().String()
+	dead.Close()
+	cl, _ := NewClient([]string{addr}, "")
+	if _, err := cl.Get(context.Background(), "k"); !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("err = %v, want ErrUnreachable", err)
+	}
+}
+
+func TestMetricsAndHealth(t *testing.T) {
+	srv, _ := newTestServer(t)
+	for path, want := range map[string]string{"/healthz": "ok", "/metrics": "grapevine_gossip_messages_published_total"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Fatalf("%s: %d %.200s", path, resp.StatusCode, body)
+		}
+	}
+}

@@ -1,0 +1,207 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/grapevine-kv/grapevine/node"
+)
+
+// Client talks to grapevine daemons over HTTP. Given several endpoints it
+// uses the first that answers and fails over to the next when a daemon
+// cannot be reached (a request that reached a daemon is never re-sent to
+// another, so an increment is never applied twice). Safe for concurrent use.
+type Client struct {
+	endpoints []string
+	namespace string
+	hc        *http.Client
+	current   atomic.Int64 // index of the endpoint that last answered
+}
+
+// NewClient returns a client for the given endpoints ("host:port" or
+// "http://host:port") using namespace ns ("" for the default).
+func NewClient(endpoints []string, ns string) (*Client, error) {
+	c := &Client{namespace: ns, hc: &http.Client{Timeout: 30 * time.Second}}
+	for _, e := range endpoints {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		if !strings.Contains(e, "://") {
+			e = "http://" + e
+		}
+		u, err := url.Parse(e)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("api: bad endpoint %q: want host:port", e)
+		}
+		c.endpoints = append(c.endpoints, strings.TrimRight(u.String(), "/"))
+	}
+	if len(c.endpoints) == 0 {
+		return nil, errors.New("api: no endpoint given")
+	}
+	return c, nil
+}
+
+// do sends a request, failing over between endpoints on connection errors.
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, body []byte) (*http.Response, error) {
+	if c.namespace != "" {
+		if q == nil {
+			q = url.Values{}
+		}
+		q.Set("ns", c.namespace)
+	}
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	start := int(c.current.Load())
+	var errs []error
+	for i := range c.endpoints {
+		idx := (start + i) % len(c.endpoints)
+		req, err := http.NewRequestWithContext(ctx, method, c.endpoints[idx]+path, bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		resp, err := c.hc.Do(req)
+		if err == nil {
+			c.current.Store(int64(idx))
+			if resp.StatusCode >= 400 {
+				defer resp.Body.Close()
+				return nil, decodeError(resp)
+			}
+			return resp, nil
+		}
+		if ctx.Err() != nil || !unreachable(err) {
+			return nil, fmt.Errorf("api: %s: %w", c.endpoints[idx], err)
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", c.endpoints[idx], err))
+	}
+	return nil, fmt.Errorf("%w (tried %s): %w", ErrUnreachable, strings.Join(c.endpoints, ", "), errors.Join(errs...))
+}
+
+// unreachable reports whether err means the request never reached a
+// daemon, so another endpoint may be tried safely.
+func unreachable(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+func decodeError(resp *http.Response) error {
+	e := &Error{Status: resp.StatusCode}
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if json.Unmarshal(data, e) != nil || e.Code == "" {
+		e.Code, e.Message = CodeInternal, fmt.Sprintf("unexpected response %s: %s", resp.Status, bytes.TrimSpace(data))
+	}
+	return e
+}
+
+func (c *Client) getJSON(ctx context.Context, method, path string, q url.Values, out any) error {
+	resp, err := c.do(ctx, method, path, q, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("api: decoding %s: %w", path, err)
+	}
+	return nil
+}
+
+func kvPath(prefix, key string) string { return prefix + url.PathEscape(key) }
+
+// Put writes value at key and returns its version.
+func (c *Client) Put(ctx context.Context, key string, value []byte) (uint64, error) {
+	resp, err := c.do(ctx, http.MethodPut, kvPath("/v1/kv/", key), nil, value)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	v, _ := strconv.ParseUint(resp.Header.Get(VersionHeader), 10, 64)
+	return v, nil
+}
+
+// Get reads key; the error matches ErrNotFound if it is absent.
+func (c *Client) Get(ctx context.Context, key string) (Value, error) {
+	resp, err := c.do(ctx, http.MethodGet, kvPath("/v1/kv/", key), nil, nil)
+	if err != nil {
+		return Value{}, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return Value{}, fmt.Errorf("api: reading value: %w", err)
+	}
+	v, _ := strconv.ParseUint(resp.Header.Get(VersionHeader), 10, 64)
+	return Value{Data: data, Version: v}, nil
+}
+
+// Delete removes key.
+func (c *Client) Delete(ctx context.Context, key string) error {
+	resp, err := c.do(ctx, http.MethodDelete, kvPath("/v1/kv/", key), nil, nil)
+	if err != nil {
+		return err
+	}
+	return resp.Body.Close()
+}
+
+// ListOptions selects a page of a listing.
+type ListOptions struct {
+	Prefix, After string
+	Limit         int
+	KeysOnly      bool
+}
+
+// List returns one page of keys.
+func (c *Client) List(ctx context.Context, opts ListOptions) (Page, error) {
+	q := url.Values{}
+	if opts.Prefix != "" {
+		q.Set("prefix", opts.Prefix)
+	}
+	if opts.After != "" {
+		q.Set("after", opts.After)
+	}
+	if opts.Limit > 0 {
+		q.Set("limit", strconv.Itoa(opts.Limit))
+	}
+	if opts.KeysOnly {
+		q.Set("keys", "true")
+	}
+	var p Page
+	return p, c.getJSON(ctx, http.MethodGet, "/v1/kv", q, &p)
+}
+
+// Incr adds by to the counter at key and returns its new value.
+func (c *Client) Incr(ctx context.Context, key string, by int64) (int64, error) {
+	var out Counter
+	err := c.getJSON(ctx, http.MethodPost, kvPath("/v1/counter/", key), url.Values{"by": {strconv.FormatInt(by, 10)}}, &out)
+	return out.Value, err
+}
+
+// Counter reads the counter at key.
+func (c *Client) Counter(ctx context.Context, key string) (int64, error) {
+	var out Counter
+	err := c.getJSON(ctx, http.MethodGet, kvPath("/v1/counter/", key), nil, &out)
+	return out.Value, err
+}
+
+// Peers lists the daemon's connected peers.
+func (c *Client) Peers(ctx context.Context) ([]PeerInfo, error) {
+	var out []PeerInfo
+	return out, c.getJSON(ctx, http.MethodGet, "/v1/peers", nil, &out)
+}
+
+// Status returns the daemon's status.
+func (c *Client) Status(ctx context.Context) (node.Status, error) {
+	var out node.Status
+	return out, c.getJSON(ctx, http.MethodGet, "/v1/status", nil, &out)
+}

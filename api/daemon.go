@@ -1,0 +1,76 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/grapevine-kv/grapevine/node"
+)
+
+// AddrFile is the file in the data directory where a running daemon
+// writes its API address, so a CLI on the same machine finds it.
+const AddrFile = "api"
+
+// ReadAddrFile returns the API address a daemon wrote in dataDir.
+func ReadAddrFile(dataDir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dataDir, AddrFile))
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// Serve starts n, serves its HTTP API on listen (host:port; port 0 picks a
+// free one), writes the address to <dataDir>/api, and blocks until ctx is
+// done; then it shuts the server down, closes n and removes the file.
+// ready, if not nil, is called with the bound address once serving.
+func Serve(ctx context.Context, n *node.Node, listen, dataDir string, maxValue int, log *slog.Logger, ready func(addr string)) error {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		_ = n.Close()
+		return fmt.Errorf("api: listen on %s: %w", listen, err)
+	}
+	if err := n.Start(ctx); err != nil {
+		_ = ln.Close()
+		_ = n.Close()
+		return err
+	}
+	addr := ln.Addr().String()
+	srv := &http.Server{Handler: NewServer(n, maxValue, log), ReadHeaderTimeout: 10 * time.Second}
+	addrPath := filepath.Join(dataDir, AddrFile)
+	if dataDir != "" {
+		if err := os.WriteFile(addrPath, []byte(addr+"\n"), 0o644); err != nil {
+			log.Warn("cannot write the API address file", "path", addrPath, "err", err)
+		}
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("HTTP API listening", "addr", "http://"+addr)
+	if ready != nil {
+		ready(addr)
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
+	if dataDir != "" {
+		_ = os.Remove(addrPath)
+	}
+	closeErr := n.Close()
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return errors.Join(serveErr, closeErr)
+}

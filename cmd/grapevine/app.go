@@ -1,0 +1,83 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+
+	"github.com/urfave/cli/v2"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+func versionString() string {
+	v := version
+	if v == "" {
+		v = "(devel)"
+		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+	}
+	return v
+}
+
+// exitError carries an exit code with a message for stderr.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func defaultDataDir() string {
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".grapevine")
+	}
+	return ".grapevine"
+}
+
+// run is the whole program: it returns the exit status.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	app := &cli.App{
+		Name:                 "grapevine",
+		Usage:                "a leaderless peer-to-peer replicated key-value store",
+		Version:              versionString(),
+		Reader:               stdin,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		EnableBashCompletion: true,
+		Description: "Start a peer with `grapevine daemon`; then read and write keys with put, get, del, ls\n" +
+			"and incr against it (or any peer: --api HOST:PORT). Every peer accepts writes; all converge.",
+		Commands: []*cli.Command{
+			daemonCommand(),
+			putCommand(), getCommand(), delCommand(), lsCommand(), incrCommand(),
+			peersCommand(), statusCommand(), idCommand(),
+			{
+				Name:  "version",
+				Usage: "print the version",
+				Action: func(c *cli.Context) error {
+					_, err := fmt.Fprintf(c.App.Writer, "grapevine %s\n", versionString())
+					return err
+				},
+			},
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // run reports errors itself
+	}
+	err := app.Run(args)
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintln(stderr, "grapevine:", ee.msg)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "grapevine:", err)
+	return 1
+}

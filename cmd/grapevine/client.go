@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+
+	"github.com/grapevine-kv/grapevine/api"
+	"github.com/urfave/cli/v2"
+)
+
+// clientFlags are shared by every command that talks to a daemon.
+func clientFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "api", EnvVars: []string{"GRAPEVINE_API"}, Usage: "daemon HTTP address(es), HOST:PORT[,HOST:PORT...]; default: the one written in `DATA`/api"},
+		&cli.StringFlag{Name: "data", EnvVars: []string{"GRAPEVINE_DATA"}, Value: defaultDataDir(), Usage: "data directory of a local daemon, to find its API address"},
+		&cli.StringFlag{Name: "ns", EnvVars: []string{"GRAPEVINE_NS"}, Usage: "namespace (default \"default\")"},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "output format: text or json"},
+	}
+}
+
+// newClient builds an API client from the client flags.
+func newClient(c *cli.Context) (*api.Client, error) {
+	endpoints := c.String("api")
+	if endpoints == "" {
+		addr, err := api.ReadAddrFile(c.String("data"))
+		if err != nil {
+			return nil, &exitError{code: 1, msg: fmt.Sprintf("no daemon found: %s has no API address (is `grapevine daemon` running with --data %s?); or pass --api HOST:PORT", c.String("data"), c.String("data"))}
+		}
+		endpoints = addr
+	}
+	switch c.String("output") {
+	case "text", "json":
+	default:
+		return nil, &exitError{code: 2, msg: fmt.Sprintf("--output must be text or json, not %q", c.String("output"))}
+	}
+	return api.NewClient(strings.Split(endpoints, ","), c.String("ns"))
+}
+
+// ctxOf returns a context cancelled on Ctrl-C.
+func ctxOf(c *cli.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(c.Context, os.Interrupt)
+}
+
+// clientAction wraps a command body with its client, context and error
+// reporting.
+func clientAction(nargs string, minArgs, maxArgs int, body func(c *cli.Context, ctx context.Context, cl *api.Client) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if n := c.NArg(); n < minArgs || n > maxArgs {
+			return &exitError{code: 2, msg: fmt.Sprintf("usage: grapevine %s %s", c.Command.Name, nargs)}
+		}
+		cl, err := newClient(c)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := ctxOf(c)
+		defer cancel()
+		return humanError(body(c, ctx, cl))
+	}
+}
+
+// humanError turns API errors into messages for a person.
+func humanError(err error) error {
+	var e *api.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &e):
+		return &exitError{code: 1, msg: e.Message}
+	case errors.Is(err, api.ErrUnreachable):
+		return &exitError{code: 1, msg: "no grapevine daemon reachable: " + err.Error()}
+	}
+	return err
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func putCommand() *cli.Command {
+	return &cli.Command{
+		Name: "put", Usage: "set KEY to VALUE (VALUE \"-\" reads standard input)", ArgsUsage: "KEY VALUE", Flags: clientFlags(),
+		Action: clientAction("KEY VALUE", 2, 2, func(c *cli.Context, ctx context.Context, cl *api.Client) error {
+			value := []byte(c.Args().Get(1))
+			if c.Args().Get(1) == "-" {
+				var err error
+				if value, err = io.ReadAll(c.App.Reader); err != nil {
+					return fmt.Errorf("reading standard input: %w", err)
+				}
+			}
+			v, err := cl.Put(ctx, c.Args().Get(0), value)
+			if err != nil || c.String("output") != "json" {
+				return err
+			}
+			return printJSON(c.App.Writer, map[string]any{"key": c.Args().Get(0), "version": v})
+		}),
+	}
+}
+
+func getCommand() *cli.Command {
+	return &cli.Command{
+		Name: "get", Usage: "print the value of KEY (exit status 1 if absent)", ArgsUsage: "KEY", Flags: clientFlags(),
+		Action: clientAction("KEY", 1, 1, func(c *cli.Context, ctx context.Context, cl *api.Client) error {
+			key := c.Args().Get(0)
+			v, err := cl.Get(ctx, key)
+			if errors.Is(err, api.ErrNotFound) {
+				return &exitError{code: 1, msg: fmt.Sprintf("key %q not found", key)}
+			}
+			if err != nil {
+				return err
+			}
+			if c.String("output") == "json" {
+				return printJSON(c.App.Writer, api.Entry{Key: key, Value: v.Data, Version: v.Version})
+			}
+			_, err = c.App.Writer.Write(v.Data)
+			return err
+		}),
+	}
+}
+
+func delCommand() *cli.Command {
+	return &cli.Command{
+		Name: "del", Usage: "delete KEY", ArgsUsage: "KEY", Flags: clientFlags(),
+		Action: clientAction("KEY", 1, 1, func(c *cli.Context, ctx context.Context, cl *api.Client) error {
+			return cl.Delete(ctx, c.Args().Get(0))
+		}),
+	}
+}
+
+func lsCommand() *cli.Command {
+	flags := append(clientFlags(),
+		&cli.StringFlag{Name: "prefix", Usage: "only keys starting with `P`"},
+		&cli.BoolFlag{Name: "keys-only", Usage: "print keys without values"},
+	)
+	return &cli.Command{
+		Name: "ls", Usage: "list keys (and values) in key order", Flags: flags,
+		Action: clientAction("[--prefix P] [--keys-only]", 0, 0, func(c *cli.Context, ctx context.Context, cl *api.Client) error {
+			opts := api.ListOptions{Prefix: c.String("prefix"), KeysOnly: c.Bool("keys-only"), Limit: 1000}
+			all := []api.Entry{}
+			for {
+				page, err := cl.List(ctx, opts)
+				if err != nil {
+					return err
+				}
+				for _, e := range page.Entries {
+					if c.String("output") == "json" {
+						all = append(all, e)
+					} else if opts.KeysOnly {
+						fmt.Fprintln(c.App.Writer, e.Key)
+					} else {
+						fmt.Fprintf(c.App.Writer, "%s\t%s\n", e.Key, e.Value)
+					}
+				}
+				if page.Next == "" {
+					break
+				}
+				opts.After = page.Next
+			}
+			if c.String("output") == "json" {
+				return printJSON(c.App.Writer, all)
+			}
+			return nil
+		}),
+	}
+}
+
+func incrCommand() *cli.Command {
+	return &cli.Command{
+		Name: "incr", Usage: "add N (default 1, may be negative) to the counter KEY and print its new value", ArgsUsage: "KEY [N]", Flags: clientFlags(),
+		Action: clientAction("KEY [N]", 1, 2, func(c *cli.Context, ctx context.Context, cl *api.Client) error {
+			by := int64(1)
+			if c.NArg() == 2 {
+				var err error
+				if by, err = strconv.ParseInt(c.Args().Get(1), 10, 64); err != nil {
+					return &exitError{code: 2, msg: fmt.Sprintf("N must be a whole number, not %q", c.Args().Get(1))}
+				}
+			}
+			v, err := cl.Incr(ctx, c.Args().Get(0), by)
+			if err != nil {
+				return err
+			}
+			if c.String("output") == "json" {
+				return printJSON(c.App.Writer, api.Counter{Key: c.Args().Get(0), Value: v})
+			}
+			_, err = fmt.Fprintln(c.App.Writer, v)
+			return err
+		}),
+	}
+}
+
+func peersCommand() *cli.Command {
+	return &cli.Command{
+		Name: "peers", Usage: "list connected peers, one per line", Flags: clientFlags(),
+		Action: clientAction("", 0, 0, func(c *cli.Context, ctx context.Context, cl *api.Client) error {
+			peers, err := cl.Peers(ctx)
+			if err != nil {
+				return err
+			}
+			if c.String("output") == "json" {
+				return printJSON(c.App.Writer, peers)
+			}
+			for _, p := range peers {
+				fmt.Fprintln(c.App.Writer, p.ID)
+			}
+			return nil
+		}),
+	}
+}
+
+func statusCommand() *cli.Command {
+	return &cli.Command{
+		Name: "status", Usage: "show the peer's identity, network, peers and key counts", Flags: clientFlags(),
+		Action: clientAction("", 0, 0, func(c *cli.Context, ctx context.Context, cl *api.Client) error {
+			st, err := cl.Status(ctx)
+			if err != nil {
+				return err
+			}
+			if c.String("output") == "json" {
+				return printJSON(c.App.Writer, st)
+			}
+			w := c.App.Writer
+			fmt.Fprintf(w, "peer:     %s\nnetwork:  %s\npeers:    %d connected\n", st.ID, st.Network, st.Peers)
+			for _, a := range st.Addrs {
+				fmt.Fprintf(w, "address:  %s\n", a)
+			}
+			for ns, s := range st.Namespaces {
+				fmt.Fprintf(w, "namespace %s: %d items\n", ns, s.Items)
+			}
+			return nil
+		}),
+	}
+}
+
+func idCommand() *cli.Command {
+	return &cli.Command{
+		Name: "id", Usage: "print the peer's full multiaddrs, one per line (use one as another peer's --bootstrap)", Flags: clientFlags(),
+		Action: clientAction("", 0, 0, func(c *cli.Context, ctx context.Context, cl *api.Client) error {
+			st, err := cl.Status(ctx)
+			if err != nil {
+				return err
+			}
+			for _, a := range st.Addrs {
+				fmt.Fprintln(c.App.Writer, a)
+			}
+			return nil
+		}),
+	}
+}

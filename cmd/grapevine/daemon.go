@@ -1,0 +1,101 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/grapevine-kv/grapevine/api"
+	"github.com/grapevine-kv/grapevine/node"
+	"github.com/urfave/cli/v2"
+)
+
+// DefaultAPIAddr is where the daemon serves its HTTP API by default.
+const DefaultAPIAddr = "127.0.0.1:4100"
+
+func daemonCommand() *cli.Command {
+	def := node.DefaultConfig()
+	return &cli.Command{
+		Name:  "daemon",
+		Usage: "run a peer",
+		Description: "Runs a grapevine peer: stores data in --data, listens for peers on --listen, serves the\n" +
+			"HTTP API on --api, and joins a network through --bootstrap (or peers it remembers, or mDNS).",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "data", EnvVars: []string{"GRAPEVINE_DATA"}, Value: defaultDataDir(), Usage: "data directory (database, identity, known peers)"},
+			&cli.StringSliceFlag{Name: "listen", EnvVars: []string{"GRAPEVINE_LISTEN"}, Value: cli.NewStringSlice(def.Peer.ListenAddrs...), Usage: "libp2p listen `MULTIADDR` (repeatable; port 0 picks a free port)"},
+			&cli.StringFlag{Name: "api", EnvVars: []string{"GRAPEVINE_API_LISTEN"}, Value: DefaultAPIAddr, Usage: "HTTP API listen address `HOST:PORT` (port 0 picks a free port)"},
+			&cli.StringSliceFlag{Name: "bootstrap", EnvVars: []string{"GRAPEVINE_BOOTSTRAP"}, Usage: "peer `MULTIADDR` ending in /p2p/<id> to join through (repeatable, or comma-separated)"},
+			&cli.StringFlag{Name: "network", EnvVars: []string{"GRAPEVINE_NETWORK"}, Value: def.Network, Usage: "network `NAME`: peers of other networks are ignored"},
+			&cli.BoolFlag{Name: "mdns", EnvVars: []string{"GRAPEVINE_MDNS"}, Value: def.Peer.MDNS, Usage: "find peers on the local network with mDNS"},
+			&cli.BoolFlag{Name: "sync", EnvVars: []string{"GRAPEVINE_SYNC"}, Value: def.Sync, Usage: "fsync every commit (off trades durability on power loss for speed)"},
+			&cli.IntFlag{Name: "max-value-size", EnvVars: []string{"GRAPEVINE_MAX_VALUE_SIZE"}, Value: def.MaxValueSize, Usage: "largest value accepted, in `BYTES`"},
+			&cli.StringFlag{Name: "log-format", EnvVars: []string{"GRAPEVINE_LOG_FORMAT"}, Value: "text", Usage: "log format: text or json"},
+			&cli.StringFlag{Name: "log-level", EnvVars: []string{"GRAPEVINE_LOG_LEVEL"}, Value: "info", Usage: "log `LEVEL`: debug, info, warn or error"},
+		},
+		Action: runDaemon,
+	}
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level must be debug, info, warn or error, not %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
+}
+
+// splitList flattens repeatable flags whose values may also be comma-separated.
+func splitList(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+func runDaemon(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return &exitError{code: 2, msg: fmt.Sprintf("daemon takes no arguments, got %q", c.Args().Slice())}
+	}
+	log, err := newLogger(c.App.ErrWriter, c.String("log-format"), c.String("log-level"))
+	if err != nil {
+		return &exitError{code: 2, msg: err.Error()}
+	}
+	cfg := node.DefaultConfig()
+	cfg.DataDir = c.String("data")
+	cfg.Network = c.String("network")
+	cfg.Sync = c.Bool("sync")
+	cfg.MaxValueSize = c.Int("max-value-size")
+	cfg.Logger = log
+	cfg.Peer.ListenAddrs = splitList(c.StringSlice("listen"))
+	cfg.Peer.Bootstrap = splitList(c.StringSlice("bootstrap"))
+	cfg.Peer.MDNS = c.Bool("mdns")
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("creating the data directory: %w", err)
+	}
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	n, err := node.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	log.Info("starting grapevine", "version", versionString(), "data", cfg.DataDir, "network", cfg.Network)
+	err = api.Serve(ctx, n, c.String("api"), cfg.DataDir, cfg.MaxValueSize, log, nil)
+	log.Info("stopped")
+	return err
+}

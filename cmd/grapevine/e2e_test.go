@@ -1,0 +1,253 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/grapevine-kv/grapevine/api"
+)
+
+// binary is the grapevine binary built once for the end-to-end tests.
+var binary string
+
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	if binary != "" {
+		return binary
+	}
+	dir, err := os.MkdirTemp("", "grapevine-e2e-bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "grapevine")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	binary = bin
+	return bin
+}
+
+// daemon is one grapevine daemon process of a test.
+type daemon struct {
+	t    *testing.T
+	bin  string
+	data string
+	cmd  *exec.Cmd
+	log  *bytes.Buffer
+}
+
+// startDaemon runs `grapevine daemon` on loopback ports chosen by the
+// kernel and waits until its API answers.
+func startDaemon(t *testing.T, bin, data string, extra ...string) *daemon {
+	t.Helper()
+	args := append([]string{"daemon", "--data", data, "--api", "127.0.0.1:0",
+		"--listen", "/ip4/127.0.0.1/tcp/0", "--listen", "/ip4/127.0.0.1/udp/0/quic-v1",
+		"--mdns=false", "--network", "e2e", "--log-level", "debug"}, extra...)
+	d := &daemon{t: t, bin: bin, data: data, log: &bytes.Buffer{}}
+	d.cmd = exec.Command(bin, args...)
+	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	_ = os.Remove(filepath.Join(data, api.AddrFile))
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.kill() })
+	waitFor(t, "daemon API in "+data, func() bool {
+		addr, err := api.ReadAddrFile(data)
+		if err != nil {
+			return false
+		}
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	return d
+}
+
+func (d *daemon) kill() {
+	if d.cmd.ProcessState == nil {
+		_ = d.cmd.Process.Signal(syscall.SIGKILL)
+		_ = d.cmd.Wait()
+	}
+}
+
+func (d *daemon) stop() {
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	if err := d.cmd.Wait(); err != nil {
+		d.t.Fatalf("daemon exited with %v\n%s", err, d.log)
+	}
+	if _, err := os.Stat(filepath.Join(d.data, api.AddrFile)); !os.IsNotExist(err) {
+		d.t.Errorf("API address file left behind after a clean exit")
+	}
+}
+
+// cli runs the grapevine CLI against this daemon (found through --data).
+func (d *daemon) cli(args ...string) (string, string, int) {
+	cmd := exec.Command(d.bin, append(args[:1:1], append([]string{"--data", d.data}, args[1:]...)...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		d.t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+func (d *daemon) mustCLI(args ...string) string {
+	d.t.Helper()
+	out, errOut, code := d.cli(args...)
+	if code != 0 {
+		d.t.Fatalf("grapevine %s: exit %d: %s\ndaemon log:\n%s", strings.Join(args, " "), code, errOut, d.log)
+	}
+	return out
+}
+
+// tcpAddr returns the daemon's loopback TCP multiaddr from `grapevine id`.
+func (d *daemon) tcpAddr() string {
+	for _, a := range strings.Fields(d.mustCLI("id")) {
+		if strings.HasPrefix(a, "/ip4/127.0.0.1/tcp/") {
+			return a
+		}
+	}
+	d.t.Fatalf("no loopback tcp address in `grapevine id`")
+	return ""
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (d *daemon) waitValue(key, want string) {
+	d.t.Helper()
+	waitFor(d.t, fmt.Sprintf("%s=%s on %s", key, want, d.data), func() bool {
+		out, _, code := d.cli("get", key)
+		return code == 0 && out == want
+	})
+}
+
+func (d *daemon) waitPeers(n int) {
+	d.t.Helper()
+	waitFor(d.t, fmt.Sprintf("%d peers on %s", n, d.data), func() bool {
+		out, _, code := d.cli("peers")
+		return code == 0 && len(strings.Fields(out)) >= n
+	})
+}
+
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs daemons")
+	}
+	bin := buildBinary(t)
+	root := t.TempDir()
+	dirs := []string{filepath.Join(root, "a"), filepath.Join(root, "b"), filepath.Join(root, "c")}
+	a := startDaemon(t, bin, dirs[0])
+	boot := a.tcpAddr()
+	b := startDaemon(t, bin, dirs[1], "--bootstrap", boot)
+	c := startDaemon(t, bin, dirs[2], "--bootstrap", boot)
+	for _, d := range []*daemon{a, b, c} {
+		d.waitPeers(2) // b and c find each other through the DHT rendezvous
+	}
+
+	// Put on one, get on the others.
+	a.mustCLI("put", "greeting", "hello, world")
+	b.waitValue("greeting", "hello, world")
+	c.waitValue("greeting", "hello, world")
+
+	// A value from standard input, a counter, a delete.
+	cmd := exec.Command(bin, "put", "--data", dirs[1], "from-stdin", "-")
+	cmd.Stdin = strings.NewReader("piped\x00bytes")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("put -: %v %s", err, out)
+	}
+	a.waitValue("from-stdin", "piped\x00bytes")
+	if got := strings.TrimSpace(c.mustCLI("incr", "visits", "5")); got != "5" {
+		t.Fatalf("incr printed %q, want 5", got)
+	}
+	a.mustCLI("incr", "visits", "-2")
+	waitFor(t, "counter on b", func() bool {
+		out, _, _ := b.cli("incr", "visits", "0")
+		return strings.TrimSpace(out) == "3"
+	})
+	b.mustCLI("del", "greeting")
+	waitFor(t, "delete reaches c", func() bool {
+		_, errOut, code := c.cli("get", "greeting")
+		return code == 1 && strings.Contains(errOut, "not found")
+	})
+
+	// A restarted peer rejoins without --bootstrap and keeps its data.
+	c.stop()
+	c = startDaemon(t, bin, dirs[2])
+	c.waitPeers(1)
+	c.waitValue("from-stdin", "piped\x00bytes")
+	a.mustCLI("put", "after-restart", "yes")
+	c.waitValue("after-restart", "yes")
+
+	// kill -9 right after an acknowledged put: the value survives.
+	b.mustCLI("put", "durable", "acked")
+	b.kill()
+	b = startDaemon(t, bin, dirs[1])
+	if out := b.mustCLI("get", "durable"); out != "acked" {
+		t.Fatalf("after kill -9: get durable = %q, want acked", out)
+	}
+}
+
+func TestCLIErrors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	data := t.TempDir()
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"get", "k"}, 1, "no daemon found"},
+		{[]string{"get", "--api", "127.0.0.1:1", "k"}, 1, "no grapevine daemon reachable"},
+		{[]string{"get"}, 2, "usage: grapevine get KEY"},
+		{[]string{"put", "k"}, 2, "usage: grapevine put KEY VALUE"},
+		{[]string{"incr", "--api", "127.0.0.1:1", "k", "x"}, 2, "N must be a whole number"},
+		{[]string{"ls", "--api", "127.0.0.1:1", "--output", "yaml"}, 2, "--output must be text or json"},
+		{[]string{"daemon", "--data", data, "--log-level", "loud"}, 2, "--log-level"},
+		{[]string{"daemon", "--data", data, "--bootstrap", "/ip4/127.0.0.1/tcp/1"}, 1, "/p2p/"},
+	}
+	for _, tc := range cases {
+		cmd := exec.Command(bin, tc.args...)
+		cmd.Env = append(os.Environ(), "GRAPEVINE_DATA="+data, "GRAPEVINE_API=")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		if code != tc.code || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("grapevine %s: exit %d, stderr %q; want exit %d mentioning %q", strings.Join(tc.args, " "), code, stderr.String(), tc.code, tc.want)
+		}
+	}
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "grapevine ") {
+		t.Fatalf("version: %q %v", out, err)
+	}
+}
