@@ -23,6 +23,10 @@ build: ## Build the grapevine binary into bin/
 run: build ## Build and start a peer on its defaults (data in ~/.grapevine; ARGS="--data DIR" etc.)
 	./$(BIN) daemon $(ARGS)
 
+.PHONY: demo
+demo: build ## Start three local peers, put on one, read on the others, stop them
+	./internal/demo/demo.sh $(BIN)
+
 .PHONY: test
 test: ## Vet, check layering and docs, and run every test with the race detector
 	$(GO) vet $(PKGS)
