@@ -28,11 +28,15 @@ type Counter struct {
 // Type reports TypeCounter.
 func (Counter) Type() Type { return TypeCounter }
 
-// NewCounter returns a counter holding the given slots.
+// NewCounter returns a counter holding the given slots. Zero slots are
+// dropped: a replica that never changed the counter has no slot, so that
+// equal counters always encode to identical bytes.
 func NewCounter(slots map[ReplicaID]Slot) Counter {
 	c := Counter{slots: make(map[ReplicaID]Slot, len(slots))}
 	for id, s := range slots {
-		c.slots[id] = s
+		if s != (Slot{}) {
+			c.slots[id] = s
+		}
 	}
 	return c
 }
@@ -86,8 +90,10 @@ func (c Counter) Dominates(o Counter) bool {
 }
 
 // Increment returns the delta that adds by (which may be negative) to the
-// counter on behalf of replica id: a counter with id's slot only. Merging
-// the delta into c yields the incremented counter.
+// counter on behalf of replica id: a counter with id's slot only (empty if
+// that slot is still zero, i.e. by is 0 and id never changed c). Merging
+// the delta into c yields the incremented counter. It returns ErrOverflow,
+// and no delta, if id's slot or the counter's value would overflow.
 func (c Counter) Increment(id ReplicaID, by int64) (Counter, error) {
 	s := c.slots[id]
 	switch {
@@ -106,6 +112,9 @@ func (c Counter) Increment(id ReplicaID, by int64) (Counter, error) {
 	v := c.Value()
 	if (by > 0 && v > math.MaxInt64-by) || (by < 0 && v < math.MinInt64-by) {
 		return Counter{}, ErrOverflow
+	}
+	if s == (Slot{}) {
+		return Counter{}, nil
 	}
 	return Counter{slots: map[ReplicaID]Slot{id: s}}, nil
 }

@@ -3,6 +3,7 @@ package crdt
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 )
@@ -19,6 +20,10 @@ const (
 	// (the year 10889).
 	MaxMillis = 1<<48 - 1
 )
+
+// MaxTimestamp is the greatest Timestamp. A Clock that reaches it (only
+// possible through Restore, or Observe with no drift limit) stays there.
+const MaxTimestamp = Timestamp(math.MaxUint64)
 
 // NewTimestamp packs wall-clock milliseconds and a logical counter. Millis
 // outside [0, MaxMillis] are clamped.
@@ -58,13 +63,17 @@ var ErrClockDrift = errors.New("crdt: remote timestamp too far ahead of local cl
 // clock than the clock's maximum drift allows.
 type DriftError struct {
 	Remote   Timestamp     // the rejected stamp
-	Wall     int64         // local wall clock, milliseconds
+	Wall     int64         // local wall clock, milliseconds, clamped to [0, MaxMillis]
 	MaxDrift time.Duration // the limit in force
 }
 
 // Error says how far ahead the remote stamp is.
 func (e *DriftError) Error() string {
-	ahead := time.Duration(e.Remote.Millis()-e.Wall) * time.Millisecond
+	ms := e.Remote.Millis() - e.Wall
+	ahead := fmt.Sprintf("%dms", ms)
+	if ms < math.MaxInt64/int64(time.Millisecond) && ms > math.MinInt64/int64(time.Millisecond) {
+		ahead = (time.Duration(ms) * time.Millisecond).String()
+	}
 	return fmt.Sprintf("crdt: remote timestamp %s is %s ahead of local clock (max drift %s)", e.Remote, ahead, e.MaxDrift)
 }
 
@@ -90,18 +99,22 @@ func NewClock(wall func() time.Time, maxDrift time.Duration) *Clock {
 	return &Clock{wall: wall, maxDrift: maxDrift}
 }
 
-func (c *Clock) wallTimestamp() Timestamp { return NewTimestamp(c.wall().UnixMilli(), 0) }
+// wallMillis reads the wall clock, clamped to what a Timestamp can hold.
+func (c *Clock) wallMillis() int64 { return clampMillis(c.wall().UnixMilli()) }
 
 // Now returns a timestamp greater than every timestamp this clock returned
 // or observed before. If the logical counter overflows it carries into the
-// millisecond part, which stays monotonic.
+// millisecond part, which stays monotonic. The one exception is
+// MaxTimestamp: a clock that has reached it returns it again rather than
+// wrap around to zero.
 func (c *Clock) Now() Timestamp {
-	w := c.wallTimestamp()
+	w := NewTimestamp(c.wallMillis(), 0)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if w > c.mu.last {
+	switch {
+	case w > c.mu.last:
 		c.mu.last = w
-	} else {
+	case c.mu.last < MaxTimestamp:
 		c.mu.last++
 	}
 	return c.mu.last
@@ -128,7 +141,7 @@ func (c *Clock) Check(remote Timestamp) error {
 	if c.maxDrift <= 0 {
 		return nil
 	}
-	wall := c.wall().UnixMilli()
+	wall := c.wallMillis()
 	if remote.Millis()-wall > c.maxDrift.Milliseconds() {
 		return &DriftError{Remote: remote, Wall: wall, MaxDrift: c.maxDrift}
 	}

@@ -20,8 +20,10 @@ func (Register) Type() Type { return TypeRegister }
 
 // Compare orders registers totally: by Time, then Origin, then a tombstone
 // before a live value, then by Value bytes. It returns -1, 0 or +1. Two
-// registers compare equal only if they are identical, which is what makes
-// merge deterministic on every replica.
+// registers compare equal only if they are identical as stored and sent,
+// i.e. only if they encode to the same bytes (a nil and an empty Value are
+// the same; a tombstone's Value is ignored, as Encode drops it). That is
+// what makes merge deterministic on every replica.
 func (r Register) Compare(o Register) int {
 	switch {
 	case r.Time < o.Time:
@@ -33,9 +35,11 @@ func (r Register) Compare(o Register) int {
 		return c
 	}
 	switch {
-	case r.Deleted && !o.Deleted:
+	case r.Deleted && o.Deleted:
+		return 0
+	case r.Deleted:
 		return -1
-	case !r.Deleted && o.Deleted:
+	case o.Deleted:
 		return 1
 	}
 	return bytes.Compare(r.Value, o.Value)

@@ -38,15 +38,20 @@ var (
 	ErrMalformed    = errors.New("crdt: malformed encoding")
 )
 
-// Merge merges delta into stored, which may be nil for "nothing stored".
-// It reports whether the result differs from stored. Merging states of
-// different types returns ErrTypeMismatch.
+// Merge merges delta into stored; either may be nil for "nothing". It
+// reports whether the result differs from stored. Merging states of
+// different types returns ErrTypeMismatch, and a state that is neither a
+// Register nor a Counter an error; both leave stored as it was.
 func Merge(stored, delta State) (merged State, changed bool, err error) {
+	if delta == nil {
+		return stored, false, nil
+	}
 	if stored == nil {
-		if delta == nil {
-			return nil, false, nil
+		switch delta.(type) {
+		case Register, Counter:
+			return delta, true, nil
 		}
-		return delta, true, nil
+		return nil, false, fmt.Errorf("crdt: unknown state %T", delta)
 	}
 	switch s := stored.(type) {
 	case Register:
@@ -86,7 +91,7 @@ const flagDeleted = 1
 //
 //	version(1) type(1) payload
 //	register payload: hlc(8, big endian) flags(1) uvarint(len origin) origin value...
-//	counter payload:  uvarint(n) n × [uvarint(len origin) origin uvarint(P) uvarint(N)], origins ascending
+//	counter payload:  uvarint(n) n × [uvarint(len origin) origin uvarint(P) uvarint(N)], origins ascending, no zero slot
 //
 // Equal states always encode to identical bytes.
 func AppendEncode(b []byte, s State) []byte {
@@ -189,6 +194,9 @@ func decodeCounter(p []byte) (State, error) {
 		}
 		if s.N, p, err = readUvarint(p); err != nil {
 			return nil, fmt.Errorf("counter slot %d: %w", i, err)
+		}
+		if s == (Slot{}) {
+			return nil, malformed("counter slot %d is zero", i)
 		}
 		c.slots[ReplicaID(id)] = s
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 // eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
@@ -25,7 +25,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func testConfig(t *testing.T) Config {
+func testConfig(t testing.TB) Config {
 	cfg := DefaultConfig()
 	cfg.InMemory = true
 	cfg.DataDir = t.TempDir()
@@ -40,7 +40,7 @@ func testConfig(t *testing.T) Config {
 
 // makeNodes starts n nodes on a fully linked and connected mocknet and
 // waits until gossip flows between every pair.
-func makeNodes(t *testing.T, n int) []*Node {
+func makeNodes(t testing.TB, n int) []*Node {
 	t.Helper()
 	mn, err := mocknet.FullMeshConnected(n)
 	if err != nil {
@@ -69,7 +69,7 @@ func makeNodes(t *testing.T, n int) []*Node {
 // warmUp writes a probe on each node until every other node has it:
 // GossipSub drops what is published before its router has taken a new peer
 // in. (Anti-entropy repairs such losses; these tests check push alone.)
-func warmUp(t *testing.T, nodes []*Node) {
+func warmUp(t testing.TB, nodes []*Node) {
 	t.Helper()
 	ctx := context.Background()
 	for i, src := range nodes {

@@ -52,6 +52,7 @@ type Node struct {
 		sync.Mutex
 		started, closed bool
 		joined          map[string]bool
+		watchers        map[*watcher]struct{}
 	}
 }
 
@@ -156,6 +157,7 @@ func (n *Node) Close() error {
 	errs := []error{n.push.Close(), n.peer.Close()}
 	n.cancel()
 	n.wg.Wait()
+	n.closeWatchers()
 	errs = append(errs, n.db.Close())
 	return errors.Join(errs...)
 }
@@ -287,6 +289,8 @@ func (n *Node) applyLoop() {
 		}
 		if err != nil {
 			n.log.Error("apply failed", "ops", len(ops), "err", err)
+		} else {
+			n.notify(ops, results)
 		}
 		for ns, deltas := range publish {
 			if err := n.push.Publish(n.ctx, ns, deltas); err != nil && !errors.Is(err, gossip.ErrClosed) {

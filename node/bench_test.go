@@ -1,0 +1,188 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
+)
+
+const (
+	latencyValueSize = 100
+	latencyPace      = 5 * time.Millisecond // one write every 5 ms: paced, not a burst
+)
+
+// percentile returns the p-th percentile of sorted durations.
+func percentile(d []time.Duration, p float64) time.Duration {
+	return d[min(len(d)-1, int(float64(len(d))*p))]
+}
+
+// rawGossipLatencies publishes msgs messages of size bytes from one of n
+// raw GossipSub peers and returns, per message, the time until every
+// other peer received it.
+func rawGossipLatencies(b *testing.B, n, msgs, size int) []time.Duration {
+	mn, err := mocknet.FullMeshConnected(n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer mn.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var topics []*pubsub.Topic
+	arrivals := make(chan int, n*msgs)
+	for _, h := range mn.Hosts() {
+		ps, err := pubsub.NewGossipSub(ctx, h)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t, err := ps.Join("bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		sub, err := t.Subscribe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		topics = append(topics, t)
+		self := h.ID()
+		go func() {
+			for {
+				m, err := sub.Next(ctx)
+				if err != nil {
+					return
+				}
+				if m.ReceivedFrom != self {
+					arrivals <- int(m.Data[0])<<8 | int(m.Data[1])
+				}
+			}
+		}()
+	}
+	// Warm up until a probe reaches everyone, as GossipSub drops what is
+	// published before its router has taken the peers in.
+	for {
+		probe := make([]byte, size)
+		probe[0], probe[1] = 0xff, 0xff
+		_ = topics[0].Publish(ctx, probe)
+		got := 0
+		timeout := time.After(200 * time.Millisecond)
+	wait:
+		for got < n-1 {
+			select {
+			case <-arrivals:
+				got++
+			case <-timeout:
+				break wait
+			}
+		}
+		if got == n-1 {
+			break
+		}
+	}
+	sent := make([]time.Time, msgs)
+	seen := make([]int, msgs)
+	lat := make([]time.Duration, msgs)
+	done := make(chan struct{})
+	go func() {
+		remaining := msgs
+		for remaining > 0 {
+			i := <-arrivals
+			if i >= msgs { // a late warm-up probe
+				continue
+			}
+			if seen[i]++; seen[i] == n-1 {
+				lat[i] = time.Since(sent[i])
+				remaining--
+			}
+		}
+		close(done)
+	}()
+	for i := range msgs {
+		m := make([]byte, size)
+		m[0], m[1] = byte(i>>8), byte(i)
+		sent[i] = time.Now()
+		if err := topics[0].Publish(ctx, m); err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(latencyPace)
+	}
+	<-done
+	return lat
+}
+
+// nodeLatencies puts msgs keys on one of n nodes and returns, per put, the
+// time from calling Put until every other node applied it (seen through
+// Watch).
+func nodeLatencies(b *testing.B, n, msgs int) []time.Duration {
+	nodes := makeNodes(b, n)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	arrivals := make(chan int, n*msgs)
+	for _, nd := range nodes[1:] {
+		events, err := nd.Watch(ctx, "", []byte("bench/"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		go func() {
+			for ev := range events {
+				var i int
+				fmt.Sscanf(string(ev.Key), "bench/%d", &i)
+				arrivals <- i
+			}
+		}()
+	}
+	sent := make([]time.Time, msgs)
+	seen := make([]int, msgs)
+	lat := make([]time.Duration, msgs)
+	done := make(chan struct{})
+	go func() {
+		remaining := msgs
+		for remaining > 0 {
+			i := <-arrivals
+			if seen[i]++; seen[i] == n-1 {
+				lat[i] = time.Since(sent[i])
+				remaining--
+			}
+		}
+		close(done)
+	}()
+	value := make([]byte, latencyValueSize)
+	for i := range msgs {
+		sent[i] = time.Now()
+		if _, err := nodes[0].Put(ctx, "", fmt.Appendf(nil, "bench/%d", i), value); err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(latencyPace)
+	}
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		b.Fatalf("not every put reached every node")
+	}
+	return lat
+}
+
+// BenchmarkReplicationLatency reports p50/p99 from a put on one peer to
+// visible on all, beside raw GossipSub delivery of a message of the same
+// size measured in the same run. Each b.N iteration is one paced put.
+func BenchmarkReplicationLatency(b *testing.B) {
+	for _, n := range []int{5, 10} {
+		b.Run(fmt.Sprintf("peers=%d", n), func(b *testing.B) {
+			msgs := max(b.N, 50)
+			raw := rawGossipLatencies(b, n, msgs, latencyValueSize+80)
+			b.ResetTimer()
+			ours := nodeLatencies(b, n, msgs)
+			b.StopTimer()
+			slices.Sort(raw)
+			slices.Sort(ours)
+			b.ReportMetric(float64(percentile(ours, 0.5).Microseconds()), "p50-µs")
+			b.ReportMetric(float64(percentile(ours, 0.99).Microseconds()), "p99-µs")
+			b.ReportMetric(float64(percentile(raw, 0.5).Microseconds()), "raw-gossip-p50-µs")
+			b.ReportMetric(float64(percentile(raw, 0.99).Microseconds()), "raw-gossip-p99-µs")
+			b.ReportMetric(float64(percentile(ours, 0.99))/float64(percentile(raw, 0.99)), "p99-ratio")
+		})
+	}
+}

@@ -1,0 +1,117 @@
+package node
+
+import (
+	"bytes"
+	"context"
+
+	"github.com/grapevine-kv/grapevine/crdt"
+	"github.com/grapevine-kv/grapevine/storage"
+)
+
+// WatchBuffer is how many events a watcher may fall behind before it is
+// dropped (its channel closed), as a slow reader must not stall writes.
+const WatchBuffer = 4096
+
+// Event is a change of one key, local or replicated.
+type Event struct {
+	Namespace string
+	Key       []byte
+	Type      crdt.Type
+	Value     Value // for a register (empty when Deleted)
+	Deleted   bool  // the register was deleted
+	Counter   int64 // for a counter: its new value
+}
+
+type watcher struct {
+	ns     string
+	prefix []byte
+	ch     chan Event
+}
+
+// Watch streams every change of keys with prefix in namespace ns, from now
+// on, until ctx is done. The channel is closed when ctx is done, when the
+// node closes, or when the watcher falls more than WatchBuffer events
+// behind; then re-read the keys and watch again.
+func (n *Node) Watch(ctx context.Context, ns string, prefix []byte) (<-chan Event, error) {
+	ns, err := n.check(ns, []byte{0})
+	if err != nil {
+		return nil, err
+	}
+	if err := n.join(ns); err != nil {
+		return nil, err
+	}
+	w := &watcher{ns: ns, prefix: append([]byte{}, prefix...), ch: make(chan Event, WatchBuffer)}
+	n.mu.Lock()
+	if n.mu.closed {
+		n.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if n.mu.watchers == nil {
+		n.mu.watchers = make(map[*watcher]struct{})
+	}
+	n.mu.watchers[w] = struct{}{}
+	n.mu.Unlock()
+	context.AfterFunc(ctx, func() { n.unwatch(w) })
+	return w.ch, nil
+}
+
+func (n *Node) unwatch(w *watcher) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, ok := n.mu.watchers[w]; ok {
+		delete(n.mu.watchers, w)
+		close(w.ch)
+	}
+}
+
+// notify sends the committed changes of one apply round to the watchers.
+func (n *Node) notify(ops []storage.Op, results []storage.Result) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.mu.watchers) == 0 {
+		return
+	}
+	for i, res := range results {
+		if !res.Changed || res.Err != nil {
+			continue
+		}
+		op := ops[i]
+		var ev *Event
+		for w := range n.mu.watchers {
+			if w.ns != op.Namespace || !bytes.HasPrefix(op.Key, w.prefix) {
+				continue
+			}
+			if ev == nil {
+				ev = eventOf(op, res.State)
+			}
+			select {
+			case w.ch <- *ev:
+			default: // too slow: drop the watcher rather than block writes
+				delete(n.mu.watchers, w)
+				close(w.ch)
+			}
+		}
+	}
+}
+
+func eventOf(op storage.Op, st crdt.State) *Event {
+	ev := &Event{Namespace: op.Namespace, Key: op.Key, Type: st.Type()}
+	switch s := st.(type) {
+	case crdt.Register:
+		ev.Deleted = s.Deleted
+		ev.Value = Value{Data: s.Value, Version: s.Time, Origin: s.Origin}
+	case crdt.Counter:
+		ev.Counter = s.Value()
+	}
+	return ev
+}
+
+// closeWatchers ends every watch (on Close).
+func (n *Node) closeWatchers() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for w := range n.mu.watchers {
+		delete(n.mu.watchers, w)
+		close(w.ch)
+	}
+}

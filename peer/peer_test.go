@@ -1,0 +1,596 @@
+package peer
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
+	dutil "github.com/libp2p/go-libp2p/p2p/discovery/util"
+	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
+	"github.com/multiformats/go-multiaddr"
+)
+
+// testConfig is the fast profile: loopback only, ports chosen by the kernel,
+// mDNS off (the sandbox's only multicast interface is not loopback), short
+// discovery interval.
+func testConfig(t *testing.T, dir string, bootstrap ...string) Config {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.DataDir = dir
+	cfg.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"}
+	cfg.Bootstrap = bootstrap
+	cfg.MDNS = false
+	cfg.DiscoveryInterval = 200 * time.Millisecond
+	cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return cfg
+}
+
+// newPeer builds a Peer (not started) and closes it at cleanup.
+func newPeer(t *testing.T, cfg Config) *Peer {
+	t.Helper()
+	p, err := New(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return p
+}
+
+// startPeer builds and starts a Peer, closed at cleanup.
+func startPeer(t *testing.T, cfg Config) *Peer {
+	t.Helper()
+	p := newPeer(t, cfg)
+	if err := p.Start(t.Context()); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	return p
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		<-tick.C
+	}
+}
+
+// addrWith returns p's first full address whose string contains sub.
+func addrWith(t *testing.T, p *Peer, sub string) string {
+	t.Helper()
+	for _, a := range p.Addrs() {
+		if s := a.String(); strings.Contains(s, sub) && strings.HasPrefix(s, "/ip4/127.0.0.1/") {
+			return s
+		}
+	}
+	t.Fatalf("no address with %q in %v", sub, p.Addrs())
+	return ""
+}
+
+func connected(a, b *Peer) bool {
+	return slices.ContainsFunc(a.Peers(), func(i Info) bool { return i.ID == b.ID() })
+}
+
+func TestIdentityCreatedWith0600AndReused(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "not", "yet")
+	p1, err := New(t.Context(), testConfig(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := p1.ID()
+	if err := p1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Join(dir, identityFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("identity key mode %o, want 600", st.Mode().Perm())
+	}
+	if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("data dir: %v, mode %v, want 700", err, st.Mode().Perm())
+	}
+	if pub, err := id.ExtractPublicKey(); err != nil || pub.Type().String() != "Ed25519" {
+		t.Errorf("peer ID key %v (%v), want Ed25519", pub, err)
+	}
+
+	// A key that others can read is still used, and its mode is tightened.
+	if err := os.Chmod(filepath.Join(dir, identityFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p2 := newPeer(t, testConfig(t, dir))
+	if p2.ID() != id {
+		t.Errorf("restart changed identity: %s, then %s", id, p2.ID())
+	}
+	if st, _ := os.Stat(filepath.Join(dir, identityFile)); st.Mode().Perm() != 0o600 {
+		t.Errorf("identity key mode %o after restart, want 600", st.Mode().Perm())
+	}
+}
+
+func TestIdentityCorrupt(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, identityFile), []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New(t.Context(), testConfig(t, dir))
+	if !errors.Is(err, ErrIdentity) || !strings.Contains(err.Error(), identityFile) {
+		t.Fatalf("New with a corrupt key: %v, want ErrIdentity naming the file", err)
+	}
+}
+
+func TestListenTCPAndQUICPortZero(t *testing.T) {
+	p := newPeer(t, testConfig(t, t.TempDir()))
+	tcpAddr, quicAddr := addrWith(t, p, "/tcp/"), addrWith(t, p, "/quic-v1/")
+	for _, s := range []string{tcpAddr, quicAddr} {
+		if strings.Contains(s, "/tcp/0/") || strings.Contains(s, "/udp/0/") {
+			t.Errorf("address %s still has port 0", s)
+		}
+	}
+	for _, a := range p.Addrs() {
+		id, err := a.ValueForProtocol(multiaddr.P_P2P)
+		if err != nil || id != p.ID().String() || !strings.HasSuffix(a.String(), "/p2p/"+id) {
+			t.Errorf("address %s does not end in /p2p/%s", a, p.ID())
+		}
+	}
+	// Each transport accepts a connection on its own.
+	for _, s := range []string{tcpAddr, quicAddr} {
+		d := newPeer(t, testConfig(t, t.TempDir()))
+		info, err := peer.AddrInfoFromString(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Host().Connect(t.Context(), *info); err != nil {
+			t.Fatalf("dial %s: %v", s, err)
+		}
+		conns := d.Host().Network().ConnsToPeer(p.ID())
+		if len(conns) == 0 {
+			t.Fatalf("no connection after dialling %s", s)
+		}
+		got := conns[0].RemoteMultiaddr().String()
+		if !strings.HasPrefix(s, got) {
+			t.Errorf("dialled %s, connected over %s", s, got)
+		}
+	}
+}
+
+func TestAddrsExpandsUnspecified(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.ListenAddrs = []string{"/ip4/0.0.0.0/tcp/0"} // listens only; nothing dials it
+	p := newPeer(t, cfg)
+	var loop bool
+	for _, a := range p.Addrs() {
+		if strings.HasPrefix(a.String(), "/ip4/0.0.0.0/") {
+			t.Errorf("unspecified address %s in Addrs", a)
+		}
+		if strings.HasPrefix(a.String(), "/ip4/127.0.0.1/tcp/") {
+			loop = true
+		}
+	}
+	if !loop {
+		t.Errorf("Addrs %v lacks the loopback address", p.Addrs())
+	}
+}
+
+func TestDHTUsesPrivateProtocolPrefix(t *testing.T) {
+	a := startPeer(t, testConfig(t, t.TempDir()))
+	b := startPeer(t, testConfig(t, t.TempDir(), addrWith(t, a, "/tcp/")))
+	for _, p := range []*Peer{a, b} {
+		protos := p.Host().Mux().Protocols()
+		if !slices.Contains(protos, DHTProtocol) {
+			t.Errorf("host protocols %v lack %s", protos, DHTProtocol)
+		}
+		for _, id := range protos {
+			if strings.HasPrefix(string(id), "/ipfs/kad/") {
+				t.Errorf("host speaks the public DHT protocol %s", id)
+			}
+		}
+	}
+	// The two DHTs talk to each other over the private protocol.
+	waitFor(t, 10*time.Second, "a and b in each other's routing table", func() bool {
+		return a.DHT().RoutingTable().Find(b.ID()) != "" && b.DHT().RoutingTable().Find(a.ID()) != ""
+	})
+}
+
+func TestRendezvousDiscovery(t *testing.T) {
+	a := startPeer(t, testConfig(t, t.TempDir()))
+	boot := addrWith(t, a, "/tcp/")
+	b := startPeer(t, testConfig(t, t.TempDir(), boot))
+	c := startPeer(t, testConfig(t, t.TempDir(), boot))
+	waitFor(t, 20*time.Second, "b and c connected", func() bool { return connected(b, c) && connected(c, b) })
+
+	// Cut b from c: the discovery loop finds c again (nothing else would
+	// within the deadline: the DHT's own refresh runs every few minutes).
+	for _, x := range [][2]*Peer{{b, c}, {c, b}} {
+		if err := x[0].Host().Network().ClosePeer(x[1].ID()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 20*time.Second, "b and c reconnected", func() bool { return connected(b, c) })
+
+	// Both advertised the rendezvous: a lookup from a finds them.
+	waitFor(t, 20*time.Second, "b and c providers of the rendezvous", func() bool {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		infos, err := dutil.FindPeers(ctx, a.disc, "grapevine/default")
+		if err != nil {
+			return false
+		}
+		var ids []peer.ID
+		for _, i := range infos {
+			ids = append(ids, i.ID)
+		}
+		return slices.Contains(ids, b.ID()) && slices.Contains(ids, c.ID())
+	})
+}
+
+func TestRendezvousSeparatesNetworks(t *testing.T) {
+	a := startPeer(t, testConfig(t, t.TempDir()))
+	other := testConfig(t, t.TempDir(), addrWith(t, a, "/tcp/"))
+	other.Network = "other"
+	b := startPeer(t, other)
+	waitFor(t, 20*time.Second, "b advertised grapevine/other", func() bool {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		infos, _ := dutil.FindPeers(ctx, a.disc, "grapevine/other")
+		return slices.ContainsFunc(infos, func(i peer.AddrInfo) bool { return i.ID == b.ID() })
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	infos, _ := dutil.FindPeers(ctx, a.disc, "grapevine/default")
+	if slices.ContainsFunc(infos, func(i peer.AddrInfo) bool { return i.ID == b.ID() }) {
+		t.Errorf("peer of network other is a provider of grapevine/default")
+	}
+}
+
+func TestRestartRejoinsThroughKnownPeers(t *testing.T) {
+	a := startPeer(t, testConfig(t, t.TempDir()))
+	dir := t.TempDir()
+	b, err := New(t.Context(), testConfig(t, dir, addrWith(t, a, "/tcp/")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "b remembers a", func() bool {
+		return slices.ContainsFunc(b.knownInfos(), func(i peer.AddrInfo) bool { return i.ID == a.ID() })
+	})
+	id := b.ID()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, knownPeersFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), a.ID().String()) {
+		t.Fatalf("peers.json lacks a (%s):\n%s", a.ID(), raw)
+	}
+	if st, _ := os.Stat(filepath.Join(dir, knownPeersFile)); st.Mode().Perm() != 0o600 {
+		t.Errorf("peers.json mode %o, want 600", st.Mode().Perm())
+	}
+	waitFor(t, 10*time.Second, "a sees b gone", func() bool { return !slices.ContainsFunc(a.Peers(), func(i Info) bool { return i.ID == id }) })
+
+	b2 := startPeer(t, testConfig(t, dir)) // no bootstrap
+	if b2.ID() != id {
+		t.Fatalf("restarted peer has ID %s, want %s", b2.ID(), id)
+	}
+	waitFor(t, 20*time.Second, "restarted b connected to a", func() bool { return connected(b2, a) })
+}
+
+func TestKnownPeersSavedWhileRunning(t *testing.T) {
+	a := startPeer(t, testConfig(t, t.TempDir()))
+	dir := t.TempDir()
+	b := newPeer(t, testConfig(t, dir, addrWith(t, a, "/tcp/")))
+	b.saveDelay = 10 * time.Millisecond
+	if err := b.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "peers.json lists a", func() bool {
+		m, err := loadKnownPeers(filepath.Join(dir, knownPeersFile), b.ID())
+		return err == nil && m[a.ID()] != nil && len(m[a.ID()].addrs) > 0
+	})
+}
+
+func TestPrivateNetwork(t *testing.T) {
+	key := func(b byte) []byte {
+		k := make([]byte, 32)
+		for i := range k {
+			k[i] = b + byte(i)
+		}
+		return k
+	}
+	withKey := func(k []byte, bootstrap ...string) Config {
+		cfg := testConfig(t, t.TempDir(), bootstrap...)
+		cfg.PrivateNetworkKey = k
+		return cfg
+	}
+	a := startPeer(t, withKey(key(1)))
+	for _, addr := range a.Addrs() {
+		if strings.Contains(addr.String(), "/quic-v1") {
+			t.Errorf("private network peer listens on QUIC: %s", addr)
+		}
+	}
+	boot := addrWith(t, a, "/tcp/")
+	b := startPeer(t, withKey(key(1), boot))
+	waitFor(t, 10*time.Second, "same-key peers connected", func() bool { return connected(b, a) })
+
+	// A peer with another key, or none, cannot connect (the handshake
+	// stalls, so each dial runs into its timeout; both run at once).
+	info, err := peer.AddrInfoFromString(boot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for name, cfg := range map[string]Config{"other key": withKey(key(2)), "no key": testConfig(t, t.TempDir())} {
+		o := newPeer(t, cfg)
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+			defer cancel()
+			if err := o.Host().Connect(ctx, *info); err == nil {
+				t.Errorf("%s: connected to a private network peer", name)
+			}
+		})
+	}
+	wg.Wait()
+
+	file := "/key/swarm/psk/1.0.0/\n/base16/\n" + hex.EncodeToString(key(1))
+	got, err := DecodePrivateNetworkKey(strings.NewReader(file))
+	if err != nil || string(got) != string(key(1)) {
+		t.Errorf("DecodePrivateNetworkKey = %x, %v; want %x", got, err, key(1))
+	}
+	if _, err := DecodePrivateNetworkKey(strings.NewReader("nonsense")); err == nil {
+		t.Error("DecodePrivateNetworkKey accepted nonsense")
+	}
+}
+
+func TestNotify(t *testing.T) {
+	a := newPeer(t, testConfig(t, t.TempDir()))
+	got := make(chan peer.ID, 16)
+	a.Notify(func(id peer.ID) { got <- id })
+	a.Notify(nil) // ignored
+	if err := a.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	b := startPeer(t, testConfig(t, t.TempDir(), addrWith(t, a, "/tcp/")))
+	select {
+	case id := <-got:
+		if id != b.ID() {
+			t.Fatalf("notified of %s, want %s", id, b.ID())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no notification of b connecting")
+	}
+}
+
+func TestPeersInfo(t *testing.T) {
+	a := startPeer(t, testConfig(t, t.TempDir()))
+	boot := addrWith(t, a, "/tcp/")
+	b := startPeer(t, testConfig(t, t.TempDir(), boot))
+	c := startPeer(t, testConfig(t, t.TempDir(), boot))
+	waitFor(t, 10*time.Second, "a connected to b and c", func() bool { return connected(a, b) && connected(a, c) })
+	infos := a.Peers()
+	if !slices.IsSortedFunc(infos, func(x, y Info) int { return strings.Compare(string(x.ID), string(y.ID)) }) {
+		t.Errorf("Peers not sorted by ID: %v", infos)
+	}
+	for _, i := range infos {
+		if len(i.Addrs) == 0 || i.Latency < 0 {
+			t.Errorf("peer info %+v: want addresses and a non-negative latency", i)
+		}
+	}
+}
+
+func TestLifecycle(t *testing.T) {
+	p := newPeer(t, testConfig(t, t.TempDir()))
+	if err := p.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(t.Context()); !errors.Is(err, ErrAlreadyStarted) {
+		t.Errorf("second Start: %v, want ErrAlreadyStarted", err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	q := newPeer(t, testConfig(t, t.TempDir()))
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(t.Context()); !errors.Is(err, ErrClosed) {
+		t.Errorf("Start after Close: %v, want ErrClosed", err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	good := DefaultConfig()
+	good.DataDir = "/tmp/x"
+	if err := good.Validate(); err != nil {
+		t.Fatalf("default config with DataDir: %v", err)
+	}
+	const id = "12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf"
+	cases := []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"no data dir", func(c *Config) { c.DataDir = "" }, "DataDir is empty"},
+		{"no listen", func(c *Config) { c.ListenAddrs = nil }, "no listen addresses"},
+		{"bad listen", func(c *Config) { c.ListenAddrs = []string{"tcp://0.0.0.0:4101"} }, `listen address "tcp://0.0.0.0:4101"`},
+		{"websocket listen", func(c *Config) { c.ListenAddrs = []string{"/ip4/0.0.0.0/tcp/1/ws"} }, "only TCP"},
+		{"old quic", func(c *Config) { c.ListenAddrs = []string{"/ip4/0.0.0.0/udp/1/quic"} }, "listen address"},
+		{"bootstrap without p2p", func(c *Config) { c.Bootstrap = []string{"/ip4/10.0.0.1/tcp/4101"} }, "must end in /p2p/<peer-id>"},
+		{"bootstrap only p2p", func(c *Config) { c.Bootstrap = []string{"/p2p/" + id} }, "no transport address"},
+		{"bootstrap bad id", func(c *Config) { c.Bootstrap = []string{"/ip4/10.0.0.1/tcp/4101/p2p/nope"} }, `bootstrap address "/ip4/10.0.0.1/tcp/4101/p2p/nope"`},
+		{"bootstrap garbage", func(c *Config) { c.Bootstrap = []string{"10.0.0.1:4101"} }, "bootstrap address"},
+		{"empty network", func(c *Config) { c.Network = "" }, "Network is empty"},
+		{"bad network", func(c *Config) { c.Network = "a/b" }, `network name "a/b"`},
+		{"long network", func(c *Config) { c.Network = strings.Repeat("n", 65) }, "at most 64"},
+		{"zero interval", func(c *Config) { c.DiscoveryInterval = 0 }, "DiscoveryInterval 0s is not positive"},
+		{"low above high", func(c *Config) { c.LowWater, c.HighWater = 10, 5 }, "want 0 <= low < high"},
+		{"negative low", func(c *Config) { c.LowWater = -1 }, "want 0 <= low < high"},
+		{"short psk", func(c *Config) { c.PrivateNetworkKey = make([]byte, 16) }, "PrivateNetworkKey is 16 bytes, want 32"},
+		{"psk without tcp", func(c *Config) {
+			c.PrivateNetworkKey = make([]byte, 32)
+			c.ListenAddrs = []string{"/ip4/0.0.0.0/udp/1/quic-v1"}
+		}, "TCP only"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := good
+			c.ListenAddrs = slices.Clone(good.ListenAddrs)
+			tc.edit(&c)
+			err := c.Validate()
+			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate = %v, want ErrInvalidConfig containing %q", err, tc.want)
+			}
+			if _, err := New(t.Context(), c); !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("New = %v, want ErrInvalidConfig", err)
+			}
+		})
+	}
+	ok := good
+	ok.Bootstrap = []string{"/ip4/10.0.0.1/tcp/4101/p2p/" + id, "/ip6/::1/udp/4101/quic-v1/p2p/" + id}
+	ok.ListenAddrs = []string{"/ip6/::/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("valid config: %v", err)
+	}
+}
+
+// fakeMDNS stands in for the mdns package, whose multicast the sandbox has
+// only on a non-loopback interface.
+type fakeMDNS struct {
+	mu      sync.Mutex
+	name    string
+	notifee mdns.Notifee
+	closed  bool
+}
+
+func (f *fakeMDNS) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	return nil
+}
+
+func TestMDNSFindsAreDialled(t *testing.T) {
+	fake := &fakeMDNS{}
+	orig := startMDNS
+	startMDNS = func(_ host.Host, name string, n mdns.Notifee) (io.Closer, error) {
+		fake.mu.Lock()
+		defer fake.mu.Unlock()
+		fake.name, fake.notifee = name, n
+		return fake, nil
+	}
+	t.Cleanup(func() { startMDNS = orig })
+
+	a := startPeer(t, testConfig(t, t.TempDir()))
+	cfg := testConfig(t, t.TempDir())
+	cfg.MDNS = true
+	b := startPeer(t, cfg)
+	if fake.name != "_grapevine-default._udp" {
+		t.Errorf("mDNS service name %q, want _grapevine-default._udp", fake.name)
+	}
+	fake.notifee.HandlePeerFound(peer.AddrInfo{ID: a.ID(), Addrs: a.Host().Addrs()})
+	waitFor(t, 10*time.Second, "b connected to the peer mDNS found", func() bool { return connected(b, a) })
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !fake.closed {
+		t.Error("Close did not stop mDNS")
+	}
+}
+
+func TestMDNSServiceName(t *testing.T) {
+	for _, tc := range []struct{ network, want string }{
+		{"default", "_grapevine-default._udp"},
+		{"prod-eu", "_grapevine-prod-eu._udp"},
+	} {
+		if got := mdnsServiceName(tc.network); got != tc.want {
+			t.Errorf("mdnsServiceName(%q) = %q, want %q", tc.network, got, tc.want)
+		}
+	}
+	// Names that are not lower-case DNS labels are hashed, and stay distinct.
+	seen := map[string]string{}
+	for _, n := range []string{"Default", "default", "a.b", "a_b", strings.Repeat("x", 64), "x-"} {
+		got := mdnsServiceName(n)
+		if !strings.HasPrefix(got, "_grapevine-") || !strings.HasSuffix(got, "._udp") || len(got) > 63+6 {
+			t.Errorf("mdnsServiceName(%q) = %q", n, got)
+		}
+		if prev, dup := seen[got]; dup {
+			t.Errorf("networks %q and %q share service name %q", prev, n, got)
+		}
+		seen[got] = n
+	}
+}
+
+func TestNewWithHostLeavesHostOpen(t *testing.T) {
+	mn := mocknet.New()
+	t.Cleanup(func() { _ = mn.Close() })
+	h1, err := mn.GenPeer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, err := mn.GenPeer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mn.LinkAll(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewWithHost(t.Context(), nil, testConfig(t, t.TempDir())); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("NewWithHost(nil host): %v, want ErrInvalidConfig", err)
+	}
+	cfg1 := testConfig(t, t.TempDir())
+	cfg1.ListenAddrs = nil // ignored with a given host
+	p1, err := NewWithHost(t.Context(), h1, cfg1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boot := h1.Addrs()[0].String() + "/p2p/" + h1.ID().String()
+	p2, err := NewWithHost(t.Context(), h2, testConfig(t, t.TempDir(), boot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*Peer{p1, p2} {
+		if err := p.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 10*time.Second, "mocknet peers connected", func() bool { return connected(p1, p2) && connected(p2, p1) })
+	for _, p := range []*Peer{p1, p2} {
+		if err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Both hosts still work: drop the connection and dial again.
+	if err := h1.Network().ClosePeer(h2.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if err := h1.Connect(t.Context(), peer.AddrInfo{ID: h2.ID(), Addrs: h2.Addrs()}); err != nil {
+		t.Fatalf("host closed by Peer.Close: %v", err)
+	}
+}
