@@ -41,6 +41,14 @@ type Config struct {
 	// TombstoneGrace is how long a delete is remembered; writes older than
 	// that are refused so a deleted key cannot come back. Default 7 days.
 	TombstoneGrace time.Duration
+	// SyncInterval is the time between anti-entropy rounds with a random
+	// peer (jittered ±20%); a round also runs when a peer connects.
+	// Default 5 s.
+	SyncInterval time.Duration
+	// ManualSync turns off the periodic and on-connect rounds: anti-entropy
+	// then runs only when asked (Sync, SyncWith), and still answers peers.
+	// For tests and tools. Default false.
+	ManualSync bool
 	// MaxBatchOps and MaxBatchBytes bound one apply round (group commit).
 	// Defaults 4096 ops and 8 MiB.
 	MaxBatchOps   int
@@ -60,6 +68,7 @@ func DefaultConfig() Config {
 		MaxValueSize:   1 << 20,
 		MaxDrift:       time.Minute,
 		TombstoneGrace: 7 * 24 * time.Hour,
+		SyncInterval:   5 * time.Second,
 		MaxBatchOps:    4096,
 		MaxBatchBytes:  8 << 20,
 		Wall:           time.Now,
@@ -84,6 +93,9 @@ func (c Config) Validate() error {
 	}
 	if c.TombstoneGrace <= 0 {
 		errs = append(errs, fmt.Errorf("tombstone grace must be positive, got %s", c.TombstoneGrace))
+	}
+	if c.SyncInterval <= 0 {
+		errs = append(errs, fmt.Errorf("sync interval must be positive, got %s", c.SyncInterval))
 	}
 	if c.MaxBatchOps <= 0 || c.MaxBatchBytes <= 0 {
 		errs = append(errs, errors.New("batch bounds must be positive"))

@@ -33,15 +33,20 @@ const MaxKeyLen = 4096
 // Node is a grapevine peer: storage, replication and the libp2p host. Its
 // methods are safe for concurrent use.
 type Node struct {
-	cfg   Config
-	log   *slog.Logger
-	db    *storage.DB
-	clock *crdt.Clock
-	peer  *peer.Peer
-	push  *gossip.Push
-	self  crdt.ReplicaID
-	reg   *prometheus.Registry
-	m     metrics
+	cfg    Config
+	log    *slog.Logger
+	db     *storage.DB
+	clock  *crdt.Clock
+	peer   *peer.Peer
+	push   *gossip.Push
+	syncer *gossip.Syncer
+	self   crdt.ReplicaID
+	reg    *prometheus.Registry
+	m      metrics
+
+	// beforeSyncApply, set only by tests, runs before each chunk of
+	// synced states is applied; an error aborts the round.
+	beforeSyncApply func() error
 
 	queue  chan *request
 	ctx    context.Context // lifetime; cancelled by Close
@@ -117,6 +122,14 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.m = newMetrics(n.reg, n.push)
+	sm := newSyncMetrics(n.reg)
+	n.syncer = gossip.NewSyncer(n.peer.Host(), db, n.applySynced, gossip.SyncConfig{
+		Interval:  cfg.SyncInterval,
+		CheckTime: n.clock.Check,
+		OnRound:   sm.observe,
+		Logger:    cfg.Logger,
+	})
+	n.peer.Notify(n.syncer.Trigger)
 	return n, nil
 }
 
@@ -137,6 +150,9 @@ func (n *Node) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	if !n.cfg.ManualSync {
+		n.syncer.Start()
+	}
 	if err := n.peer.Start(ctx); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
@@ -154,7 +170,7 @@ func (n *Node) Close() error {
 	}
 	n.mu.closed = true
 	n.mu.Unlock()
-	errs := []error{n.push.Close(), n.peer.Close()}
+	errs := []error{n.syncer.Close(), n.push.Close(), n.peer.Close()}
 	n.cancel()
 	n.wg.Wait()
 	n.closeWatchers()
@@ -216,14 +232,20 @@ func (n *Node) deliver(_ libp2ppeer.ID, b wire.Batch) {
 	}
 }
 
-// apply queues ops and waits until they are committed.
+// apply queues local ops and waits until they are committed.
 func (n *Node) apply(ctx context.Context, ops ...storage.Op) ([]storage.Result, error) {
 	for _, op := range ops {
 		if err := n.join(op.Namespace); err != nil {
 			return nil, err
 		}
 	}
-	r := &request{ops: ops, local: true, done: make(chan struct{})}
+	return n.enqueue(ctx, true, ops)
+}
+
+// enqueue hands ops to the apply loop and waits until they are committed.
+// Local ops are published as gossip once committed.
+func (n *Node) enqueue(ctx context.Context, local bool, ops []storage.Op) ([]storage.Result, error) {
+	r := &request{ops: ops, local: local, done: make(chan struct{})}
 	select {
 	case n.queue <- r:
 	case <-ctx.Done():

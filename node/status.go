@@ -3,6 +3,8 @@ package node
 import (
 	"math"
 
+	"github.com/grapevine-kv/grapevine/gossip"
+
 	"github.com/grapevine-kv/grapevine/peer"
 )
 
@@ -19,6 +21,8 @@ type Status struct {
 type NamespaceStatus struct {
 	// Items counts stored states: registers (tombstones included) and counters.
 	Items uint64 `json:"items"`
+	// Sync is the anti-entropy progress of the namespace.
+	Sync gossip.Progress `json:"sync"`
 }
 
 // Peers returns the connected peers, sorted by ID.
@@ -35,8 +39,14 @@ func (n *Node) Status() Status {
 	for _, a := range n.peer.Addrs() {
 		st.Addrs = append(st.Addrs, a.String())
 	}
+	progress := n.syncer.Progress()
 	for _, ns := range n.db.Namespaces() {
-		st.Namespaces[ns] = NamespaceStatus{Items: n.db.Summarize(ns, 0, math.MaxUint64).Count}
+		st.Namespaces[ns] = NamespaceStatus{Items: n.db.Summarize(ns, 0, math.MaxUint64).Count, Sync: progress[ns]}
+	}
+	for ns, p := range progress {
+		if _, ok := st.Namespaces[ns]; !ok {
+			st.Namespaces[ns] = NamespaceStatus{Sync: p}
+		}
 	}
 	return st
 }

@@ -1,0 +1,576 @@
+package gossip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/grapevine-kv/grapevine/crdt"
+	"github.com/grapevine-kv/grapevine/gossip/reconcile"
+	"github.com/grapevine-kv/grapevine/internal/wire"
+	"github.com/grapevine-kv/grapevine/storage"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+)
+
+// SyncProtocol is the libp2p protocol of anti-entropy.
+const SyncProtocol protocol.ID = "/grapevine/sync/1"
+
+// DefaultChunkBytes is the size of one chunk of states on a sync stream.
+const DefaultChunkBytes = 1 << 20
+
+// Store is what anti-entropy needs of storage. storage.DB implements it.
+type Store interface {
+	// Namespaces lists the namespaces holding data. Must not block long.
+	Namespaces() []string
+	// Summarize returns count and fingerprint sum of a hash range; answered
+	// from memory for ranges of the reconciliation tree.
+	Summarize(ns string, lo, hi uint64) storage.Summary
+	// Items walks the index of a hash range in ascending hash order.
+	Items(ns string, lo, hi uint64, fn func(storage.Item) error) error
+	// States walks a hash range with each state loaded.
+	States(ns string, lo, hi uint64, fn func(storage.Item, crdt.State) error) error
+	// Get returns one state, or storage.ErrNotFound.
+	Get(ns string, typ crdt.Type, key []byte) (crdt.State, error)
+}
+
+var _ Store = (*storage.DB)(nil)
+
+// Applier commits states received from peer from and returns how many
+// changed local state, once they are durable. It must be safe for
+// concurrent use.
+type Applier func(ctx context.Context, from peer.ID, namespace string, deltas []wire.Delta) (changed int, err error)
+
+// SyncConfig configures a Syncer.
+type SyncConfig struct {
+	// Interval between rounds with a random peer; each wait is jittered
+	// by ±20%. Default 5 s.
+	Interval time.Duration
+	// MaxIncoming bounds rounds served to peers at once; more are refused
+	// (the peer retries later). Default 4.
+	MaxIncoming int
+	// ChunkBytes is the size of one chunk of states. Default 1 MiB.
+	ChunkBytes int
+	// IdleTimeout ends a round when the peer sends nothing for this long.
+	// Default 30 s.
+	IdleTimeout time.Duration
+	// CheckTime refuses register stamps too far in the future; refused
+	// states are skipped and counted. Nil accepts all.
+	CheckTime func(crdt.Timestamp) error
+	// ValidNamespace refuses a namespace name. Default storage.ValidNamespace.
+	ValidNamespace func(string) error
+	// Seed seeds the jitter and the choice of peers. Default: derived
+	// from the host's peer ID.
+	Seed uint64
+	// OnRound, if set, is called after every round (both roles), from the
+	// goroutine that ran it.
+	OnRound func(RoundStats)
+	// Logger, default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *SyncConfig) setDefaults(self peer.ID) {
+	if c.Interval <= 0 {
+		c.Interval = 5 * time.Second
+	}
+	if c.MaxIncoming <= 0 {
+		c.MaxIncoming = 4
+	}
+	if c.ChunkBytes <= 0 {
+		c.ChunkBytes = DefaultChunkBytes
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 30 * time.Second
+	}
+	if c.ValidNamespace == nil {
+		c.ValidNamespace = storage.ValidNamespace
+	}
+	if c.Seed == 0 {
+		h := fnv.New64a()
+		h.Write([]byte(self))
+		c.Seed = h.Sum64()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// NamespaceStats describes one namespace of a round.
+type NamespaceStats struct {
+	Namespace      string
+	RoundTrips     int   // reconciliation messages exchanged, halved and rounded up
+	BytesSent      int64 // all frames of this namespace, both phases
+	BytesReceived  int64
+	StatesSent     int // states this side sent
+	StatesReceived int // states the peer sent
+	Repaired       int // received states that changed local state
+	Rejected       int // received states refused (clock drift)
+}
+
+// Clean reports whether the namespace was identical on both sides.
+func (s NamespaceStats) Clean() bool { return s.StatesSent == 0 && s.StatesReceived == 0 }
+
+// RoundStats describes one anti-entropy round with one peer.
+type RoundStats struct {
+	Peer       peer.ID
+	Initiator  bool
+	Duration   time.Duration
+	Namespaces []NamespaceStats
+	Err        error
+}
+
+// Clean reports whether the round completed and found no difference.
+func (r RoundStats) Clean() bool {
+	if r.Err != nil {
+		return false
+	}
+	for _, ns := range r.Namespaces {
+		if !ns.Clean() {
+			return false
+		}
+	}
+	return true
+}
+
+// Progress tells how far the current (or last) round of a namespace got.
+type Progress struct {
+	Syncing        bool      `json:"syncing"`                   // a round is receiving states now
+	Peer           string    `json:"peer,omitempty"`            // the peer of that round
+	KeysReceived   uint64    `json:"keys_received"`             // states received in that round so far
+	KeysEstimated  uint64    `json:"keys_estimated"`            // states the peer announced it streams whole
+	RangesDone     int       `json:"ranges_done"`               // streamed ranges fully received
+	RangesTotal    int       `json:"ranges_total"`              // streamed ranges announced
+	LastRound      time.Time `json:"last_round,omitzero"`       // end of the last completed round
+	LastRoundClean bool      `json:"last_round_clean,omitzero"` // it found no difference
+}
+
+// Syncer runs anti-entropy: it reconciles namespaces with peers over
+// SyncProtocol and applies what differs. Safe for concurrent use.
+type Syncer struct {
+	h     host.Host
+	store Store
+	apply Applier
+	cfg   SyncConfig
+	log   *slog.Logger
+
+	ctx      context.Context // lifetime; cancelled by Close
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	incoming chan struct{} // semaphore of served rounds
+	triggers chan peer.ID
+
+	mu struct {
+		sync.Mutex
+		rng      *rand.Rand
+		progress map[string]*Progress
+		started  bool
+	}
+}
+
+// NewSyncer registers the sync protocol on h. It serves peers at once;
+// Start begins this side's periodic rounds.
+func NewSyncer(h host.Host, store Store, apply Applier, cfg SyncConfig) *Syncer {
+	cfg.setDefaults(h.ID())
+	s := &Syncer{h: h, store: store, apply: apply, cfg: cfg, log: cfg.Logger,
+		incoming: make(chan struct{}, cfg.MaxIncoming), triggers: make(chan peer.ID, 64)}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.mu.rng = rand.New(rand.NewPCG(cfg.Seed, cfg.Seed>>1|1))
+	s.mu.progress = make(map[string]*Progress)
+	h.SetStreamHandler(SyncProtocol, s.serve)
+	return s
+}
+
+// Start begins periodic rounds with random peers and rounds triggered by
+// Trigger.
+func (s *Syncer) Start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.started {
+		return
+	}
+	s.mu.started = true
+	s.wg.Add(1)
+	go s.loop()
+}
+
+// Close stops the rounds and unregisters the protocol. Idempotent.
+func (s *Syncer) Close() error {
+	s.h.RemoveStreamHandler(SyncProtocol)
+	s.cancel()
+	s.wg.Wait()
+	return nil
+}
+
+// Trigger asks for a round with p soon (e.g. p just connected). It never
+// blocks; a trigger is dropped if many are pending.
+func (s *Syncer) Trigger(p peer.ID) {
+	select {
+	case s.triggers <- p:
+	default:
+	}
+}
+
+func (s *Syncer) jittered() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := 0.8 + 0.4*s.mu.rng.Float64()
+	return time.Duration(float64(s.cfg.Interval) * f)
+}
+
+func (s *Syncer) loop() {
+	defer s.wg.Done()
+	timer := time.NewTimer(s.jittered())
+	defer timer.Stop()
+	for {
+		var p peer.ID
+		select {
+		case <-s.ctx.Done():
+			return
+		case p = <-s.triggers:
+		case <-timer.C:
+			timer.Reset(s.jittered())
+			var ok bool
+			if p, ok = s.RandomPeer(); !ok {
+				continue
+			}
+		}
+		_, _ = s.SyncWith(s.ctx, p)
+	}
+}
+
+// RandomPeer picks a connected peer at random.
+func (s *Syncer) RandomPeer() (peer.ID, bool) {
+	peers := s.h.Network().Peers()
+	if len(peers) == 0 {
+		return "", false
+	}
+	slices.Sort(peers)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return peers[s.mu.rng.IntN(len(peers))], true
+}
+
+// Progress returns the sync progress of every namespace seen so far.
+func (s *Syncer) Progress() map[string]Progress {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]Progress, len(s.mu.progress))
+	for ns, p := range s.mu.progress {
+		out[ns] = *p
+	}
+	return out
+}
+
+func (s *Syncer) updateProgress(ns string, f func(*Progress)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.mu.progress[ns]
+	if p == nil {
+		p = &Progress{}
+		s.mu.progress[ns] = p
+	}
+	f(p)
+}
+
+// SyncWith runs one round with p as the initiator: every namespace either
+// side holds is reconciled and repaired both ways.
+func (s *Syncer) SyncWith(ctx context.Context, p peer.ID) (RoundStats, error) {
+	stats := RoundStats{Peer: p, Initiator: true}
+	start := time.Now()
+	str, err := s.h.NewStream(network.WithAllowLimitedConn(ctx, "sync"), p, SyncProtocol)
+	if err == nil {
+		err = s.round(ctx, str, &stats)
+	} else {
+		err = fmt.Errorf("gossip: open sync stream to %s: %w", p, err)
+	}
+	return s.finish(stats, start, err)
+}
+
+func (s *Syncer) finish(stats RoundStats, start time.Time, err error) (RoundStats, error) {
+	stats.Duration, stats.Err = time.Since(start), err
+	if err != nil && s.ctx.Err() == nil {
+		s.log.Debug("sync round failed", "peer", stats.Peer, "initiator", stats.Initiator, "err", err)
+	}
+	if s.cfg.OnRound != nil {
+		s.cfg.OnRound(stats)
+	}
+	return stats, err
+}
+
+// serve answers a round a peer started.
+func (s *Syncer) serve(str network.Stream) {
+	stats := RoundStats{Peer: str.Conn().RemotePeer()}
+	select {
+	case s.incoming <- struct{}{}:
+		defer func() { <-s.incoming }()
+	default:
+		c := newFrameConn(str)
+		_ = c.write(frameError, []byte("busy: too many sync rounds; retry later"))
+		_ = c.flush()
+		_ = str.Close()
+		return
+	}
+	_, _ = s.finish(stats, time.Now(), s.round(s.ctx, str, &stats))
+}
+
+// round runs the protocol on str, for either role, and closes str.
+func (s *Syncer) round(ctx context.Context, str network.Stream, stats *RoundStats) (err error) {
+	defer func() {
+		if err != nil {
+			_ = str.Reset()
+		} else {
+			_ = str.Close()
+		}
+	}()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { _ = str.Reset() })
+	defer stop()
+	c := newFrameConn(str)
+	deadline := func() { _ = str.SetDeadline(time.Now().Add(s.cfg.IdleTimeout)) }
+	deadline()
+
+	mine := s.store.Namespaces()
+	var buf []byte
+	var theirs []string
+	if stats.Initiator {
+		if err = c.write(frameHello, marshalHello(mine)); err == nil {
+			err = c.flush()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	p, err := c.expect(frameHello, buf)
+	if err != nil {
+		return err
+	}
+	if theirs, err = unmarshalHello(p, s.cfg.ValidNamespace); err != nil {
+		return err
+	}
+	if !stats.Initiator {
+		if err = c.write(frameHello, marshalHello(mine)); err == nil {
+			err = c.flush()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	all := append(slices.Clone(mine), theirs...)
+	slices.Sort(all)
+	for _, ns := range slices.Compact(all) {
+		nsStats := NamespaceStats{Namespace: ns}
+		sentBefore, rcvBefore := c.sent, c.rcv
+		err := s.syncNamespace(ctx, c, deadline, stats.Peer, ns, stats.Initiator, &nsStats)
+		nsStats.BytesSent, nsStats.BytesReceived = c.sent-sentBefore, c.rcv-rcvBefore
+		stats.Namespaces = append(stats.Namespaces, nsStats)
+		if err != nil {
+			if errors.Is(err, ErrProtocol) || errors.Is(err, reconcile.ErrMalformed) {
+				_ = c.write(frameError, []byte(err.Error()))
+				_ = c.flush()
+			}
+			return fmt.Errorf("gossip: sync %s with %s: %w", ns, stats.Peer, err)
+		}
+	}
+	return nil
+}
+
+// nsIndex adapts a Store's namespace to reconcile.Index.
+type nsIndex struct {
+	store Store
+	ns    string
+}
+
+func (x nsIndex) Summarize(lo, hi uint64) reconcile.Summary {
+	return reconcile.Summary(x.store.Summarize(x.ns, lo, hi))
+}
+
+func (x nsIndex) Items(lo, hi uint64, fn func(reconcile.Item) error) error {
+	return x.store.Items(x.ns, lo, hi, func(it storage.Item) error { return fn(reconcile.Item(it)) })
+}
+
+func (s *Syncer) syncNamespace(ctx context.Context, c *frameConn, deadline func(), from peer.ID, ns string, initiator bool, st *NamespaceStats) error {
+	ix := nsIndex{store: s.store, ns: ns}
+	var sess *reconcile.Session
+	var err error
+	if initiator {
+		if sess, err = reconcile.NewInitiator(ix, reconcile.DefaultConfig()); err != nil {
+			return err
+		}
+		msg, err := sess.Start()
+		if err != nil {
+			return err
+		}
+		if err := c.write(frameReconcile, msg); err != nil {
+			return err
+		}
+		if err := c.flush(); err != nil {
+			return err
+		}
+	} else if sess, err = reconcile.NewResponder(ix, reconcile.DefaultConfig()); err != nil {
+		return err
+	}
+	var out reconcile.Outcome
+	var buf []byte
+	for !sess.Done() {
+		p, err := c.expect(frameReconcile, buf)
+		if err != nil {
+			return err
+		}
+		deadline()
+		reply, done, err := sess.Handle(p)
+		if err != nil {
+			return err
+		}
+		o := sess.TakeOutcome()
+		out.Send, out.Stream, out.Receive = append(out.Send, o.Send...), append(out.Stream, o.Stream...), append(out.Receive, o.Receive...)
+		if reply != nil {
+			if err := c.write(frameReconcile, reply); err != nil {
+				return err
+			}
+			if err := c.flush(); err != nil {
+				return err
+			}
+		}
+		if done {
+			break
+		}
+	}
+	ss := sess.Stats()
+	st.RoundTrips = (ss.MessagesSent + ss.MessagesReceived + 1) / 2
+	if initiator {
+		if err := s.sendStates(c, ns, out, st); err != nil {
+			return err
+		}
+		return s.receiveStates(ctx, c, deadline, from, ns, out.Receive, st)
+	}
+	if err := s.receiveStates(ctx, c, deadline, from, ns, out.Receive, st); err != nil {
+		return err
+	}
+	return s.sendStates(c, ns, out, st)
+}
+
+// sendStates sends the states the peer lacks, in chunks, then frameEnd.
+func (s *Syncer) sendStates(c *frameConn, ns string, out reconcile.Outcome, st *NamespaceStats) error {
+	chunk := wire.AppendHeader(nil, ns)
+	header := len(chunk)
+	add := func(key []byte, state crdt.State) error {
+		chunk = wire.AppendDelta(chunk, key, crdt.Encode(state))
+		st.StatesSent++
+		if len(chunk) < s.cfg.ChunkBytes {
+			return nil
+		}
+		err := c.write(frameStates, chunk)
+		chunk = chunk[:header]
+		return err
+	}
+	for _, it := range out.Send {
+		state, err := s.store.Get(ns, it.Type, it.Key)
+		if errors.Is(err, storage.ErrNotFound) {
+			continue // purged since the reconciliation
+		}
+		if err != nil {
+			return err
+		}
+		if err := add(it.Key, state); err != nil {
+			return err
+		}
+	}
+	for _, r := range out.Stream {
+		if err := s.store.States(ns, r.Lo, r.Hi, func(it storage.Item, state crdt.State) error {
+			return add(it.Key, state)
+		}); err != nil {
+			return err
+		}
+	}
+	if len(chunk) > header {
+		if err := c.write(frameStates, chunk); err != nil {
+			return err
+		}
+	}
+	if err := c.write(frameEnd, nil); err != nil {
+		return err
+	}
+	return c.flush()
+}
+
+// receiveStates applies the peer's chunks until frameEnd. Each chunk is
+// committed before the next is read, so an interrupted transfer keeps
+// what arrived and the next round resumes from there.
+func (s *Syncer) receiveStates(ctx context.Context, c *frameConn, deadline func(), from peer.ID, ns string, spans []reconcile.Span, st *NamespaceStats) error {
+	var expected uint64
+	for _, sp := range spans {
+		expected += sp.Count
+	}
+	s.updateProgress(ns, func(p *Progress) {
+		*p = Progress{Syncing: true, Peer: from.String(), KeysEstimated: expected, RangesTotal: len(spans), LastRound: p.LastRound, LastRoundClean: p.LastRoundClean}
+	})
+	defer s.updateProgress(ns, func(p *Progress) {
+		p.Syncing = false
+		p.LastRound, p.LastRoundClean = time.Now(), st.StatesReceived == 0 && st.StatesSent == 0
+	})
+	var buf []byte
+	for {
+		kind, p, err := c.read(buf)
+		if err != nil {
+			return err
+		}
+		deadline()
+		switch kind {
+		case frameEnd:
+			if len(p) != 0 {
+				return protocolErr("end frame with payload")
+			}
+			s.updateProgress(ns, func(p *Progress) { p.RangesDone = p.RangesTotal })
+			return nil
+		case frameStates:
+		default:
+			return protocolErr("got frame kind %d while receiving states", kind)
+		}
+		b, err := wire.Unmarshal(p)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrProtocol, err)
+		}
+		if b.Namespace != ns {
+			return protocolErr("states of namespace %q while syncing %q", b.Namespace, ns)
+		}
+		deltas := b.Deltas[:0]
+		for _, d := range b.Deltas {
+			if r, ok := d.State.(crdt.Register); ok && s.cfg.CheckTime != nil {
+				if s.cfg.CheckTime(r.Time) != nil {
+					st.Rejected++
+					continue
+				}
+			}
+			deltas = append(deltas, d)
+		}
+		st.StatesReceived += len(b.Deltas)
+		changed, err := s.apply(ctx, from, ns, deltas)
+		if err != nil {
+			return err
+		}
+		st.Repaired += changed
+		var last uint64
+		if len(b.Deltas) > 0 {
+			d := b.Deltas[len(b.Deltas)-1]
+			last = storage.PlacementHash(d.State.Type(), d.Key)
+		}
+		s.updateProgress(ns, func(p *Progress) {
+			p.KeysReceived += uint64(len(b.Deltas))
+			p.RangesDone = 0
+			for _, sp := range spans {
+				if sp.Hi < last {
+					p.RangesDone++
+				}
+			}
+		})
+	}
+}

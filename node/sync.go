@@ -1,0 +1,107 @@
+package node
+
+import (
+	"context"
+	"errors"
+
+	"github.com/grapevine-kv/grapevine/crdt"
+	"github.com/grapevine-kv/grapevine/gossip"
+	"github.com/grapevine-kv/grapevine/internal/wire"
+	"github.com/grapevine-kv/grapevine/storage"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ErrNoPeers is returned by Sync when no peer is connected.
+var ErrNoPeers = errors.New("node: no connected peer to sync with")
+
+// applySynced is the anti-entropy Applier: states from a peer go through
+// the apply loop like gossip, but the caller waits until they are durable
+// (so a bootstrap commits chunk by chunk and resumes after interruption).
+func (n *Node) applySynced(ctx context.Context, _ peer.ID, ns string, deltas []wire.Delta) (int, error) {
+	if n.beforeSyncApply != nil {
+		if err := n.beforeSyncApply(); err != nil {
+			return 0, err
+		}
+	}
+	if err := n.join(ns); err != nil {
+		return 0, err
+	}
+	ops := make([]storage.Op, len(deltas))
+	for i, d := range deltas {
+		if r, ok := d.State.(crdt.Register); ok {
+			_ = n.clock.Observe(r.Time) // drift was checked by the syncer
+		}
+		ops[i] = storage.Op{Namespace: ns, Key: d.Key, State: d.State}
+	}
+	results, err := n.enqueue(ctx, false, ops)
+	if err != nil {
+		return 0, err
+	}
+	changed := 0
+	for _, r := range results {
+		if r.Changed {
+			changed++
+		}
+	}
+	return changed, nil
+}
+
+// Sync runs one anti-entropy round now with a random connected peer and
+// reports what it found.
+func (n *Node) Sync(ctx context.Context) (gossip.RoundStats, error) {
+	p, ok := n.syncer.RandomPeer()
+	if !ok {
+		return gossip.RoundStats{}, ErrNoPeers
+	}
+	return n.syncer.SyncWith(ctx, p)
+}
+
+// SyncWith runs one anti-entropy round now with peer p.
+func (n *Node) SyncWith(ctx context.Context, p peer.ID) (gossip.RoundStats, error) {
+	return n.syncer.SyncWith(ctx, p)
+}
+
+type syncMetrics struct {
+	rounds, bytesSent, bytesReceived, repaired, errs *prometheus.CounterVec
+	roundTrips                                       *prometheus.HistogramVec
+}
+
+func newSyncMetrics(reg *prometheus.Registry) *syncMetrics {
+	counter := func(name, help string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{"namespace"})
+	}
+	m := &syncMetrics{
+		rounds:        counter("grapevine_sync_rounds_total", "Anti-entropy rounds completed, as initiator or responder."),
+		bytesSent:     counter("grapevine_sync_bytes_sent_total", "Bytes sent on sync streams."),
+		bytesReceived: counter("grapevine_sync_bytes_received_total", "Bytes received on sync streams."),
+		repaired:      counter("grapevine_sync_keys_repaired_total", "States received by anti-entropy that changed local state."),
+		errs:          counter("grapevine_sync_errors_total", "Failed anti-entropy rounds (namespace empty when the round failed before reaching one)."),
+		roundTrips: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "grapevine_sync_round_trips",
+			Help:    "Reconciliation round trips per namespace and round.",
+			Buckets: []float64{1, 2, 3, 4, 5, 6, 8, 12, 16, 32},
+		}, []string{"namespace"}),
+	}
+	reg.MustRegister(m.rounds, m.bytesSent, m.bytesReceived, m.repaired, m.errs, m.roundTrips)
+	return m
+}
+
+func (m *syncMetrics) observe(r gossip.RoundStats) {
+	for i, ns := range r.Namespaces {
+		l := ns.Namespace
+		m.bytesSent.WithLabelValues(l).Add(float64(ns.BytesSent))
+		m.bytesReceived.WithLabelValues(l).Add(float64(ns.BytesReceived))
+		m.repaired.WithLabelValues(l).Add(float64(ns.Repaired))
+		failed := r.Err != nil && i == len(r.Namespaces)-1
+		if failed {
+			m.errs.WithLabelValues(l).Inc()
+			continue
+		}
+		m.rounds.WithLabelValues(l).Inc()
+		m.roundTrips.WithLabelValues(l).Observe(float64(ns.RoundTrips))
+	}
+	if r.Err != nil && len(r.Namespaces) == 0 {
+		m.errs.WithLabelValues("").Inc()
+	}
+}
