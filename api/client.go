@@ -32,7 +32,7 @@ type Client struct {
 // NewClient returns a client for the given endpoints ("host:port" or
 // "http://host:port") using namespace ns ("" for the default).
 func NewClient(endpoints []string, ns string) (*Client, error) {
-	c := &Client{namespace: ns, hc: &http.Client{Timeout: 30 * time.Second}}
+	c := &Client{namespace: ns, hc: &http.Client{}}
 	for _, e := range endpoints {
 		e = strings.TrimSpace(e)
 		if e == "" {
@@ -54,7 +54,7 @@ func NewClient(endpoints []string, ns string) (*Client, error) {
 }
 
 // do sends a request, failing over between endpoints on connection errors.
-func (c *Client) do(ctx context.Context, method, path string, q url.Values, body []byte) (*http.Response, error) {
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, body []byte) (resp *http.Response, err error) {
 	if c.namespace != "" {
 		if q == nil {
 			q = url.Values{}
@@ -64,6 +64,18 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
+	if _, ok := ctx.Deadline(); !ok && path != "/v1/sync" && !strings.HasPrefix(path, "/v1/sync?") {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		// The body is read after do returns: cancel when it is closed.
+		defer func() {
+			if resp == nil {
+				cancel()
+			} else {
+				resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+			}
+		}()
+	}
 	start := int(c.current.Load())
 	var errs []error
 	for i := range c.endpoints {
@@ -72,12 +84,14 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		if err != nil {
 			return nil, err
 		}
-		resp, err := c.hc.Do(req)
+		resp, err = c.hc.Do(req)
 		if err == nil {
 			c.current.Store(int64(idx))
 			if resp.StatusCode >= 400 {
 				defer resp.Body.Close()
-				return nil, decodeError(resp)
+				err = decodeError(resp)
+				resp = nil
+				return nil, err
 			}
 			return resp, nil
 		}
@@ -87,6 +101,21 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		errs = append(errs, fmt.Errorf("%s: %w", c.endpoints[idx], err))
 	}
 	return nil, fmt.Errorf("%w (tried %s): %w", ErrUnreachable, strings.Join(c.endpoints, ", "), errors.Join(errs...))
+}
+
+// DefaultTimeout bounds a request whose context has no deadline (all but
+// Sync, which may run for as long as a bootstrap takes).
+const DefaultTimeout = 30 * time.Second
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }
 
 // unreachable reports whether err means the request never reached a
@@ -198,6 +227,13 @@ func (c *Client) Counter(ctx context.Context, key string) (int64, error) {
 func (c *Client) Peers(ctx context.Context) ([]PeerInfo, error) {
 	var out []PeerInfo
 	return out, c.getJSON(ctx, http.MethodGet, "/v1/peers", nil, &out)
+}
+
+// Sync runs one anti-entropy round on the daemon with a random peer. It
+// may take long (a bootstrap); bound it with ctx.
+func (c *Client) Sync(ctx context.Context) (SyncResult, error) {
+	var out SyncResult
+	return out, c.getJSON(ctx, http.MethodPost, "/v1/sync", nil, &out)
 }
 
 // Status returns the daemon's status.

@@ -31,8 +31,9 @@ func ReadAddrFile(dataDir string) (string, error) {
 // Serve starts n, serves its HTTP API on listen (host:port; port 0 picks a
 // free one), writes the address to <dataDir>/api, and blocks until ctx is
 // done; then it shuts the server down, closes n and removes the file.
-// ready, if not nil, is called with the bound address once serving.
-func Serve(ctx context.Context, n *node.Node, listen, dataDir string, maxValue int, log *slog.Logger, ready func(addr string)) error {
+// ready, if not nil, is called with the bound address once serving; opts
+// change the server (e.g. TestHooks.ServeOptions).
+func Serve(ctx context.Context, n *node.Node, listen, dataDir string, maxValue int, log *slog.Logger, ready func(addr string), opts ...ServeOption) error {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		_ = n.Close()
@@ -44,7 +45,11 @@ func Serve(ctx context.Context, n *node.Node, listen, dataDir string, maxValue i
 		return err
 	}
 	addr := ln.Addr().String()
-	srv := &http.Server{Handler: NewServer(n, maxValue, log), ReadHeaderTimeout: 10 * time.Second}
+	handler := NewServer(n, maxValue, log)
+	for _, o := range opts {
+		o(handler)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	addrPath := filepath.Join(dataDir, AddrFile)
 	if dataDir != "" {
 		if err := os.WriteFile(addrPath, []byte(addr+"\n"), 0o644); err != nil {

@@ -42,6 +42,7 @@ func NewServer(n *node.Node, maxValue int, log *slog.Logger) *Server {
 	s.route("/v1/counter/{key...}", s.counter)
 	s.route("/v1/peers", s.peers)
 	s.route("/v1/status", s.status)
+	s.route("/v1/sync", s.sync)
 	s.route("/healthz", func(w http.ResponseWriter, r *http.Request) error {
 		_, err := io.WriteString(w, "ok\n")
 		return err
@@ -93,6 +94,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		e = errorf(http.StatusRequestEntityTooLarge, CodeValueTooLarge, "%v", err)
 	case errors.Is(err, crdt.ErrOverflow):
 		e = errorf(http.StatusBadRequest, CodeInvalidArgument, "the increment would overflow the counter")
+	case errors.Is(err, node.ErrNoPeers):
+		e = errorf(http.StatusServiceUnavailable, CodeUnavailable, "no connected peer to sync with; check `grapevine peers` and the bootstrap list")
 	case errors.Is(err, node.ErrClosed):
 		e = errorf(http.StatusServiceUnavailable, CodeUnavailable, "the peer is shutting down")
 	default:
@@ -257,6 +260,26 @@ func (s *Server) peers(w http.ResponseWriter, r *http.Request) error {
 			info.Addrs = append(info.Addrs, a.String())
 		}
 		out = append(out, info)
+	}
+	return writeJSON(w, out)
+}
+
+func (s *Server) sync(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodPost {
+		return errMethod
+	}
+	st, err := s.node.Sync(r.Context())
+	if err != nil && len(st.Namespaces) == 0 && st.Peer == "" {
+		return err
+	}
+	if err != nil {
+		return errorf(http.StatusBadGateway, CodeUnavailable, "sync with %s failed: %v", st.Peer, err)
+	}
+	out := SyncResult{Peer: st.Peer.String(), Clean: st.Clean(), DurationMS: float64(st.Duration) / float64(time.Millisecond), Namespaces: []SyncNamespace{}}
+	for _, ns := range st.Namespaces {
+		out.Namespaces = append(out.Namespaces, SyncNamespace{Namespace: ns.Namespace, RoundTrips: ns.RoundTrips,
+			BytesSent: ns.BytesSent, BytesReceived: ns.BytesReceived, StatesSent: ns.StatesSent,
+			StatesReceived: ns.StatesReceived, Repaired: ns.Repaired})
 	}
 	return writeJSON(w, out)
 }

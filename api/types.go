@@ -68,6 +68,25 @@ type PeerInfo struct {
 	LatencyMS float64  `json:"latency_ms"`
 }
 
+// SyncResult reports one anti-entropy round (POST /v1/sync).
+type SyncResult struct {
+	Peer       string          `json:"peer"`
+	Clean      bool            `json:"clean"` // the round found no difference
+	DurationMS float64         `json:"duration_ms"`
+	Namespaces []SyncNamespace `json:"namespaces"`
+}
+
+// SyncNamespace reports one namespace of a round.
+type SyncNamespace struct {
+	Namespace      string `json:"namespace"`
+	RoundTrips     int    `json:"round_trips"`
+	BytesSent      int64  `json:"bytes_sent"`
+	BytesReceived  int64  `json:"bytes_received"`
+	StatesSent     int    `json:"states_sent"`
+	StatesReceived int    `json:"states_received"`
+	Repaired       int    `json:"repaired"`
+}
+
 // Value is a key's value with its version.
 type Value struct {
 	Data    []byte

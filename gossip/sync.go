@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -321,8 +322,15 @@ func (s *Syncer) serve(str network.Stream) {
 	_, _ = s.finish(stats, time.Now(), s.round(s.ctx, str, &stats))
 }
 
+// stream is what a round needs of a libp2p stream.
+type stream interface {
+	io.ReadWriteCloser
+	Reset() error
+	SetDeadline(time.Time) error
+}
+
 // round runs the protocol on str, for either role, and closes str.
-func (s *Syncer) round(ctx context.Context, str network.Stream, stats *RoundStats) (err error) {
+func (s *Syncer) round(ctx context.Context, str stream, stats *RoundStats) (err error) {
 	defer func() {
 		if err != nil {
 			_ = str.Reset()

@@ -156,7 +156,6 @@ func (n *Node) Start(ctx context.Context) error {
 	if err := n.peer.Start(ctx); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
-	n.log.Info("peer started", "id", n.peer.ID(), "network", n.cfg.Network, "addrs", n.peer.Addrs())
 	return nil
 }
 

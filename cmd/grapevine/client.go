@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/grapevine-kv/grapevine/api"
 	"github.com/urfave/cli/v2"
@@ -231,8 +233,21 @@ func statusCommand() *cli.Command {
 			for _, a := range st.Addrs {
 				fmt.Fprintf(w, "address:  %s\n", a)
 			}
-			for ns, s := range st.Namespaces {
-				fmt.Fprintf(w, "namespace %s: %d items\n", ns, s.Items)
+			names := make([]string, 0, len(st.Namespaces))
+			for ns := range st.Namespaces {
+				names = append(names, ns)
+			}
+			slices.Sort(names)
+			for _, ns := range names {
+				s := st.Namespaces[ns]
+				fmt.Fprintf(w, "namespace %s: %d items", ns, s.Items)
+				switch p := s.Sync; {
+				case p.Syncing:
+					fmt.Fprintf(w, ", syncing from %s: %s", shortID(p.Peer), progressBar(p.KeysReceived, p.KeysEstimated, 20))
+				case !p.LastRound.IsZero():
+					fmt.Fprintf(w, ", last sync %s ago", time.Since(p.LastRound).Round(time.Second))
+				}
+				fmt.Fprintln(w)
 			}
 			return nil
 		}),

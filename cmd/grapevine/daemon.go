@@ -35,6 +35,8 @@ func daemonCommand() *cli.Command {
 			&cli.IntFlag{Name: "max-value-size", EnvVars: []string{"GRAPEVINE_MAX_VALUE_SIZE"}, Value: def.MaxValueSize, Usage: "largest value accepted, in `BYTES`"},
 			&cli.StringFlag{Name: "log-format", EnvVars: []string{"GRAPEVINE_LOG_FORMAT"}, Value: "text", Usage: "log format: text or json"},
 			&cli.StringFlag{Name: "log-level", EnvVars: []string{"GRAPEVINE_LOG_LEVEL"}, Value: "info", Usage: "log `LEVEL`: debug, info, warn or error"},
+			&cli.BoolFlag{Name: "test-hooks", Hidden: true, Usage: "serve the test-only fault-injection endpoints /v1/test/* (partitions, clock skew); never in production"},
+			&cli.BoolFlag{Name: "test-isolated", Hidden: true, Usage: "start refusing every peer until POST /v1/test/isolate?on=false (needs --test-hooks)"},
 		},
 		Action: runDaemon,
 	}
@@ -85,6 +87,14 @@ func runDaemon(c *cli.Context) error {
 	cfg.Peer.ListenAddrs = splitList(c.StringSlice("listen"))
 	cfg.Peer.Bootstrap = splitList(c.StringSlice("bootstrap"))
 	cfg.Peer.MDNS = c.Bool("mdns")
+	var hooks *api.TestHooks // test-only fault injection (internal/chaos)
+	if c.Bool("test-hooks") {
+		hooks = api.NewTestHooks()
+		cfg.Wall = hooks.Wall
+		log.Warn("test hooks on: /v1/test/* can partition this peer and skew its clock; never use in production")
+	} else if c.Bool("test-isolated") {
+		return &exitError{code: 2, msg: "--test-isolated needs --test-hooks"}
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("creating the data directory: %w", err)
 	}
@@ -94,8 +104,11 @@ func runDaemon(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.Bool("test-isolated") {
+		n.Peer().Isolate(true)
+	}
 	log.Info("starting grapevine", "version", versionString(), "data", cfg.DataDir, "network", cfg.Network)
-	err = api.Serve(ctx, n, c.String("api"), cfg.DataDir, cfg.MaxValueSize, log, nil)
+	err = api.Serve(ctx, n, c.String("api"), cfg.DataDir, cfg.MaxValueSize, log, nil, hooks.ServeOptions()...)
 	log.Info("stopped")
 	return err
 }

@@ -199,6 +199,9 @@ func TestEndToEnd(t *testing.T) {
 	c.stop()
 	c = startDaemon(t, bin, dirs[2])
 	c.waitPeers(1)
+	if out := c.mustCLI("sync", "--wait"); !strings.Contains(out, "in sync with") {
+		t.Fatalf("sync --wait printed %q", out)
+	}
 	c.waitValue("from-stdin", "piped\x00bytes")
 	a.mustCLI("put", "after-restart", "yes")
 	c.waitValue("after-restart", "yes")
