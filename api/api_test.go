@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/grapevine-kv/grapevine/node"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
@@ -172,6 +173,63 @@ func TestClientRoundTrip(t *testing.T) {
 	other, _ := NewClient([]string{srv.URL}, "other")
 	if _, err := other.Get(ctx, "a/b/c"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("namespace leak: %v", err)
+	}
+}
+
+func TestWatchStreamsChanges(t *testing.T) {
+	srv, _ := newTestServer(t)
+	cl, _ := NewClient([]string{srv.URL}, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := make(chan Event, 1000)
+	errc := make(chan error, 1)
+	go func() { errc <- cl.Watch(ctx, "w/", func(ev Event) error { events <- ev; return nil }) }()
+	// The watch is registered once the response headers arrive; poll with
+	// writes until the first event shows up.
+	var first Event
+	eventually := time.After(20 * time.Second)
+poll:
+	for {
+		if _, err := cl.Put(ctx, "w/first", []byte("1")); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case first = <-events:
+			break poll
+		case <-time.After(50 * time.Millisecond):
+		case <-eventually:
+			t.Fatal("no watch event")
+		}
+	}
+	if first.Key != "w/first" || string(first.Value) != "1" || first.Type != "register" || first.Version == 0 {
+		t.Fatalf("first event %+v", first)
+	}
+	if _, err := cl.Put(ctx, "other", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Incr(ctx, "w/c", 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Delete(ctx, "w/first"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []Event{{Key: "w/c", Type: "counter", Counter: 4}, {Key: "w/first", Type: "register", Deleted: true}} {
+		select {
+		case ev := <-events:
+			for ev.Key == "w/first" && !ev.Deleted { // a late event of the polling puts
+				ev = <-events
+			}
+			ev.Version = 0
+			if fmt.Sprint(ev) != fmt.Sprint(want) {
+				t.Fatalf("event %+v, want %+v", ev, want)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("no event for %+v", want)
+		}
+	}
+	cancel()
+	if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("watch ended with %v", err)
 	}
 }
 

@@ -64,7 +64,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
-	if _, ok := ctx.Deadline(); !ok && path != "/v1/sync" && !strings.HasPrefix(path, "/v1/sync?") {
+	if _, ok := ctx.Deadline(); !ok && ctx.Value(noTimeout{}) == nil {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
 		// The body is read after do returns: cancel when it is closed.
@@ -104,8 +104,15 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 }
 
 // DefaultTimeout bounds a request whose context has no deadline (all but
-// Sync, which may run for as long as a bootstrap takes).
+// Sync, which may run as long as a bootstrap takes, and Watch).
 const DefaultTimeout = 30 * time.Second
+
+// noTimeout marks a context whose requests DefaultTimeout must not bound.
+type noTimeout struct{}
+
+func withoutTimeout(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noTimeout{}, true)
+}
 
 type cancelOnClose struct {
 	io.ReadCloser
@@ -233,7 +240,37 @@ func (c *Client) Peers(ctx context.Context) ([]PeerInfo, error) {
 // may take long (a bootstrap); bound it with ctx.
 func (c *Client) Sync(ctx context.Context) (SyncResult, error) {
 	var out SyncResult
-	return out, c.getJSON(ctx, http.MethodPost, "/v1/sync", nil, &out)
+	return out, c.getJSON(withoutTimeout(ctx), http.MethodPost, "/v1/sync", nil, &out)
+}
+
+// Watch streams changes of keys with prefix to fn until ctx is done, fn
+// returns an error, or the daemon ends the stream (then it returns nil:
+// re-read and watch again).
+func (c *Client) Watch(ctx context.Context, prefix string, fn func(Event) error) error {
+	q := url.Values{}
+	if prefix != "" {
+		q.Set("prefix", prefix)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	resp, err := c.do(withoutTimeout(ctx), http.MethodGet, "/v1/watch", q, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var ev Event
+		if err := dec.Decode(&ev); err != nil {
+			if ctx.Err() != nil || errors.Is(err, io.EOF) {
+				return ctx.Err()
+			}
+			return fmt.Errorf("api: watch stream: %w", err)
+		}
+		if err := fn(ev); err != nil {
+			return err
+		}
+	}
 }
 
 // Status returns the daemon's status.

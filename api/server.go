@@ -43,6 +43,7 @@ func NewServer(n *node.Node, maxValue int, log *slog.Logger) *Server {
 	s.route("/v1/peers", s.peers)
 	s.route("/v1/status", s.status)
 	s.route("/v1/sync", s.sync)
+	s.route("/v1/watch", s.watch)
 	s.route("/healthz", func(w http.ResponseWriter, r *http.Request) error {
 		_, err := io.WriteString(w, "ok\n")
 		return err
@@ -69,6 +70,9 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.code = code
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the real writer (to flush).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (s *Server) route(pattern string, h handler) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
@@ -282,6 +286,42 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request) error {
 			StatesReceived: ns.StatesReceived, Repaired: ns.Repaired})
 	}
 	return writeJSON(w, out)
+}
+
+// watch streams changes as JSON lines until the client goes away. If the
+// client falls too far behind, the stream ends; it should re-read and
+// watch again.
+func (s *Server) watch(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet {
+		return errMethod
+	}
+	q := r.URL.Query()
+	events, err := s.node.Watch(r.Context(), q.Get("ns"), []byte(q.Get("prefix")))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	if err := rc.Flush(); err != nil {
+		return nil // the client went away
+	}
+	enc := json.NewEncoder(w)
+	for ev := range events {
+		out := Event{Key: string(ev.Key), Type: ev.Type.String(), Deleted: ev.Deleted, Counter: ev.Counter}
+		if ev.Type == crdt.TypeRegister {
+			out.Value, out.Version = ev.Value.Data, uint64(ev.Value.Version)
+		}
+		if err := enc.Encode(out); err != nil {
+			return nil // the client went away
+		}
+		if len(events) == 0 {
+			if err := rc.Flush(); err != nil {
+				return nil
+			}
+		}
+	}
+	return nil
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) error {

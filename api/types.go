@@ -87,6 +87,16 @@ type SyncNamespace struct {
 	Repaired       int    `json:"repaired"`
 }
 
+// Event is one change streamed by GET /v1/watch, one JSON object a line.
+type Event struct {
+	Key     string `json:"key"`
+	Type    string `json:"type"`              // "register" or "counter"
+	Value   []byte `json:"value,omitempty"`   // register value (base64)
+	Version uint64 `json:"version,omitempty"` // register version
+	Deleted bool   `json:"deleted,omitempty"` // the register was deleted
+	Counter int64  `json:"counter,omitempty"` // counter value
+}
+
 // Value is a key's value with its version.
 type Value struct {
 	Data    []byte

@@ -55,7 +55,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Commands: []*cli.Command{
 			daemonCommand(),
 			putCommand(), getCommand(), delCommand(), lsCommand(), incrCommand(),
-			peersCommand(), statusCommand(), idCommand(), syncCommand(),
+			peersCommand(), statusCommand(), idCommand(), syncCommand(), watchCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",

@@ -87,6 +87,8 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+func printJSONLine(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }
+
 func putCommand() *cli.Command {
 	return &cli.Command{
 		Name: "put", Usage: "set KEY to VALUE (VALUE \"-\" reads standard input)", ArgsUsage: "KEY VALUE", Flags: clientFlags(),
