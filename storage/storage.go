@@ -1,0 +1,372 @@
+package storage
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/grapevine-kv/grapevine/crdt"
+)
+
+// Sentinel errors, matched with errors.Is. Badger's errors are translated
+// into these or wrapped with a "storage:" message.
+var (
+	ErrNotFound         = errors.New("storage: not found")
+	ErrClosed           = errors.New("storage: closed")
+	ErrInvalidNamespace = errors.New("storage: invalid namespace")
+	ErrInvalidKey       = errors.New("storage: invalid key")
+	ErrCorrupt          = errors.New("storage: corrupt data")
+	// ErrInvalidArgument reports a malformed request: an Op with neither or
+	// both of State and Incr, an unknown state type, an over-long replica
+	// ID, a negative List limit.
+	ErrInvalidArgument = errors.New("storage: invalid argument")
+	// ErrTooLarge reports a state whose encoding Badger cannot store in one
+	// transaction (in-memory mode: more than 1 MiB).
+	ErrTooLarge = errors.New("storage: state too large")
+)
+
+// Options configure a DB. Start from DefaultOptions: the zero value turns
+// fsync off and has no tombstone grace, which Open refuses.
+type Options struct {
+	// InMemory keeps everything in memory (for tests); dir must be "".
+	// Default false.
+	InMemory bool
+	// SyncWrites fsyncs every commit, so an acknowledged Apply survives
+	// power loss. Default true: measured, without fsync a simulated power
+	// loss left Badger unable to reopen its directory.
+	SyncWrites bool
+	// TombstoneGrace is how long a tombstone is kept; older ones are purged.
+	// It must exceed the longest time a replica may be partitioned and
+	// still sync. Default 7 days.
+	TombstoneGrace time.Duration
+	// PurgeInterval is how often PurgeTombstones runs in the background;
+	// 0 disables the scheduled purge. Default 1h.
+	PurgeInterval time.Duration
+	// ValueLogGCInterval is how often Badger's value-log GC runs; 0
+	// disables it (it never runs in memory). Default 10m.
+	ValueLogGCInterval time.Duration
+	// Now is the wall clock used for the purge horizon. Default time.Now.
+	Now func() time.Time
+	// Logger receives the store's logs and Badger's own warnings and errors
+	// (Badger's info and debug output is dropped). Default slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultOptions returns the production defaults: on disk, fsync on every
+// commit, 7-day tombstone grace, hourly purge, value-log GC every 10 minutes.
+func DefaultOptions() Options {
+	return Options{
+		SyncWrites:         true,
+		TombstoneGrace:     7 * 24 * time.Hour,
+		PurgeInterval:      time.Hour,
+		ValueLogGCInterval: 10 * time.Minute,
+		Now:                time.Now,
+		Logger:             slog.Default(),
+	}
+}
+
+func (o *Options) verify(dir string) error {
+	switch {
+	case o.InMemory && dir != "":
+		return fmt.Errorf("storage: invalid options: in-memory mode takes no directory (got %q)", dir)
+	case !o.InMemory && dir == "":
+		return errors.New("storage: invalid options: no directory")
+	case o.TombstoneGrace <= 0:
+		return fmt.Errorf("storage: invalid options: TombstoneGrace %s must be positive", o.TombstoneGrace)
+	case o.PurgeInterval < 0:
+		return fmt.Errorf("storage: invalid options: PurgeInterval %s is negative", o.PurgeInterval)
+	case o.ValueLogGCInterval < 0:
+		return fmt.Errorf("storage: invalid options: ValueLogGCInterval %s is negative", o.ValueLogGCInterval)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return nil
+}
+
+// DB is an open store. All methods are safe for concurrent use. Writers
+// (Apply, PurgeTombstones) are serialized internally; readers run
+// concurrently with them and with each other, each on a consistent
+// snapshot.
+type DB struct {
+	bdb    *badger.DB
+	opts   Options
+	log    *slog.Logger
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
+
+	// mu tracks the lifecycle: Close waits for in-flight calls to leave.
+	mu struct {
+		sync.Mutex
+		closed   bool
+		inflight int
+	}
+	idle sync.Cond // signalled (with mu) when inflight drops to 0
+
+	// applyMu serializes writers, so no two write transactions overlap
+	// (Badger's conflict detection is off).
+	applyMu sync.Mutex
+	// clock is the greatest register time Apply has seen (or, after a
+	// restart, the persisted mark); written under applyMu.
+	clock atomic.Uint64
+	// clockSaved is the clock mark on disk (guarded by applyMu): clock
+	// rounded up to clockStep.
+	clockSaved crdt.Timestamp
+
+	// trees holds one range-sum tree per non-empty namespace. A writer
+	// updates them right after each successful commit, under the write
+	// lock, so they reflect exactly the committed transactions (possibly
+	// lagging the disk by the one being applied).
+	trees struct {
+		sync.RWMutex
+		byNS map[string]*rangeTree
+	}
+
+	// commits counts committed write transactions (for tests).
+	commits atomic.Uint64
+
+	// skipIndex disables the hash index and trees (benchmarks only: it
+	// measures the cost of index upkeep).
+	skipIndex bool
+}
+
+// Open opens (creating if needed) the store in dir, or in memory with
+// Options.InMemory. It validates opts, opens Badger, checks the on-disk
+// format, rebuilds the in-memory range-sum trees by one scan of the hash
+// index, and starts the purge and value-log GC goroutines, which Close
+// stops. It blocks for the duration of that scan.
+func Open(dir string, opts Options) (*DB, error) {
+	if err := opts.verify(dir); err != nil {
+		return nil, err
+	}
+	bdb, err := badger.Open(badgerOptions(dir, opts))
+	if err != nil {
+		return nil, fmt.Errorf("storage: open %q: %w", dir, translate(err))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	db := &DB{bdb: bdb, opts: opts, log: opts.Logger, cancel: cancel}
+	db.idle.L = &db.mu.Mutex
+	db.trees.byNS = make(map[string]*rangeTree)
+	if err := db.init(); err != nil {
+		cancel()
+		_ = bdb.Close()
+		return nil, err
+	}
+	if opts.PurgeInterval > 0 {
+		db.wg.Add(1)
+		go db.every(ctx, opts.PurgeInterval, db.scheduledPurge)
+	}
+	if opts.ValueLogGCInterval > 0 && !opts.InMemory {
+		db.wg.Add(1)
+		go db.every(ctx, opts.ValueLogGCInterval, db.valueLogGC)
+	}
+	return db, nil
+}
+
+// badgerOptions are the Badger options Open uses.
+func badgerOptions(dir string, opts Options) badger.Options {
+	bo := badger.DefaultOptions(dir).
+		WithInMemory(opts.InMemory).
+		WithSyncWrites(opts.SyncWrites).
+		WithDetectConflicts(false). // writers are serialized by applyMu
+		WithLogger(badgerLogger{opts.Logger}).
+		WithMetricsEnabled(false)
+	if opts.InMemory {
+		bo = bo.WithDir("").WithValueDir("")
+	}
+	return bo
+}
+
+// init checks or writes the format version, loads the clock mark and
+// rebuilds the trees.
+func (db *DB) init() error {
+	err := db.bdb.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(metaFormat)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return txn.Set(metaFormat, []byte{formatVersion})
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			if len(v) != 1 || v[0] != formatVersion {
+				return fmt.Errorf("%w: unsupported format version %x", ErrCorrupt, v)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("storage: format check: %w", translate(err))
+	}
+	err = db.bdb.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(metaClock)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			if len(v) != 8 {
+				return fmt.Errorf("%w: clock mark of %d bytes", ErrCorrupt, len(v))
+			}
+			db.clock.Store(binary.BigEndian.Uint64(v))
+			db.clockSaved = crdt.Timestamp(db.clock.Load())
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("storage: load clock mark: %w", translate(err))
+	}
+	return db.rebuildTrees()
+}
+
+// Close stops the background goroutines, waits for in-flight calls to
+// return, and closes Badger. It is idempotent: later calls return the first
+// call's result. Calls made after Close starts return ErrClosed. Do not call
+// Close from inside an Items or States callback (it would wait for itself).
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		db.mu.Lock()
+		db.mu.closed = true
+		db.mu.Unlock()
+		db.cancel()
+		db.wg.Wait()
+		db.mu.Lock()
+		for db.mu.inflight > 0 {
+			db.idle.Wait()
+		}
+		db.mu.Unlock()
+		if err := db.bdb.Close(); err != nil {
+			db.closeErr = fmt.Errorf("storage: close: %w", translate(err))
+		}
+	})
+	return db.closeErr
+}
+
+// enter registers an in-flight call; it fails with ErrClosed once Close has
+// begun. Every successful enter is paired with leave.
+func (db *DB) enter() error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.mu.closed {
+		return ErrClosed
+	}
+	db.mu.inflight++
+	return nil
+}
+
+// closing reports whether Close has begun (long jobs check it to stop early).
+func (db *DB) closing() bool {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.mu.closed
+}
+
+func (db *DB) leave() {
+	db.mu.Lock()
+	db.mu.inflight--
+	if db.mu.inflight == 0 {
+		db.idle.Broadcast()
+	}
+	db.mu.Unlock()
+}
+
+// ClockMark returns the HLC high-water mark: the greatest register Time
+// ever passed to Apply, 0 for a new store. It is persisted in Apply's
+// transactions rounded up to a whole second (so most commits need not
+// rewrite it); after a restart ClockMark returns that persisted value,
+// which may exceed the true mark by up to 1 s of HLC time. Restore a
+// crdt.Clock from it at start so the clock never goes back across a
+// restart. It does not block.
+func (db *DB) ClockMark() crdt.Timestamp { return crdt.Timestamp(db.clock.Load()) }
+
+// every runs fn every interval until ctx is cancelled.
+func (db *DB) every(ctx context.Context, interval time.Duration, fn func()) {
+	defer db.wg.Done()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
+}
+
+func (db *DB) scheduledPurge() {
+	n, err := db.PurgeTombstones()
+	switch {
+	case errors.Is(err, ErrClosed):
+	case err != nil:
+		db.log.Error("storage: tombstone purge failed", "err", err)
+	case n > 0:
+		db.log.Info("storage: purged tombstones", "count", n)
+	}
+}
+
+// valueLogGC rewrites value-log files that are at least half garbage, until
+// Badger finds none.
+func (db *DB) valueLogGC() {
+	if db.enter() != nil {
+		return
+	}
+	defer db.leave()
+	for i := 0; i < 16; i++ {
+		err := db.bdb.RunValueLogGC(0.5)
+		switch {
+		case err == nil:
+			continue
+		case errors.Is(err, badger.ErrNoRewrite), errors.Is(err, badger.ErrRejected):
+		default:
+			db.log.Warn("storage: value-log GC failed", "err", err)
+		}
+		return
+	}
+}
+
+// translate maps Badger errors onto this package's sentinels.
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, badger.ErrKeyNotFound):
+		return ErrNotFound
+	case errors.Is(err, badger.ErrDBClosed):
+		return ErrClosed
+	case errors.Is(err, badger.ErrTxnTooBig):
+		return fmt.Errorf("%w: %w", ErrTooLarge, err)
+	}
+	return err
+}
+
+// badgerLogger routes Badger's warnings and errors to slog and drops its
+// info and debug chatter.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any) {
+	b.l.Error(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}
+
+func (b badgerLogger) Warningf(f string, a ...any) {
+	b.l.Warn(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}
+
+func (badgerLogger) Infof(string, ...any)  {}
+func (badgerLogger) Debugf(string, ...any) {}
