@@ -8,6 +8,9 @@ FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 BENCH     ?= .
 ARGS      ?=
+DURATION  ?= 10m
+SEED      ?= 1
+CHAOS_FLAGS ?=
 
 .DEFAULT_GOAL := help
 
@@ -32,6 +35,7 @@ test: ## Vet, check layering and docs, and run every test with the race detector
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 ./internal/deptest/
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	$(MAKE) --no-print-directory chaos DURATION=70s CHAOS_FLAGS=--short
 
 .PHONY: bench
 bench: ## Run the benchmarks (BENCH=regexp, BENCHTIME=1s); compare runs with `go tool benchstat`
@@ -54,3 +58,27 @@ lint: ## go vet and staticcheck
 .PHONY: tidy-check
 tidy-check: ## Fail if go.mod or go.sum is not tidy
 	$(GO) mod tidy -diff
+
+.PHONY: chaos
+chaos: build chaos-deps ## Fault-injection run over real peers (DURATION=10m SEED=1); fails unless RESULT: VALID
+	$(GO) build -o bin/grapevine-chaos ./cmd/grapevine-chaos
+	./bin/grapevine-chaos --bin $(BIN) --duration $(DURATION) --seed $(SEED) $(CHAOS_FLAGS)
+
+.PHONY: chaos-controls
+chaos-controls: chaos-deps ## Negative controls: a broken-merge and a wall-clock-LWW build must make chaos report INVALID
+	$(GO) build -o bin/grapevine-chaos ./cmd/grapevine-chaos
+	$(GO) build -tags grapevine_broken_merge -o bin/grapevine-broken-merge ./cmd/grapevine
+	$(GO) build -tags grapevine_wallclock_lww -o bin/grapevine-wallclock-lww ./cmd/grapevine
+	@for b in broken-merge wallclock-lww; do \
+	  echo "== negative control $$b: must report RESULT: INVALID"; \
+	  ./bin/grapevine-chaos --short --duration 40s --skew-prob 1 --seed $(SEED) --bin bin/grapevine-$$b --quiet; rc=$$?; \
+	  if [ $$rc -ne 1 ]; then echo "negative control $$b: exit $$rc, want 1 (INVALID)"; exit 1; fi; \
+	done; echo "negative controls: both INVALID, as they must be"
+
+.PHONY: chaos-deps
+chaos-deps: ## Install nftables (root on Debian) so chaos partitions drop packets; without it they use the connection gater
+	@if [ "$$(id -u)" = 0 ] && ! command -v nft >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
+	  echo "chaos: installing nftables for partitions"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables >/dev/null) || \
+	  echo "chaos: could not install nftables; partitions will use the connection gater"; \
+	fi

@@ -111,13 +111,24 @@ func (c *Clock) Now() Timestamp {
 	w := NewTimestamp(c.wallMillis(), 0)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	var t Timestamp
+	c.mu.last, t = nextStamp(c.mu.last, w)
+	return t
+}
+
+// hlcNext is the hybrid logical clock step: the new high-water mark and the
+// stamp to issue, given the old mark and the wall clock. nextStamp
+// (hlc_next.go) is it; the grapevine_wallclock_lww build tag replaces
+// nextStamp with plain wall-clock stamps, as a negative control for the
+// fault-injection suite (internal/chaos).
+func hlcNext(last, wall Timestamp) (mark, stamp Timestamp) {
 	switch {
-	case w > c.mu.last:
-		c.mu.last = w
-	case c.mu.last < MaxTimestamp:
-		c.mu.last++
+	case wall > last:
+		return wall, wall
+	case last < MaxTimestamp:
+		return last + 1, last + 1
 	}
-	return c.mu.last
+	return last, last
 }
 
 // Observe merges a remote timestamp into the clock. It returns a *DriftError,

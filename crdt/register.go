@@ -24,7 +24,13 @@ func (Register) Type() Type { return TypeRegister }
 // i.e. only if they encode to the same bytes (a nil and an empty Value are
 // the same; a tombstone's Value is ignored, as Encode drops it). That is
 // what makes merge deterministic on every replica.
-func (r Register) Compare(o Register) int {
+func (r Register) Compare(o Register) int { return compareRegisters(r, o) }
+
+// lwwOrder is the register order described on Compare. compareRegisters
+// (register_order.go) is it; the grapevine_broken_merge build tag replaces
+// compareRegisters with a deliberately wrong order, as a negative control
+// for the fault-injection suite (internal/chaos).
+func lwwOrder(r, o Register) int {
 	switch {
 	case r.Time < o.Time:
 		return -1

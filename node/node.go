@@ -218,17 +218,31 @@ func (n *Node) checkRemoteTime(ts crdt.Timestamp) error {
 
 // deliver queues a validated remote batch for the apply loop.
 func (n *Node) deliver(_ libp2ppeer.ID, b wire.Batch) {
-	ops := make([]storage.Op, len(b.Deltas))
-	for i, d := range b.Deltas {
-		if r, ok := d.State.(crdt.Register); ok {
-			_ = n.clock.Observe(r.Time) // drift was checked by the validator
-		}
-		ops[i] = storage.Op{Namespace: b.Namespace, Key: d.Key, State: d.State}
+	ops := n.remoteOps(b.Namespace, b.Deltas)
+	if len(ops) == 0 {
+		return
 	}
 	select {
 	case n.queue <- &request{ops: ops}:
 	case <-n.ctx.Done():
 	}
+}
+
+// remoteOps turns a peer's deltas into ops, advancing the clock past every
+// register stamp. A stamp the clock refuses (the wall clock moved since the
+// stamp was validated) is dropped rather than stored unobserved; a later
+// anti-entropy round brings it again.
+func (n *Node) remoteOps(ns string, deltas []wire.Delta) []storage.Op {
+	ops := make([]storage.Op, 0, len(deltas))
+	for _, d := range deltas {
+		if r, ok := d.State.(crdt.Register); ok {
+			if err := n.clock.Observe(r.Time); err != nil {
+				continue
+			}
+		}
+		ops = append(ops, storage.Op{Namespace: ns, Key: d.Key, State: d.State})
+	}
+	return ops
 }
 
 // apply queues local ops and waits until they are committed.

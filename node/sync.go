@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 
-	"github.com/grapevine-kv/grapevine/crdt"
 	"github.com/grapevine-kv/grapevine/gossip"
 	"github.com/grapevine-kv/grapevine/internal/wire"
-	"github.com/grapevine-kv/grapevine/storage"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -27,14 +25,7 @@ func (n *Node) applySynced(ctx context.Context, _ peer.ID, ns string, deltas []w
 	if err := n.join(ns); err != nil {
 		return 0, err
 	}
-	ops := make([]storage.Op, len(deltas))
-	for i, d := range deltas {
-		if r, ok := d.State.(crdt.Register); ok {
-			_ = n.clock.Observe(r.Time) // drift was checked by the syncer
-		}
-		ops[i] = storage.Op{Namespace: ns, Key: d.Key, State: d.State}
-	}
-	results, err := n.enqueue(ctx, false, ops)
+	results, err := n.enqueue(ctx, false, n.remoteOps(ns, deltas))
 	if err != nil {
 		return 0, err
 	}

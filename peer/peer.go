@@ -78,6 +78,7 @@ type Peer struct {
 	log        *slog.Logger
 	host       host.Host
 	ownsHost   bool
+	gater      *gater // block list (tests); NewWithHost's host does not consult it
 	dht        *dht.IpfsDHT
 	disc       *drouting.RoutingDiscovery
 	bootstrap  []peer.AddrInfo
@@ -138,10 +139,13 @@ func New(ctx context.Context, cfg Config) (*Peer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("peer: connection manager: %w", err)
 	}
+	g := newGater()
 	opts := []libp2p.Option{
 		libp2p.Identity(priv),
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.ConnectionManager(cm),
+		libp2p.ConnectionGater(g),
+		libp2p.DisableRelay(), // no relays: peers reach each other directly; keeps /p2p-circuit out of Addrs
 	}
 	listen := cfg.ListenAddrs
 	if len(cfg.PrivateNetworkKey) > 0 {
@@ -168,6 +172,7 @@ func New(ctx context.Context, cfg Config) (*Peer, error) {
 		return nil, err
 	}
 	p.ownsHost = true
+	p.gater = g
 	return p, nil
 }
 
@@ -182,7 +187,12 @@ func NewWithHost(ctx context.Context, h host.Host, cfg Config) (*Peer, error) {
 	if err := cfg.validate(false); err != nil {
 		return nil, err
 	}
-	return build(ctx, h, cfg, loggerOf(cfg))
+	p, err := build(ctx, h, cfg, loggerOf(cfg))
+	if err != nil {
+		return nil, err
+	}
+	p.gater = newGater() // kept for Block/Blocked; h does not consult it
+	return p, nil
 }
 
 func loggerOf(cfg Config) *slog.Logger {

@@ -1,0 +1,451 @@
+package chaos
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// versionHeader carries a value's HLC stamp as a decimal (api.VersionHeader;
+// internal/ may not import api).
+const versionHeader = "Grapevine-Version"
+
+// Errors of the cluster.
+var (
+	ErrNotRunning = errors.New("chaos: peer not running")
+	errNotFound   = errors.New("chaos: not found")
+)
+
+// Daemon is one `grapevine daemon` process, restartable on the same data
+// directory and libp2p address.
+type Daemon struct {
+	Index int    // 0-based; printed as p<Index+1>
+	IP    string // its own loopback address (127.x.y.z), so partitions can name it
+	Port  int    // libp2p TCP port
+	Data  string // data directory
+	bin   string
+	net   string
+	logW  io.Writer
+
+	mu struct {
+		sync.Mutex
+		id      string // libp2p peer ID (stable across restarts)
+		api     string // host:port of the HTTP API
+		cmd     *exec.Cmd
+		done    chan struct{} // closed when the process exited
+		exitErr error
+		killing bool // exit expected (kill or stop)
+		paused  bool
+		starts  int
+	}
+	crashes chan string // unexpected exits
+}
+
+// Name returns "p1", "p2", ...
+func (d *Daemon) Name() string { return fmt.Sprintf("p%d", d.Index+1) }
+
+// ID returns the peer's libp2p ID ("" before the first start).
+func (d *Daemon) ID() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.mu.id
+}
+
+// API returns the API address of the running process ("" if none).
+func (d *Daemon) API() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.mu.api
+}
+
+// Addr returns the libp2p multiaddr of the peer.
+func (d *Daemon) Addr() string {
+	return fmt.Sprintf("/ip4/%s/tcp/%d/p2p/%s", d.IP, d.Port, d.ID())
+}
+
+// Running reports whether the process is running (paused counts).
+func (d *Daemon) Running() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.mu.cmd != nil
+}
+
+// Start runs the daemon and waits until its API answers. isolated starts it
+// refusing every peer (--test-isolated) until Rejoin.
+func (d *Daemon) Start(ctx context.Context, c *Client, bootstrap []string, isolated bool) error {
+	d.mu.Lock()
+	if d.mu.cmd != nil {
+		d.mu.Unlock()
+		return fmt.Errorf("chaos: %s already running", d.Name())
+	}
+	args := []string{"daemon", "--data", d.Data, "--api", "127.0.0.1:0",
+		"--listen", fmt.Sprintf("/ip4/%s/tcp/%d", d.IP, d.Port),
+		"--mdns=false", "--network", d.net, "--log-level", "info", "--test-hooks"}
+	if isolated {
+		args = append(args, "--test-isolated")
+	}
+	for _, b := range bootstrap {
+		args = append(args, "--bootstrap", b)
+	}
+	_ = os.Remove(filepath.Join(d.Data, "api"))
+	cmd := exec.Command(d.bin, args...)
+	cmd.Stdout, cmd.Stderr = d.logW, d.logW
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a ^C to the harness does not reach it first
+	if err := cmd.Start(); err != nil {
+		d.mu.Unlock()
+		return fmt.Errorf("chaos: start %s: %w", d.Name(), err)
+	}
+	done := make(chan struct{})
+	d.mu.cmd, d.mu.done, d.mu.api, d.mu.killing, d.mu.paused = cmd, done, "", false, false
+	d.mu.starts++
+	d.mu.Unlock()
+	fmt.Fprintf(d.logW, "### chaos: started pid %d: %s\n", cmd.Process.Pid, strings.Join(args, " "))
+	go func() {
+		err := cmd.Wait()
+		d.mu.Lock()
+		d.mu.exitErr = err
+		expected := d.mu.killing
+		if d.mu.cmd == cmd {
+			d.mu.cmd, d.mu.api = nil, ""
+		}
+		d.mu.Unlock()
+		close(done)
+		if !expected {
+			select {
+			case d.crashes <- fmt.Sprintf("%s exited by itself: %v", d.Name(), err):
+			default:
+			}
+		}
+	}()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if addr, err := os.ReadFile(filepath.Join(d.Data, "api")); err == nil {
+			a := strings.TrimSpace(string(addr))
+			st, err := c.Status(ctx, a)
+			if err == nil {
+				d.mu.Lock()
+				d.mu.api, d.mu.id = a, st.ID
+				d.mu.Unlock()
+				return nil
+			}
+		}
+		select {
+		case <-done:
+			return fmt.Errorf("chaos: %s exited during start-up: %v", d.Name(), d.exitError())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("chaos: %s did not serve its API within 30s", d.Name())
+		}
+	}
+}
+
+func (d *Daemon) exitError() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.mu.exitErr
+}
+
+// signal sends sig to the running process; expectExit marks its exit as
+// the harness's doing. It returns the channel closed at exit.
+func (d *Daemon) signal(sig syscall.Signal, expectExit bool) (chan struct{}, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.mu.cmd == nil {
+		return nil, ErrNotRunning
+	}
+	if expectExit {
+		d.mu.killing = true
+	}
+	switch sig {
+	case syscall.SIGSTOP:
+		d.mu.paused = true
+	case syscall.SIGCONT:
+		d.mu.paused = false
+	}
+	return d.mu.done, d.mu.cmd.Process.Signal(sig)
+}
+
+// Kill sends SIGKILL and waits for the process to exit.
+func (d *Daemon) Kill() error {
+	done, err := d.signal(syscall.SIGKILL, true)
+	if err != nil {
+		return err
+	}
+	<-done
+	return nil
+}
+
+// Pause sends SIGSTOP.
+func (d *Daemon) Pause() error { _, err := d.signal(syscall.SIGSTOP, false); return err }
+
+// Resume sends SIGCONT.
+func (d *Daemon) Resume() error { _, err := d.signal(syscall.SIGCONT, false); return err }
+
+// Paused reports whether the process is stopped by Pause.
+func (d *Daemon) Paused() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.mu.paused
+}
+
+// Stop resumes the process if paused, sends SIGTERM and waits up to grace
+// for a clean exit, then kills it. It reports an unclean exit.
+func (d *Daemon) Stop(grace time.Duration) error {
+	_ = d.Resume()
+	done, err := d.signal(syscall.SIGTERM, true)
+	if err != nil {
+		return nil
+	}
+	select {
+	case <-done:
+	case <-time.After(grace):
+		_ = d.Kill()
+		return fmt.Errorf("%s did not stop within %s of SIGTERM; killed", d.Name(), grace)
+	}
+	if err := d.exitError(); err != nil {
+		return fmt.Errorf("%s exited with %v after SIGTERM", d.Name(), err)
+	}
+	return nil
+}
+
+// Client talks to the daemons' HTTP APIs.
+type Client struct {
+	http    *http.Client
+	timeout time.Duration
+}
+
+// NewClient returns a client whose requests time out after timeout.
+func NewClient(timeout time.Duration) *Client {
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: timeout}).DialContext,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     30 * time.Second,
+	}
+	return &Client{http: &http.Client{Transport: tr}, timeout: timeout}
+}
+
+// Close closes idle connections.
+func (c *Client) Close() { c.http.CloseIdleConnections() }
+
+// Outcome classifies a failed request: fail when it certainly did not
+// reach the handler (connection refused, a 4xx), info when it may have
+// (timeout, reset, 5xx).
+func outcome(err error) string {
+	var ne *net.OpError
+	if errors.As(err, &ne) && ne.Op == "dial" {
+		return TypeFail
+	}
+	var he *httpError
+	if errors.As(err, &he) && (he.status < 500 || he.code == "unavailable") {
+		return TypeFail
+	}
+	return TypeInfo
+}
+
+type httpError struct {
+	status  int
+	code    string
+	message string
+}
+
+func (e *httpError) Error() string { return fmt.Sprintf("HTTP %d %s: %s", e.status, e.code, e.message) }
+
+// do sends one request and returns the response body and headers for a 2xx.
+func (c *Client) do(ctx context.Context, method, addr, path string, q url.Values, body []byte) ([]byte, http.Header, error) {
+	if addr == "" {
+		return nil, nil, &net.OpError{Op: "dial", Net: "tcp", Err: ErrNotRunning}
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	u := "http://" + addr + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, nil, &httpError{status: 400, code: "bad_request", message: err.Error()}
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct{ Code, Message string }
+		_ = json.Unmarshal(b, &e)
+		if resp.StatusCode == http.StatusNotFound && e.Code == "not_found" {
+			return nil, resp.Header, errNotFound
+		}
+		return nil, resp.Header, &httpError{status: resp.StatusCode, code: e.Code, message: e.Message}
+	}
+	return b, resp.Header, nil
+}
+
+// kvPath escapes a key for /v1/kv/{key} (every byte but unreserved ones).
+func kvPath(prefix, key string) string { return prefix + url.PathEscape(key) }
+
+// Put writes key and returns the write's version.
+func (c *Client) Put(ctx context.Context, addr, key, value string) (uint64, error) {
+	_, h, err := c.do(ctx, http.MethodPut, addr, kvPath("/v1/kv/", key), nil, []byte(value))
+	if err != nil {
+		return 0, err
+	}
+	v, err := strconv.ParseUint(h.Get(versionHeader), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("chaos: PUT answered without a valid %s header: %w", versionHeader, err)
+	}
+	return v, nil
+}
+
+// Get reads key; a missing or deleted key is Reg{Absent: true}.
+func (c *Client) Get(ctx context.Context, addr, key string) (Reg, error) {
+	b, h, err := c.do(ctx, http.MethodGet, addr, kvPath("/v1/kv/", key), nil, nil)
+	if errors.Is(err, errNotFound) {
+		return Reg{Absent: true}, nil
+	}
+	if err != nil {
+		return Reg{}, err
+	}
+	v, err := strconv.ParseUint(h.Get(versionHeader), 10, 64)
+	if err != nil {
+		return Reg{}, fmt.Errorf("chaos: GET answered without a valid %s header: %w", versionHeader, err)
+	}
+	return Reg{Value: string(b), Version: v}, nil
+}
+
+// Delete deletes key.
+func (c *Client) Delete(ctx context.Context, addr, key string) error {
+	_, _, err := c.do(ctx, http.MethodDelete, addr, kvPath("/v1/kv/", key), nil, nil)
+	return err
+}
+
+// Incr adds by to the counter at key and returns its new value on the peer.
+func (c *Client) Incr(ctx context.Context, addr, key string, by int64) (int64, error) {
+	b, _, err := c.do(ctx, http.MethodPost, addr, kvPath("/v1/counter/", key), url.Values{"by": {strconv.FormatInt(by, 10)}}, nil)
+	if err != nil {
+		return 0, err
+	}
+	var r struct{ Value int64 }
+	if err := json.Unmarshal(b, &r); err != nil {
+		return 0, fmt.Errorf("chaos: counter answer: %w", err)
+	}
+	return r.Value, nil
+}
+
+// Counter reads the counter at key.
+func (c *Client) Counter(ctx context.Context, addr, key string) (int64, error) {
+	b, _, err := c.do(ctx, http.MethodGet, addr, kvPath("/v1/counter/", key), nil, nil)
+	if err != nil {
+		return 0, err
+	}
+	var r struct{ Value int64 }
+	if err := json.Unmarshal(b, &r); err != nil {
+		return 0, fmt.Errorf("chaos: counter answer: %w", err)
+	}
+	return r.Value, nil
+}
+
+// entry is one key of a listing.
+type entry struct {
+	Key     string `json:"key"`
+	Value   []byte `json:"value"`
+	Version uint64 `json:"version"`
+}
+
+// List returns every live register with the prefix, all pages.
+func (c *Client) List(ctx context.Context, addr, prefix string) ([]entry, error) {
+	var out []entry
+	after := ""
+	for {
+		q := url.Values{"limit": {"10000"}}
+		if prefix != "" {
+			q.Set("prefix", prefix)
+		}
+		if after != "" {
+			q.Set("after", after)
+		}
+		b, _, err := c.do(ctx, http.MethodGet, addr, "/v1/kv", q, nil)
+		if err != nil {
+			return nil, err
+		}
+		var page struct {
+			Entries []entry `json:"entries"`
+			Next    string  `json:"next"`
+		}
+		if err := json.Unmarshal(b, &page); err != nil {
+			return nil, fmt.Errorf("chaos: listing: %w", err)
+		}
+		out = append(out, page.Entries...)
+		if page.Next == "" {
+			return out, nil
+		}
+		after = page.Next
+	}
+}
+
+// status is the part of /v1/status the harness uses.
+type status struct {
+	ID    string `json:"id"`
+	Peers int    `json:"peers"`
+}
+
+// Status reads /v1/status.
+func (c *Client) Status(ctx context.Context, addr string) (status, error) {
+	var st status
+	b, _, err := c.do(ctx, http.MethodGet, addr, "/v1/status", nil, nil)
+	if err != nil {
+		return st, err
+	}
+	return st, json.Unmarshal(b, &st)
+}
+
+// Hook calls a test hook (POST /v1/test/<name>).
+func (c *Client) Hook(ctx context.Context, addr, name string, q url.Values) error {
+	_, _, err := c.do(ctx, http.MethodPost, addr, "/v1/test/"+name, q, nil)
+	return err
+}
+
+// Metric returns the sum of the samples of a Prometheus counter.
+func (c *Client) Metric(ctx context.Context, addr, name string) (float64, error) {
+	b, _, err := c.do(ctx, http.MethodGet, addr, "/metrics", nil, nil)
+	if err != nil {
+		return 0, err
+	}
+	var sum float64
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, name) || (len(line) > len(name) && line[len(name)] != ' ' && line[len(name)] != '{') {
+			continue
+		}
+		f := strings.Fields(line)
+		if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
+			sum += v
+		}
+	}
+	return sum, nil
+}

@@ -1,0 +1,15 @@
+// Package chaos is grapevine's Jepsen-style fault-injection suite. It runs
+// real `grapevine daemon` processes on loopback addresses, drives a recorded
+// workload through their HTTP APIs (every operation logged as invoke / ok /
+// fail / info in JSON lines), injects faults — partitions (nftables when it
+// works, else the daemons' test-only connection gater), kill -9 and restart,
+// SIGSTOP/SIGCONT, clock skew through the daemons' test hooks — and a rogue
+// libp2p peer that sends malformed gossip and sync streams. Then it heals
+// everything, waits for the peers to converge, reads every key on every
+// peer, and checks the history against the model: last-writer-wins
+// registers by (HLC, origin), PN-counters by the Maelstrom rule, deletes stay
+// deleted, convergence, and local durability after kill -9.
+//
+// Run drives one whole run; the checkers (Check) are pure functions of a
+// recorded history and final reads, tested on their own.
+package chaos

@@ -1,0 +1,420 @@
+package chaos
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/grapevine-kv/grapevine/crdt"
+)
+
+// Report is the outcome of a run.
+type Report struct {
+	Config       Config
+	Mechanism    string // how partitions were made, and why
+	Elapsed      time.Duration
+	Faults       FaultCounts
+	Ops          map[string]map[string]int // function -> completion type -> count
+	Results      []Result
+	Valid        bool
+	Converged    bool
+	ConvergeTime time.Duration
+	BadInput     BadInputStats
+	Crashes      []string
+	Notes        []string
+}
+
+// subnet returns a per-process 127.a.b.0/24 so that concurrent runs (and
+// their nftables rules) do not meet.
+func subnet() string {
+	pid := os.Getpid()
+	return fmt.Sprintf("127.%d.%d.", 64+pid%128, 1+(pid/128)%250)
+}
+
+// Run performs one run: start the peers, run the workload, the nemesis and
+// the rogue peer for cfg.Duration, heal, wait for convergence, read every
+// peer, stop the peers and check. The report's Valid is the verdict; an
+// error means the run itself could not be carried out.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Log == nil {
+		cfg.Log = new(strings.Builder)
+	}
+	logf := func(format string, args ...any) { fmt.Fprintf(cfg.Log, format+"\n", args...) }
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("chaos: %w", err)
+	}
+	rep := &Report{Config: cfg, Ops: map[string]map[string]int{}}
+	started := time.Now()
+	net := subnet()
+
+	// Partition mechanism.
+	var part partitioner
+	reason := "asked for"
+	if cfg.Partition != "gater" {
+		table := fmt.Sprintf("grapevine_chaos_%d", os.Getpid())
+		err := probeNFT(ctx, table, net+"251")
+		switch {
+		case err == nil:
+			ips := make([]string, cfg.Peers)
+			for i := range ips {
+				ips[i] = fmt.Sprintf("%s%d", net, i+1)
+			}
+			part = &nftPartitioner{table: table, ips: ips}
+		case cfg.Partition == "nft":
+			return nil, fmt.Errorf("chaos: nftables unusable: %w", err)
+		default:
+			reason = "nftables unusable: " + err.Error()
+		}
+	}
+
+	histFile, err := os.Create(filepath.Join(cfg.Dir, "history.jsonl"))
+	if err != nil {
+		return nil, fmt.Errorf("chaos: %w", err)
+	}
+	defer histFile.Close()
+	hist := NewHistory(histFile, started)
+	c := NewClient(cfg.RequestTimeout)
+	defer c.Close()
+
+	crashes := make(chan string, 64)
+	peers := make([]*Daemon, cfg.Peers)
+	var logs []*os.File
+	defer func() {
+		for _, f := range logs {
+			_ = f.Close()
+		}
+	}()
+	for i := range peers {
+		lf, err := os.OpenFile(filepath.Join(cfg.Dir, fmt.Sprintf("p%d.log", i+1)), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("chaos: %w", err)
+		}
+		logs = append(logs, lf)
+		peers[i] = &Daemon{Index: i, IP: fmt.Sprintf("%s%d", net, i+1), Port: 4101,
+			Data: filepath.Join(cfg.Dir, fmt.Sprintf("p%d", i+1)), bin: cfg.Bin, net: cfg.Network, logW: lf, crashes: crashes}
+		_ = os.RemoveAll(peers[i].Data)
+	}
+	if part == nil {
+		part = &gaterPartitioner{c: c, peers: peers, reason: reason}
+	}
+	defer func() { _ = part.Close() }()
+	rep.Mechanism = part.Name()
+	logf("grapevine chaos: seed %d, %d peers on %s1..%d, %s of faults, partitions by %s", cfg.Seed, cfg.Peers, net, cfg.Peers, cfg.Duration, rep.Mechanism)
+
+	stopAll := func() {
+		for _, d := range peers {
+			if err := d.Stop(10 * time.Second); err != nil {
+				rep.Notes = append(rep.Notes, err.Error())
+			}
+		}
+	}
+	// Start the peers: p1, then each with every earlier one as bootstrap.
+	var boot []string
+	for _, d := range peers {
+		if err := d.Start(ctx, c, boot, false); err != nil {
+			stopAll()
+			return nil, err
+		}
+		boot = append(boot, d.Addr())
+	}
+	peerIDs := make([]string, len(peers))
+	for i, d := range peers {
+		peerIDs[i] = d.ID()
+	}
+	waitMesh(ctx, c, peers, 20*time.Second, logf)
+
+	// The run.
+	end := time.Now().Add(cfg.Duration)
+	runCtx, stopRun := context.WithDeadline(ctx, end)
+	defer stopRun()
+	w := newWorkload(cfg, hist, c, peers)
+	var wg sync.WaitGroup
+	for i := range cfg.Peers * cfg.WorkersPerPeer {
+		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(i)+1))
+		wg.Go(func() { w.worker(runCtx, i, rng) })
+	}
+	nem := &nemesis{cfg: cfg, hist: hist, c: c, peers: peers, part: part, start: started, peerIDs: peerIDs,
+		rng: rand.New(rand.NewPCG(cfg.Seed, 1000))}
+	wg.Go(func() { nem.run(ctx, end) })
+	var rg *rogue
+	if cfg.Faults.BadInput {
+		rg, err = newRogue(cfg, hist, c, peers, net+"250", rand.New(rand.NewPCG(cfg.Seed, 2000)))
+		if err != nil {
+			rep.Notes = append(rep.Notes, err.Error())
+		} else {
+			defer rg.Close()
+			wg.Go(func() { rg.run(runCtx) })
+		}
+	}
+	progress := time.NewTicker(30 * time.Second)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+wait:
+	for {
+		select {
+		case <-done:
+			break wait
+		case <-progress.C:
+			ops := hist.Ops()
+			logf("%7.1fs %d operations so far", time.Since(started).Seconds(), len(ops))
+		}
+	}
+	progress.Stop()
+	if ctx.Err() != nil {
+		stopAll()
+		return nil, ctx.Err()
+	}
+
+	// Heal, wait for convergence, read everything.
+	logf("%7.1fs workload stopped; healing every fault", time.Since(started).Seconds())
+	nem.healAll(ctx)
+	healed := time.Now()
+	ops := hist.Ops()
+	deadline := healed.Add(cfg.Quiesce)
+	var maxVer uint64
+	for _, op := range ops {
+		if op.Type == TypeOK {
+			maxVer = max(maxVer, op.Version)
+		}
+	}
+	if reach := time.UnixMilli(crdt.Timestamp(maxVer).Millis()).Add(-cfg.MaxDrift); reach.After(time.Now()) {
+		ext := reach.Add(cfg.Quiesce / 2)
+		if ext.After(deadline) {
+			note := fmt.Sprintf("a forward-skewed peer stamped writes %s ahead; its peers accept them only %s from now, so the convergence deadline moves there",
+				time.Until(time.UnixMilli(crdt.Timestamp(maxVer).Millis())).Round(time.Second), time.Until(reach).Round(time.Second))
+			rep.Notes = append(rep.Notes, note)
+			logf("%s", note)
+			deadline = ext
+		}
+	}
+	hotKeys, ctrKeys := w.hotKeys, append(slices.Clone(w.ctrKeys), badKeyPrefix+"ctr")
+	var final []FinalState
+	var firstEqual time.Time
+	for {
+		final = readAll(ctx, c, peers, ctrKeys)
+		if equalDigests(final) {
+			if !firstEqual.IsZero() {
+				rep.Converged = true
+				rep.ConvergeTime = firstEqual.Sub(healed)
+				break
+			}
+			firstEqual = time.Now()
+		} else {
+			firstEqual = time.Time{}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			rep.ConvergeTime = time.Since(healed)
+			break
+		}
+		sleep(ctx, 500*time.Millisecond)
+	}
+	logf("%7.1fs converged=%v after %s; stopping peers", time.Since(started).Seconds(), rep.Converged, rep.ConvergeTime.Round(time.Millisecond))
+	hist.Event("final", fmt.Sprintf("converged=%v in %s", rep.Converged, rep.ConvergeTime))
+	stopAll()
+	close(crashes)
+	for cr := range crashes {
+		rep.Crashes = append(rep.Crashes, cr)
+	}
+
+	// Registers absent from a peer's listing are absent there.
+	keys := slices.Clone(hotKeys)
+	for _, op := range ops {
+		if strings.HasPrefix(op.Key, deleteKeyPrefix) {
+			keys = append(keys, op.Key)
+		}
+	}
+	for i := range final {
+		if !final[i].Live {
+			continue
+		}
+		for _, k := range keys {
+			if _, ok := final[i].Registers[k]; !ok {
+				final[i].Registers[k] = Reg{Absent: true}
+			}
+		}
+	}
+	if rg != nil {
+		rep.BadInput = rg.stats
+	}
+	for _, f := range final {
+		for k := range f.Registers {
+			if strings.HasPrefix(k, badKeyPrefix) && !f.Registers[k].Absent {
+				rep.BadInput.AcceptedKeys = append(rep.BadInput.AcceptedKeys, fmt.Sprintf("p%d has %q", f.Peer+1, k))
+			}
+		}
+		if v := f.Counters[badKeyPrefix+"ctr"]; v != 0 {
+			rep.BadInput.AcceptedKeys = append(rep.BadInput.AcceptedKeys, fmt.Sprintf("p%d counter %q = %d", f.Peer+1, badKeyPrefix+"ctr", v))
+		}
+	}
+	rep.Faults = nem.counts
+	for _, op := range ops {
+		if rep.Ops[op.F] == nil {
+			rep.Ops[op.F] = map[string]int{}
+		}
+		rep.Ops[op.F][op.Type]++
+	}
+	rep.Results = Check(Input{
+		Ops: ops, PeerIDs: peerIDs, HotKeys: hotKeys, CounterKeys: w.ctrKeys, Final: final,
+		Converged: rep.Converged, ConvergeTime: rep.ConvergeTime, Durability: nem.durable,
+		BadInput: rep.BadInput, Crashes: rep.Crashes,
+	})
+	rep.Valid = true
+	for _, r := range rep.Results {
+		rep.Valid = rep.Valid && r.Valid
+	}
+	rep.Elapsed = time.Since(started)
+	if err := hist.Flush(); err != nil {
+		rep.Notes = append(rep.Notes, "writing the history: "+err.Error())
+	}
+	if b, err := json.MarshalIndent(final, "", " "); err == nil {
+		_ = os.WriteFile(filepath.Join(cfg.Dir, "final.json"), b, 0o644)
+	}
+	_ = os.WriteFile(filepath.Join(cfg.Dir, "summary.txt"), []byte(rep.Summary()), 0o644)
+	return rep, nil
+}
+
+// waitMesh waits until every peer sees every other, or the timeout.
+func waitMesh(ctx context.Context, c *Client, peers []*Daemon, timeout time.Duration, logf func(string, ...any)) {
+	deadline := time.Now().Add(timeout)
+	for {
+		least := len(peers)
+		for _, d := range peers {
+			st, err := c.Status(ctx, d.API())
+			if err != nil {
+				least = 0
+				continue
+			}
+			least = min(least, st.Peers)
+		}
+		if least >= len(peers)-1 {
+			return
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			logf("peers not fully meshed after %s (least connected peer sees %d of %d); going on", timeout, least, len(peers)-1)
+			return
+		}
+		sleep(ctx, 200*time.Millisecond)
+	}
+}
+
+// readAll reads every peer's registers (one listing) and counters, and a
+// digest of both.
+func readAll(ctx context.Context, c *Client, peers []*Daemon, counters []string) []FinalState {
+	out := make([]FinalState, len(peers))
+	var wg sync.WaitGroup
+	for i, d := range peers {
+		wg.Go(func() { out[i] = readPeer(ctx, c, d, counters) })
+	}
+	wg.Wait()
+	return out
+}
+
+func readPeer(ctx context.Context, c *Client, d *Daemon, counters []string) FinalState {
+	f := FinalState{Peer: d.Index, Registers: map[string]Reg{}, Counters: map[string]int64{}}
+	if !d.Running() {
+		f.Err = "not running"
+		return f
+	}
+	entries, err := c.List(ctx, d.API(), "")
+	if err != nil {
+		f.Err = err.Error()
+		return f
+	}
+	h := sha256.New()
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Key < entries[j].Key })
+	for _, e := range entries {
+		f.Registers[e.Key] = Reg{Value: string(e.Value), Version: e.Version}
+		fmt.Fprintf(h, "r %q %q %d\n", e.Key, e.Value, e.Version)
+	}
+	for _, k := range counters {
+		v, err := c.Counter(ctx, d.API(), k)
+		if err != nil {
+			f.Err = err.Error()
+			return f
+		}
+		f.Counters[k] = v
+		fmt.Fprintf(h, "c %q %d\n", k, v)
+	}
+	f.Live, f.Digest = true, hex.EncodeToString(h.Sum(nil))
+	return f
+}
+
+func equalDigests(fs []FinalState) bool {
+	for _, f := range fs {
+		if !f.Live || f.Digest != fs[0].Digest {
+			return false
+		}
+	}
+	return len(fs) > 0
+}
+
+// Summary formats the report the way Jepsen does.
+func (r *Report) Summary() string {
+	var b strings.Builder
+	cfg := r.Config
+	fmt.Fprintf(&b, "grapevine chaos — seed %d, %s of faults (%s in all), %d peers\n", cfg.Seed, cfg.Duration, r.Elapsed.Round(time.Second), cfg.Peers)
+	fmt.Fprintf(&b, "partitions by: %s\n", r.Mechanism)
+	f := r.Faults
+	fmt.Fprintf(&b, "faults: %d partitions healed (%s), %d kill -9 restarts (%d failed restarts), %d pauses, %d clock skews (%d beyond the max drift)\n",
+		f.Partitions, f.partitionSummary(), f.Kills, f.RestartFailures, f.Pauses, f.Skews, f.SkewsBeyond)
+	total := map[string]int{}
+	fns := make([]string, 0, len(r.Ops))
+	for fn, m := range r.Ops {
+		fns = append(fns, fn)
+		for t, n := range m {
+			total[t] += n
+		}
+	}
+	sort.Strings(fns)
+	fmt.Fprintf(&b, "operations: %d ok, %d fail, %d info (", total[TypeOK], total[TypeFail], total[TypeInfo])
+	for i, fn := range fns {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		m := r.Ops[fn]
+		fmt.Fprintf(&b, "%s %d/%d/%d", fn, m[TypeOK], m[TypeFail], m[TypeInfo])
+	}
+	b.WriteString(")\n")
+	for _, res := range r.Results {
+		verdict := "VALID"
+		if !res.Valid {
+			verdict = "INVALID"
+		}
+		fmt.Fprintf(&b, "  %-12s %-8s %s\n", res.Name, verdict, res.Summary)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "note: %s\n", n)
+	}
+	if r.Valid {
+		b.WriteString("RESULT: VALID\n")
+		return b.String()
+	}
+	b.WriteString("offending:\n")
+	for _, res := range r.Results {
+		if res.Valid {
+			continue
+		}
+		for i, o := range res.Offending {
+			if i == 20 {
+				fmt.Fprintf(&b, "  %s: … %d more (see history.jsonl)\n", res.Name, len(res.Offending)-20)
+				break
+			}
+			fmt.Fprintf(&b, "  %s: %s\n", res.Name, o)
+		}
+	}
+	b.WriteString("RESULT: INVALID\n")
+	return b.String()
+}

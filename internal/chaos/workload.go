@@ -1,0 +1,219 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// Key spaces of the workload.
+const (
+	hotKeyPrefix     = "r/"   // LWW registers, written by every worker through every peer
+	counterKeyPrefix = "c/"   // PN-counters
+	deleteKeyPrefix  = "d/"   // written once, then deleted, never written again
+	badKeyPrefix     = "bad/" // targets of the bad-input workload: must never exist
+)
+
+// workload is the client side: workers bound to peers, each with its own
+// seeded random source.
+type workload struct {
+	cfg     Config
+	hist    *History
+	c       *Client
+	peers   []*Daemon
+	hotKeys []string
+	ctrKeys []string
+}
+
+func newWorkload(cfg Config, hist *History, c *Client, peers []*Daemon) *workload {
+	w := &workload{cfg: cfg, hist: hist, c: c, peers: peers}
+	for i := range cfg.HotKeys {
+		w.hotKeys = append(w.hotKeys, fmt.Sprintf("%s%d", hotKeyPrefix, i))
+	}
+	for i := range cfg.CounterKeys {
+		w.ctrKeys = append(w.ctrKeys, fmt.Sprintf("%s%d", counterKeyPrefix, i))
+	}
+	return w
+}
+
+// worker runs one client until ctx is done. Worker i talks to peer
+// i mod N, as a Jepsen process is bound to a node.
+func (w *workload) worker(ctx context.Context, id int, rng *rand.Rand) {
+	peer := id % len(w.peers)
+	seq := 0
+	// The delete life cycle of this worker: put a fresh key, delete it after
+	// the put is acknowledged, then read deleted keys back now and then.
+	var pending string // written (ok), not yet deleted
+	var deleted []string
+	for ctx.Err() == nil {
+		seq++
+		addr := w.peers[peer].API()
+		switch r := rng.Float64(); {
+		case r < 0.40:
+			key := w.hotKeys[rng.IntN(len(w.hotKeys))]
+			w.put(ctx, id, peer, addr, key, fmt.Sprintf("w%d/%d", id, seq))
+		case r < 0.60:
+			w.get(ctx, id, peer, addr, w.hotKeys[rng.IntN(len(w.hotKeys))])
+		case r < 0.82:
+			by := int64(rng.IntN(5) + 1)
+			if rng.IntN(2) == 0 {
+				by = -by
+			}
+			w.incr(ctx, id, peer, addr, w.ctrKeys[rng.IntN(len(w.ctrKeys))], by)
+		case r < 0.92 || len(deleted) == 0:
+			if pending == "" {
+				key := fmt.Sprintf("%s%d/%d", deleteKeyPrefix, id, seq)
+				if w.put(ctx, id, peer, addr, key, fmt.Sprintf("w%d/%d", id, seq)) == TypeOK {
+					pending = key
+				}
+				// fail: nothing to delete; info: the put may still land later
+				// than a delete would, so the key is abandoned.
+				continue
+			}
+			switch w.del(ctx, id, peer, addr, pending) {
+			case TypeOK:
+				deleted = append(deleted, pending)
+				pending = ""
+			case TypeInfo:
+				pending = "" // indeterminate: not checked as deleted
+			}
+		default:
+			w.get(ctx, id, peer, addr, deleted[rng.IntN(len(deleted))])
+		}
+		if w.cfg.ThinkTime > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Duration(rng.Int64N(int64(w.cfg.ThinkTime)*2 + 1))):
+			}
+		}
+	}
+}
+
+// opCtx is the context of one request: not cut short by the end of the
+// workload (an in-flight request completes or times out on its own, so its
+// outcome is known), but by the harness stopping.
+func opCtx(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
+func classify(err error) string {
+	if err == nil {
+		return TypeOK
+	}
+	return outcome(err)
+}
+
+func (w *workload) put(ctx context.Context, proc, peer int, addr, key, value string) string {
+	op := w.hist.Invoke(Op{Process: proc, F: FPut, Peer: peer, Key: key, Value: value})
+	v, err := w.c.Put(opCtx(ctx), addr, key, value)
+	op.Type, op.Version = classify(err), v
+	if err != nil {
+		op.Error = err.Error()
+	}
+	w.hist.Complete(op)
+	return op.Type
+}
+
+func (w *workload) get(ctx context.Context, proc, peer int, addr, key string) {
+	op := w.hist.Invoke(Op{Process: proc, F: FGet, Peer: peer, Key: key})
+	r, err := w.c.Get(opCtx(ctx), addr, key)
+	op.Type = classify(err)
+	if err != nil {
+		op.Error = err.Error()
+		if op.Type == TypeInfo {
+			op.Type = TypeFail // a read that did not answer changed nothing
+		}
+	} else {
+		op.Value, op.Version, op.Absent = r.Value, r.Version, r.Absent
+	}
+	w.hist.Complete(op)
+}
+
+func (w *workload) incr(ctx context.Context, proc, peer int, addr, key string, by int64) {
+	op := w.hist.Invoke(Op{Process: proc, F: FIncr, Peer: peer, Key: key, Delta: by})
+	v, err := w.c.Incr(opCtx(ctx), addr, key, by)
+	op.Type, op.Result = classify(err), v
+	if err != nil {
+		op.Error = err.Error()
+	}
+	w.hist.Complete(op)
+}
+
+func (w *workload) del(ctx context.Context, proc, peer int, addr, key string) string {
+	op := w.hist.Invoke(Op{Process: proc, F: FDel, Peer: peer, Key: key})
+	err := w.c.Delete(opCtx(ctx), addr, key)
+	op.Type = classify(err)
+	if err != nil {
+		op.Error = err.Error()
+	}
+	w.hist.Complete(op)
+	return op.Type
+}
+
+// durabilityCheck reads back, on a peer just restarted and still isolated,
+// every register write it acknowledged before it was killed at killedAt
+// (ok puts and deletes in hist): each must be there, at its version or a
+// greater one. Workers talk to the restarted peer meanwhile, so a key it
+// deleted since (or may have: info) may be absent.
+func durabilityCheck(ctx context.Context, c *Client, d *Daemon, hist *History, peerIDs []string, killedAt time.Duration) DurabilityCheck {
+	res := DurabilityCheck{Peer: d.Index, At: hist.Since()}
+	ops := hist.Ops()
+	in := Input{Ops: ops, PeerIDs: peerIDs}
+	puts := in.puts()
+	type want struct {
+		s     stamp
+		value string
+		del   bool
+	}
+	wants := map[string]want{}
+	for _, op := range ops {
+		if op.Peer != d.Index || op.Type != TypeOK || op.Complete >= killedAt {
+			continue
+		}
+		switch op.F {
+		case FPut:
+			s := stamp{op.Version, in.origin(op.Peer)}
+			if cur, ok := wants[op.Key]; !ok || (!cur.del && s.cmp(cur.s) > 0) {
+				wants[op.Key] = want{s: s, value: op.Value}
+			}
+		case FDel:
+			wants[op.Key] = want{del: true}
+		}
+	}
+	for key, wt := range wants {
+		r, err := c.Get(ctx, d.API(), key)
+		if err != nil {
+			res.Err = fmt.Sprintf("reading %s: %v", key, err)
+			return res
+		}
+		res.Checked++
+		switch {
+		case wt.del && !r.Absent:
+			res.Missing = append(res.Missing, fmt.Sprintf("%s: acknowledged delete undone (reads %q)", key, r.Value))
+		case wt.del:
+		case r.Absent:
+			if !deletedSince(hist.Ops(), d.Index, key) {
+				res.Missing = append(res.Missing, fmt.Sprintf("%s: acknowledged write %q %s missing", key, wt.value, wt.s))
+			}
+		default:
+			got := stamp{r.Version, ""}
+			if w, ok := puts[key+"\x00"+r.Value]; ok {
+				got.origin = in.origin(w.Peer)
+			}
+			if got.cmp(wt.s) < 0 {
+				res.Missing = append(res.Missing, fmt.Sprintf("%s: acknowledged write %q %s replaced by older %q %s", key, wt.value, wt.s, r.Value, got))
+			}
+		}
+	}
+	return res
+}
+
+// deletedSince reports whether ops hold a delete of key through peer that
+// may have happened (ok or info).
+func deletedSince(ops []Op, peer int, key string) bool {
+	for _, op := range ops {
+		if op.F == FDel && op.Peer == peer && op.Key == key && op.Type != TypeFail {
+			return true
+		}
+	}
+	return false
+}
