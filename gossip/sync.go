@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grapevine-kv/grapevine/crdt"
@@ -342,12 +343,12 @@ func (s *Syncer) round(ctx context.Context, str stream, stats *RoundStats) (err 
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { _ = str.Reset() })
 	defer stop()
+	// The round fails when no frame moves either way for IdleTimeout.
 	c := newFrameConn(str)
-	deadline := func() { _ = str.SetDeadline(time.Now().Add(s.cfg.IdleTimeout)) }
-	deadline()
+	c.progress = func() { _ = str.SetDeadline(time.Now().Add(s.cfg.IdleTimeout)) }
+	c.progress()
 
 	mine := s.store.Namespaces()
-	var buf []byte
 	var theirs []string
 	if stats.Initiator {
 		if err = c.write(frameHello, marshalHello(mine)); err == nil {
@@ -357,7 +358,7 @@ func (s *Syncer) round(ctx context.Context, str stream, stats *RoundStats) (err 
 			return err
 		}
 	}
-	p, err := c.expect(frameHello, buf)
+	p, err := c.expect(frameHello)
 	if err != nil {
 		return err
 	}
@@ -377,7 +378,7 @@ func (s *Syncer) round(ctx context.Context, str stream, stats *RoundStats) (err 
 	for _, ns := range slices.Compact(all) {
 		nsStats := NamespaceStats{Namespace: ns}
 		sentBefore, rcvBefore := c.sent, c.rcv
-		err := s.syncNamespace(ctx, c, deadline, stats.Peer, ns, stats.Initiator, &nsStats)
+		err := s.syncNamespace(ctx, c, stats.Peer, ns, stats.Initiator, &nsStats)
 		nsStats.BytesSent, nsStats.BytesReceived = c.sent-sentBefore, c.rcv-rcvBefore
 		stats.Namespaces = append(stats.Namespaces, nsStats)
 		if err != nil {
@@ -405,7 +406,7 @@ func (x nsIndex) Items(lo, hi uint64, fn func(reconcile.Item) error) error {
 	return x.store.Items(x.ns, lo, hi, func(it storage.Item) error { return fn(reconcile.Item(it)) })
 }
 
-func (s *Syncer) syncNamespace(ctx context.Context, c *frameConn, deadline func(), from peer.ID, ns string, initiator bool, st *NamespaceStats) error {
+func (s *Syncer) syncNamespace(ctx context.Context, c *frameConn, from peer.ID, ns string, initiator bool, st *NamespaceStats) error {
 	ix := nsIndex{store: s.store, ns: ns}
 	var sess *reconcile.Session
 	var err error
@@ -427,13 +428,11 @@ func (s *Syncer) syncNamespace(ctx context.Context, c *frameConn, deadline func(
 		return err
 	}
 	var out reconcile.Outcome
-	var buf []byte
 	for !sess.Done() {
-		p, err := c.expect(frameReconcile, buf)
+		p, err := c.expect(frameReconcile)
 		if err != nil {
 			return err
 		}
-		deadline()
 		reply, done, err := sess.Handle(p)
 		if err != nil {
 			return err
@@ -458,9 +457,9 @@ func (s *Syncer) syncNamespace(ctx context.Context, c *frameConn, deadline func(
 		if err := s.sendStates(c, ns, out, st); err != nil {
 			return err
 		}
-		return s.receiveStates(ctx, c, deadline, from, ns, out.Receive, st)
+		return s.receiveStates(ctx, c, from, ns, out.Receive, st)
 	}
-	if err := s.receiveStates(ctx, c, deadline, from, ns, out.Receive, st); err != nil {
+	if err := s.receiveStates(ctx, c, from, ns, out.Receive, st); err != nil {
 		return err
 	}
 	return s.sendStates(c, ns, out, st)
@@ -510,10 +509,11 @@ func (s *Syncer) sendStates(c *frameConn, ns string, out reconcile.Outcome, st *
 	return c.flush()
 }
 
-// receiveStates applies the peer's chunks until frameEnd. Each chunk is
-// committed before the next is read, so an interrupted transfer keeps
-// what arrived and the next round resumes from there.
-func (s *Syncer) receiveStates(ctx context.Context, c *frameConn, deadline func(), from peer.ID, ns string, spans []reconcile.Span, st *NamespaceStats) error {
+// receiveStates applies the peer's chunks until frameEnd. Chunks are
+// committed in order, one at a time, while the next is read and decoded;
+// so an interrupted transfer keeps what was committed and the next round
+// resumes from there.
+func (s *Syncer) receiveStates(ctx context.Context, c *frameConn, from peer.ID, ns string, spans []reconcile.Span, st *NamespaceStats) error {
 	var expected uint64
 	for _, sp := range spans {
 		expected += sp.Count
@@ -525,30 +525,61 @@ func (s *Syncer) receiveStates(ctx context.Context, c *frameConn, deadline func(
 		p.Syncing = false
 		p.LastRound, p.LastRoundClean = time.Now(), st.StatesReceived == 0 && st.StatesSent == 0
 	})
-	var buf []byte
-	for {
-		kind, p, err := c.read(buf)
-		if err != nil {
-			return err
+
+	// One applier goroutine commits chunks in order; the reader hands it
+	// at most one chunk ahead.
+	chunks := make(chan []wire.Delta, 1)
+	applied := make(chan struct{})
+	var failed atomic.Bool
+	var applyErr error
+	var repaired int
+	go func() {
+		defer close(applied)
+		for deltas := range chunks {
+			if failed.Load() {
+				continue // drain: the reader stops at its next frame
+			}
+			changed, err := s.apply(ctx, from, ns, deltas)
+			if err != nil {
+				applyErr = err
+				failed.Store(true)
+				continue
+			}
+			repaired += changed
 		}
-		deadline()
+	}()
+	finish := func(err error) error {
+		close(chunks)
+		<-applied // applyErr and repaired are safe to read from here on
+		st.Repaired += repaired
+		if err == nil {
+			err = applyErr
+		}
+		return err
+	}
+
+	for !failed.Load() {
+		kind, p, err := c.read()
+		if err != nil {
+			return finish(err)
+		}
 		switch kind {
 		case frameEnd:
 			if len(p) != 0 {
-				return protocolErr("end frame with payload")
+				return finish(protocolErr("end frame with payload"))
 			}
 			s.updateProgress(ns, func(p *Progress) { p.RangesDone = p.RangesTotal })
-			return nil
+			return finish(nil)
 		case frameStates:
 		default:
-			return protocolErr("got frame kind %d while receiving states", kind)
+			return finish(protocolErr("got frame kind %d while receiving states", kind))
 		}
 		b, err := wire.Unmarshal(p)
 		if err != nil {
-			return fmt.Errorf("%w: %w", ErrProtocol, err)
+			return finish(fmt.Errorf("%w: %w", ErrProtocol, err))
 		}
 		if b.Namespace != ns {
-			return protocolErr("states of namespace %q while syncing %q", b.Namespace, ns)
+			return finish(protocolErr("states of namespace %q while syncing %q", b.Namespace, ns))
 		}
 		deltas := b.Deltas[:0]
 		for _, d := range b.Deltas {
@@ -561,11 +592,6 @@ func (s *Syncer) receiveStates(ctx context.Context, c *frameConn, deadline func(
 			deltas = append(deltas, d)
 		}
 		st.StatesReceived += len(b.Deltas)
-		changed, err := s.apply(ctx, from, ns, deltas)
-		if err != nil {
-			return err
-		}
-		st.Repaired += changed
 		var last uint64
 		if len(b.Deltas) > 0 {
 			d := b.Deltas[len(b.Deltas)-1]
@@ -580,5 +606,9 @@ func (s *Syncer) receiveStates(ctx context.Context, c *frameConn, deadline func(
 				}
 			}
 		})
+		if len(deltas) > 0 {
+			chunks <- deltas
+		}
 	}
+	return finish(nil)
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -237,4 +238,45 @@ func FuzzServe(f *testing.F) {
 			t.Fatal("unexpected cancellation")
 		}
 	})
+}
+
+// slowStream is a stream whose writes take 10 ms each and fail, like a real
+// stream's, once the deadline has passed.
+type slowStream struct {
+	memStream
+	deadline time.Time
+}
+
+func (s *slowStream) SetDeadline(t time.Time) error { s.deadline = t; return nil }
+
+func (s *slowStream) Write(p []byte) (int, error) {
+	time.Sleep(10 * time.Millisecond) // a slow receiver behind flow control
+	if time.Now().After(s.deadline) {
+		return 0, os.ErrDeadlineExceeded
+	}
+	return len(p), nil
+}
+
+// A transfer may last far longer than the idle timeout as long as frames
+// keep moving: the sending side of a bootstrap only writes, and each frame
+// it writes must push the deadline back.
+func TestFrameWritesPushDeadline(t *testing.T) {
+	str := &slowStream{}
+	c := newFrameConn(str)
+	idle := 50 * time.Millisecond
+	c.progress = func() { _ = str.SetDeadline(time.Now().Add(idle)) }
+	c.progress()
+	chunk := make([]byte, 100<<10) // larger than the write buffer: every frame reaches the stream
+	start := time.Now()
+	for i := range 20 {
+		if err := c.write(frameStates, chunk); err != nil {
+			t.Fatalf("frame %d failed after %s: %v", i, time.Since(start), err)
+		}
+	}
+	if err := c.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if elapsed := time.Since(start); elapsed < 4*idle {
+		t.Fatalf("writing took %s; the test needs it to outlast the idle timeout", elapsed)
+	}
 }

@@ -37,11 +37,14 @@ func protocolErr(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrProtocol}, args...)...)
 }
 
-// frameConn reads and writes frames, counting bytes.
+// frameConn reads and writes frames, counting bytes. progress, if set, is
+// called at every frame read or written (to push the idle deadline back).
 type frameConn struct {
 	r         *bufio.Reader
 	w         *bufio.Writer
 	sent, rcv int64
+	progress  func()
+	buf       []byte // the last frame read, reused
 }
 
 func newFrameConn(rw io.ReadWriter) *frameConn {
@@ -49,6 +52,9 @@ func newFrameConn(rw io.ReadWriter) *frameConn {
 }
 
 func (c *frameConn) write(kind byte, payload []byte) error {
+	if c.progress != nil {
+		c.progress()
+	}
 	var hdr [binary.MaxVarintLen64 + 1]byte
 	n := binary.PutUvarint(hdr[:], uint64(len(payload)+1))
 	hdr[n] = kind
@@ -65,7 +71,7 @@ func (c *frameConn) write(kind byte, payload []byte) error {
 func (c *frameConn) flush() error { return c.w.Flush() }
 
 // read returns the next frame. The payload is valid until the next read.
-func (c *frameConn) read(buf []byte) (byte, []byte, error) {
+func (c *frameConn) read() (byte, []byte, error) {
 	size, err := binary.ReadUvarint(c.r)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -76,11 +82,15 @@ func (c *frameConn) read(buf []byte) (byte, []byte, error) {
 	if size == 0 || size > MaxFrameSize {
 		return 0, nil, protocolErr("frame of %d bytes (limit %d)", size, MaxFrameSize)
 	}
-	buf = slices.Grow(buf[:0], int(size))[:size]
+	buf := slices.Grow(c.buf[:0], int(size))[:size]
+	c.buf = buf
 	if _, err := io.ReadFull(c.r, buf); err != nil {
 		return 0, nil, err
 	}
 	c.rcv += int64(uvarintLen(size)) + int64(size)
+	if c.progress != nil {
+		c.progress()
+	}
 	if buf[0] == frameError {
 		return 0, nil, fmt.Errorf("gossip: peer ended the sync: %.200s", buf[1:])
 	}
@@ -88,8 +98,8 @@ func (c *frameConn) read(buf []byte) (byte, []byte, error) {
 }
 
 // expect reads a frame of the given kind.
-func (c *frameConn) expect(kind byte, buf []byte) ([]byte, error) {
-	k, p, err := c.read(buf)
+func (c *frameConn) expect(kind byte) ([]byte, error) {
+	k, p, err := c.read()
 	if err != nil {
 		return nil, err
 	}
