@@ -72,13 +72,20 @@ type request struct {
 
 // New opens the database and builds the peer and gossip, without starting
 // anything; call Start.
-func New(ctx context.Context, cfg Config) (*Node, error) {
+func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, queue: make(chan *request, 1024), reg: prometheus.NewRegistry()}
 	n.mu.joined = make(map[string]bool)
+	// The lifetime context exists before anything that may call back into
+	// the node (the syncer serves peers as soon as it is built).
 	n.ctx, n.cancel = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			n.cancel()
+		}
+	}()
 
 	sopts := storage.DefaultOptions()
 	sopts.InMemory = cfg.InMemory
