@@ -144,7 +144,7 @@ func (db *DB) Apply(ops []Op) ([]Result, error) {
 
 // plan merges every op against the stored state and the batch's earlier
 // ops, filling results and returning the writes. It fails only on a read
-// error, before anything is written.
+// error, before anything is written. The caller holds applyMu.
 func (db *DB) plan(txn *badger.Txn, ops []Op, results []Result) ([]group, error) {
 	var cache map[string]*cached
 	if len(ops) > 1 {
@@ -168,7 +168,11 @@ func (db *DB) plan(txn *badger.Txn, ops []Op, results []Result) ([]group, error)
 		cur := cache[string(dk)]
 		if cur == nil {
 			cur = &cached{}
-			s, err := getState(txn, dk, typ)
+			var s crdt.State
+			err := ErrNotFound
+			if !db.absentLocked(op.Namespace, PlacementHash(typ, op.Key)) {
+				s, err = getState(txn, dk, typ)
+			}
 			switch {
 			case err == nil:
 				cur.state, cur.fp = s, ItemHash(typ, op.Key, crdt.Encode(s))

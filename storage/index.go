@@ -102,6 +102,21 @@ type treeDelta struct {
 	sum   uint64 // fingerprint change (mod 2^64)
 }
 
+// absentLocked reports whether the committed store surely holds no item of
+// ns in the leaf range of placement hash h, so a point read can be skipped.
+// The caller holds applyMu: the trees then reflect every commit exactly.
+// A bootstrap arrives in hash order into empty leaves, so it skips almost
+// every read.
+func (db *DB) absentLocked(ns string, h uint64) bool {
+	if db.skipIndex {
+		return false // no trees kept: nothing is known
+	}
+	db.trees.RLock()
+	defer db.trees.RUnlock()
+	t := db.trees.byNS[ns]
+	return t == nil || t.levels[treeDepth][h>>leafShift].Count == 0
+}
+
 // applyTreeLocked applies committed deltas; the caller holds trees' write lock.
 func (db *DB) applyTreeLocked(d treeDelta) {
 	t := db.trees.byNS[d.ns]
