@@ -298,46 +298,49 @@ func (n *Node) applyLoop() {
 		case <-n.ctx.Done():
 			return
 		}
-		batch, ops := n.collect(first)
-		start := time.Now()
-		results, err := n.db.Apply(ops)
-		n.m.applySeconds.Observe(time.Since(start).Seconds())
-		n.m.batchOps.Observe(float64(len(ops)))
-		publish := make(map[string][]wire.Delta)
-		i := 0
-		for _, r := range batch {
-			if err != nil {
-				r.err = err
-			} else {
-				r.results = results[i : i+len(r.ops)]
-				for _, res := range r.results {
-					if res.Changed {
-						n.m.applied(r.local).Inc()
-					}
-				}
-				if r.local {
-					for j, res := range r.results {
-						if res.Err == nil && res.Delta != nil {
-							ns := r.ops[j].Namespace
-							publish[ns] = append(publish[ns], wire.Delta{Key: r.ops[j].Key, State: res.Delta})
-						}
-					}
-				}
-			}
-			i += len(r.ops)
-			if r.done != nil {
-				close(r.done)
-			}
-		}
+		n.commit(n.collect(first))
+	}
+}
+
+// commit runs one apply round: it writes the batch in one storage
+// transaction, notifies watchers, acknowledges the writers — so a writer's
+// ack implies its change is durable and visible to watchers — and then
+// publishes the local changes as gossip.
+func (n *Node) commit(batch []*request, ops []storage.Op) {
+	start := time.Now()
+	results, err := n.db.Apply(ops)
+	n.m.applySeconds.Observe(time.Since(start).Seconds())
+	n.m.batchOps.Observe(float64(len(ops)))
+	if err != nil {
+		n.log.Error("apply failed", "ops", len(ops), "err", err)
+	} else {
+		n.notify(ops, results)
+	}
+	publish := make(map[string][]wire.Delta)
+	i := 0
+	for _, r := range batch {
 		if err != nil {
-			n.log.Error("apply failed", "ops", len(ops), "err", err)
+			r.err = err
 		} else {
-			n.notify(ops, results)
-		}
-		for ns, deltas := range publish {
-			if err := n.push.Publish(n.ctx, ns, deltas); err != nil && !errors.Is(err, gossip.ErrClosed) {
-				n.log.Warn("gossip publish failed; anti-entropy will repair", "namespace", ns, "err", err)
+			r.results = results[i : i+len(r.ops)]
+			for j, res := range r.results {
+				if res.Changed {
+					n.m.applied(r.local).Inc()
+				}
+				if r.local && res.Err == nil && res.Delta != nil {
+					ns := r.ops[j].Namespace
+					publish[ns] = append(publish[ns], wire.Delta{Key: r.ops[j].Key, State: res.Delta})
+				}
 			}
+		}
+		i += len(r.ops)
+		if r.done != nil {
+			close(r.done)
+		}
+	}
+	for ns, deltas := range publish {
+		if err := n.push.Publish(n.ctx, ns, deltas); err != nil && !errors.Is(err, gossip.ErrClosed) {
+			n.log.Warn("gossip publish failed; anti-entropy will repair", "namespace", ns, "err", err)
 		}
 	}
 }
