@@ -87,7 +87,7 @@ func (c *frameConn) read() (byte, []byte, error) {
 	if _, err := io.ReadFull(c.r, buf); err != nil {
 		return 0, nil, err
 	}
-	c.rcv += int64(uvarintLen(size)) + int64(size)
+	c.rcv += int64(protowire.SizeVarint(size)) + int64(size)
 	if c.progress != nil {
 		c.progress()
 	}
@@ -107,15 +107,6 @@ func (c *frameConn) expect(kind byte) ([]byte, error) {
 		return nil, protocolErr("got frame kind %d, want %d", k, kind)
 	}
 	return p, nil
-}
-
-func uvarintLen(v uint64) int {
-	n := 1
-	for v >= 0x80 {
-		v >>= 7
-		n++
-	}
-	return n
 }
 
 func marshalHello(namespaces []string) []byte {

@@ -285,24 +285,26 @@ func walkIndex(txn *badger.Txn, ns string, lo, hi uint64, fn func(Item) error) e
 // for the walk; safe for concurrent use, and fn may call other DB methods
 // (but not Close).
 func (db *DB) Items(ns string, lo, hi uint64, fn func(Item) error) error {
-	if err := ValidNamespace(ns); err != nil {
-		return err
-	}
-	if err := db.enter(); err != nil {
-		return err
-	}
-	defer db.leave()
-	if lo > hi {
-		return nil
-	}
-	return translateWalk(db.bdb.View(func(txn *badger.Txn) error {
-		return walkIndex(txn, ns, lo, hi, fn)
-	}))
+	return db.walk(ns, lo, hi, func(_ *badger.Txn, it Item) error { return fn(it) })
 }
 
 // States is Items with each item's stored state loaded from the same
 // snapshot, for streaming a range whole. The state is owned by fn.
 func (db *DB) States(ns string, lo, hi uint64, fn func(Item, crdt.State) error) error {
+	return db.walk(ns, lo, hi, func(txn *badger.Txn, it Item) error {
+		s, err := getState(txn, dataKey(ns, it.Type, it.Key), it.Type)
+		if err == ErrNotFound {
+			return fmt.Errorf("%w: index entry without state: %s %q", ErrCorrupt, it.Type, it.Key)
+		}
+		if err != nil {
+			return err
+		}
+		return fn(it, s)
+	})
+}
+
+// walk calls fn for every index item of ns in [lo, hi] on one snapshot.
+func (db *DB) walk(ns string, lo, hi uint64, fn func(*badger.Txn, Item) error) error {
 	if err := ValidNamespace(ns); err != nil {
 		return err
 	}
@@ -314,16 +316,7 @@ func (db *DB) States(ns string, lo, hi uint64, fn func(Item, crdt.State) error) 
 		return nil
 	}
 	return translateWalk(db.bdb.View(func(txn *badger.Txn) error {
-		return walkIndex(txn, ns, lo, hi, func(it Item) error {
-			s, err := getState(txn, dataKey(ns, it.Type, it.Key), it.Type)
-			if err == ErrNotFound {
-				return fmt.Errorf("%w: index entry without state: %s %q", ErrCorrupt, it.Type, it.Key)
-			}
-			if err != nil {
-				return err
-			}
-			return fn(it, s)
-		})
+		return walkIndex(txn, ns, lo, hi, func(it Item) error { return fn(txn, it) })
 	}))
 }
 
