@@ -267,7 +267,7 @@ func fill(t *testing.T, nd *Node, n int) {
 
 func TestNewPeerBootstrapsAndResumes(t *testing.T) {
 	keys := 100_000
-	if testing.Short() || raceEnabled {
+	if testing.Short() {
 		keys = 20_000
 	}
 	mn := mocknet.New()
