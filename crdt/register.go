@@ -1,6 +1,9 @@
 package crdt
 
-import "bytes"
+import (
+	"bytes"
+	"cmp"
+)
 
 // ReplicaID names the replica (peer) that made a write. It is compared as
 // raw bytes; grapevine uses the libp2p peer ID.
@@ -37,7 +40,7 @@ func lwwOrder(r, o Register) int {
 	case r.Time > o.Time:
 		return 1
 	}
-	if c := compareStrings(string(r.Origin), string(o.Origin)); c != 0 {
+	if c := cmp.Compare(string(r.Origin), string(o.Origin)); c != 0 {
 		return c
 	}
 	switch {
@@ -57,14 +60,4 @@ func (r Register) Merge(o Register) Register {
 		return o
 	}
 	return r
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

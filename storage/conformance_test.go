@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -368,7 +369,7 @@ func testItemsAndStates(t *testing.T, open opener) {
 	}
 	if !slices.IsSortedFunc(items, func(a, b Item) int {
 		if a.Hash != b.Hash {
-			return cmpU64(a.Hash, b.Hash)
+			return cmp.Compare(a.Hash, b.Hash)
 		}
 		if a.Type != b.Type {
 			return int(a.Type) - int(b.Type)
@@ -409,16 +410,6 @@ func testItemsAndStates(t *testing.T, open opener) {
 	if err := db.Items("BAD", 0, 1, func(Item) error { return nil }); !errors.Is(err, ErrInvalidNamespace) {
 		t.Fatalf("Items(bad ns) = %v", err)
 	}
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func testSummarize(t *testing.T, open opener) {

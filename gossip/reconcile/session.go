@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -596,7 +597,7 @@ func (s *Session) answerList(q *question) (answer, error) {
 }
 
 func mergeRanges(rs []Range) []Range {
-	slices.SortFunc(rs, func(a, b Range) int { return cmpUint(a.Lo, b.Lo) })
+	slices.SortFunc(rs, func(a, b Range) int { return cmp.Compare(a.Lo, b.Lo) })
 	out := rs[:0]
 	for _, r := range rs {
 		if k := len(out) - 1; k >= 0 && out[k].Hi != math.MaxUint64 && out[k].Hi+1 == r.Lo {
@@ -609,7 +610,7 @@ func mergeRanges(rs []Range) []Range {
 }
 
 func mergeSpans(ss []Span) []Span {
-	slices.SortFunc(ss, func(a, b Span) int { return cmpUint(a.Lo, b.Lo) })
+	slices.SortFunc(ss, func(a, b Span) int { return cmp.Compare(a.Lo, b.Lo) })
 	out := ss[:0]
 	for _, sp := range ss {
 		if k := len(out) - 1; k >= 0 && out[k].Hi != math.MaxUint64 && out[k].Hi+1 == sp.Lo {
@@ -620,14 +621,4 @@ func mergeSpans(ss []Span) []Span {
 		out = append(out, sp)
 	}
 	return out
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
