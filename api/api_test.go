@@ -14,34 +14,15 @@ import (
 	"time"
 
 	"github.com/grapevine-kv/grapevine/node"
-	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 )
 
 const testMaxValue = 1024
 
-// newTestServer serves one in-memory node on a mocknet host.
+// newTestServer serves one in-memory test node.
 func newTestServer(t *testing.T) (*httptest.Server, *node.Node) {
 	t.Helper()
-	mn := mocknet.New()
-	t.Cleanup(func() { _ = mn.Close() })
-	h, err := mn.GenPeer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := node.DefaultConfig()
-	cfg.InMemory, cfg.DataDir, cfg.Sync, cfg.Host = true, t.TempDir(), false, h
-	cfg.Peer.MDNS, cfg.Peer.ListenAddrs = false, nil
-	cfg.MaxValueSize = testMaxValue
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	n, err := node.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = n.Close() })
-	if err := n.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(NewServer(n, testMaxValue, cfg.Logger))
+	n := newHookNode(t, nil)
+	srv := httptest.NewServer(NewServer(n, testMaxValue, slog.New(slog.NewTextHandler(io.Discard, nil))))
 	t.Cleanup(srv.Close)
 	return srv, n
 }

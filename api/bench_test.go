@@ -3,16 +3,14 @@ package api
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/grapevine-kv/grapevine/node/nodetest"
+
 	"github.com/dgraph-io/badger/v4"
-	"github.com/grapevine-kv/grapevine/node"
-	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 )
 
 // rawBadgerPutsPerSec measures the baseline: n single-key synced Update
@@ -42,24 +40,9 @@ func BenchmarkHTTPPut(b *testing.B) {
 	baseline := rawBadgerPutsPerSec(b, 500)
 	for _, clients := range []int{1, 64} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
-			mn := mocknet.New()
-			defer mn.Close()
-			h, err := mn.GenPeer()
-			if err != nil {
-				b.Fatal(err)
-			}
-			cfg := node.DefaultConfig()
-			cfg.DataDir, cfg.Host, cfg.Sync = b.TempDir(), h, true
-			cfg.Peer.MDNS, cfg.Peer.ListenAddrs = false, nil
-			cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-			n, err := node.New(context.Background(), cfg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer n.Close()
-			if err := n.Start(context.Background()); err != nil {
-				b.Fatal(err)
-			}
+			cfg := nodetest.Config(b)
+			cfg.InMemory, cfg.Sync = false, true // durable puts: on-disk Badger, fsync on
+			n := nodetest.Start(b, cfg)
 			srv := httptest.NewServer(NewServer(n, cfg.MaxValueSize, cfg.Logger))
 			defer srv.Close()
 			cl, _ := NewClient([]string{srv.URL}, "")

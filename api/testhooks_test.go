@@ -1,16 +1,16 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
-	"github.com/grapevine-kv/grapevine/node"
-	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/grapevine-kv/grapevine/node"
+	"github.com/grapevine-kv/grapevine/node/nodetest"
 )
 
 func post(t *testing.T, url string) *http.Response {
@@ -32,33 +32,16 @@ func TestTestHooksAreOffByDefault(t *testing.T) {
 	}
 }
 
-// newHookNode starts an in-memory node on a mocknet host whose wall clock
-// is hooks' (if not nil), closed at cleanup.
+// newHookNode starts an in-memory test node whose wall clock is hooks' (if
+// not nil).
 func newHookNode(tb testing.TB, hooks *TestHooks) *node.Node {
 	tb.Helper()
-	mn := mocknet.New()
-	tb.Cleanup(func() { _ = mn.Close() })
-	host, err := mn.GenPeer()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cfg := node.DefaultConfig()
-	cfg.InMemory, cfg.DataDir, cfg.Sync, cfg.Host = true, tb.TempDir(), false, host
-	cfg.Peer.MDNS, cfg.Peer.ListenAddrs = false, nil
+	cfg := nodetest.Config(tb)
 	cfg.MaxValueSize = testMaxValue
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if hooks != nil {
 		cfg.Wall = hooks.Wall
 	}
-	n, err := node.New(context.Background(), cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = n.Close() })
-	if err := n.Start(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	return n
+	return nodetest.Start(tb, cfg)
 }
 
 func TestTestHooks(t *testing.T) {

@@ -5,22 +5,15 @@ import (
 	"fmt"
 	"os"
 	"testing"
-)
 
-// defaultRapidSeed makes the property tests deterministic: the same cases on
-// every run unless -rapid.seed (or RAPID_SEED) asks for others.
-const defaultRapidSeed = "20261123"
+	"github.com/grapevine-kv/grapevine/internal/testutil"
+)
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if f := flag.Lookup("rapid.seed"); f != nil && f.Value.String() == "0" {
-		if err := f.Value.Set(defaultRapidSeed); err != nil {
-			fmt.Fprintln(os.Stderr, "setting rapid.seed:", err)
-			os.Exit(2)
-		}
-	}
-	if f := flag.Lookup("rapid.seed"); f != nil && testing.Verbose() {
-		fmt.Printf("rapid seed %s (override with -rapid.seed=N)\n", f.Value)
+	if err := testutil.FixRapidSeed("20261123"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
 	}
 	os.Exit(m.Run())
 }

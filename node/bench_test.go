@@ -82,42 +82,19 @@ func rawGossipLatencies(b *testing.B, n, msgs, size int) []time.Duration {
 			break
 		}
 	}
-	sent := make([]time.Time, msgs)
-	seen := make([]int, msgs)
-	lat := make([]time.Duration, msgs)
-	done := make(chan struct{})
-	go func() {
-		remaining := msgs
-		for remaining > 0 {
-			i := <-arrivals
-			if i >= msgs { // a late warm-up probe
-				continue
-			}
-			if seen[i]++; seen[i] == n-1 {
-				lat[i] = time.Since(sent[i])
-				remaining--
-			}
-		}
-		close(done)
-	}()
-	for i := range msgs {
+	return pacedLatencies(b, msgs, n-1, arrivals, func(i int) error {
 		m := make([]byte, size)
 		m[0], m[1] = byte(i>>8), byte(i)
-		sent[i] = time.Now()
-		if err := topics[0].Publish(ctx, m); err != nil {
-			b.Fatal(err)
-		}
-		time.Sleep(latencyPace)
-	}
-	<-done
-	return lat
+		return topics[0].Publish(ctx, m)
+	})
 }
 
 // nodeLatencies puts msgs keys on one of n nodes and returns, per put, the
 // time from calling Put until every other node applied it (seen through
 // Watch).
 func nodeLatencies(b *testing.B, n, msgs int) []time.Duration {
-	nodes := makeNodes(b, n)
+	// Anti-entropy at its production interval, not the tests' fast one.
+	nodes := makeNodes(b, n, func(c *Config) { c.SyncInterval = DefaultConfig().SyncInterval })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	arrivals := make(chan int, n*msgs)
@@ -134,6 +111,18 @@ func nodeLatencies(b *testing.B, n, msgs int) []time.Duration {
 			}
 		}()
 	}
+	value := make([]byte, latencyValueSize)
+	return pacedLatencies(b, msgs, n-1, arrivals, func(i int) error {
+		_, err := nodes[0].Put(ctx, "", fmt.Appendf(nil, "bench/%d", i), value)
+		return err
+	})
+}
+
+// pacedLatencies sends messages 0..msgs-1 with send, one every latencyPace,
+// and returns for each the time from its send until its index arrived
+// receivers times on arrivals. Indices ≥ msgs (late warm-up probes) are
+// ignored.
+func pacedLatencies(b *testing.B, msgs, receivers int, arrivals <-chan int, send func(i int) error) []time.Duration {
 	sent := make([]time.Time, msgs)
 	seen := make([]int, msgs)
 	lat := make([]time.Duration, msgs)
@@ -142,17 +131,19 @@ func nodeLatencies(b *testing.B, n, msgs int) []time.Duration {
 		remaining := msgs
 		for remaining > 0 {
 			i := <-arrivals
-			if seen[i]++; seen[i] == n-1 {
+			if i >= msgs {
+				continue
+			}
+			if seen[i]++; seen[i] == receivers {
 				lat[i] = time.Since(sent[i])
 				remaining--
 			}
 		}
 		close(done)
 	}()
-	value := make([]byte, latencyValueSize)
 	for i := range msgs {
 		sent[i] = time.Now()
-		if _, err := nodes[0].Put(ctx, "", fmt.Appendf(nil, "bench/%d", i), value); err != nil {
+		if err := send(i); err != nil {
 			b.Fatal(err)
 		}
 		time.Sleep(latencyPace)
@@ -160,7 +151,7 @@ func nodeLatencies(b *testing.B, n, msgs int) []time.Duration {
 	select {
 	case <-done:
 	case <-time.After(60 * time.Second):
-		b.Fatalf("not every put reached every node")
+		b.Fatalf("not every message reached every receiver")
 	}
 	return lat
 }

@@ -40,8 +40,9 @@ func testConfig(t testing.TB) Config {
 }
 
 // makeNodes starts n nodes on a fully linked and connected mocknet and
-// waits until gossip flows between every pair.
-func makeNodes(t testing.TB, n int) []*Node {
+// waits until gossip flows between every pair. configure, if given, adjusts
+// each node's test configuration.
+func makeNodes(t testing.TB, n int, configure ...func(*Config)) []*Node {
 	t.Helper()
 	mn, err := mocknet.FullMeshConnected(n)
 	if err != nil {
@@ -53,6 +54,9 @@ func makeNodes(t testing.TB, n int) []*Node {
 	for _, h := range mn.Hosts() {
 		cfg := testConfig(t)
 		cfg.Host = h
+		for _, f := range configure {
+			f(&cfg)
+		}
 		nd, err := New(ctx, cfg)
 		if err != nil {
 			t.Fatal(err)

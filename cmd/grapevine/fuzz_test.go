@@ -2,17 +2,14 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/grapevine-kv/grapevine/node/nodetest"
+
 	"github.com/grapevine-kv/grapevine/api"
-	"github.com/grapevine-kv/grapevine/node"
-	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 )
 
 const fuzzMaxValue = 4096
@@ -20,25 +17,9 @@ const fuzzMaxValue = 4096
 // inProcessAPI serves an in-memory node's API on loopback for the CLI.
 func inProcessAPI(tb testing.TB) string {
 	tb.Helper()
-	mn := mocknet.New()
-	tb.Cleanup(func() { _ = mn.Close() })
-	h, err := mn.GenPeer()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cfg := node.DefaultConfig()
-	cfg.InMemory, cfg.DataDir, cfg.Sync, cfg.Host = true, tb.TempDir(), false, h
-	cfg.Peer.MDNS, cfg.Peer.ListenAddrs = false, nil
+	cfg := nodetest.Config(tb)
 	cfg.MaxValueSize = fuzzMaxValue
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	n, err := node.New(context.Background(), cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = n.Close() })
-	if err := n.Start(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
+	n := nodetest.Start(tb, cfg)
 	srv := httptest.NewServer(api.NewServer(n, fuzzMaxValue, cfg.Logger))
 	tb.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
