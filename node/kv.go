@@ -37,6 +37,9 @@ type Page struct {
 }
 
 func (n *Node) check(ns string, key []byte) (string, error) {
+	if n.closed.Load() {
+		return "", ErrClosed
+	}
 	if ns == "" {
 		ns = DefaultNamespace
 	}
@@ -78,7 +81,7 @@ func (n *Node) write(ctx context.Context, ns string, key []byte, st crdt.Registe
 	if err != nil {
 		return err
 	}
-	return res[0].Err
+	return translate(res[0].Err, ErrStorage)
 }
 
 // Get returns key's value, or ErrNotFound if it is absent or deleted.
@@ -92,7 +95,7 @@ func (n *Node) Get(_ context.Context, ns string, key []byte) (Value, error) {
 		return Value{}, ErrNotFound
 	}
 	if err != nil {
-		return Value{}, err
+		return Value{}, translate(err, ErrStorage)
 	}
 	r, ok := st.(crdt.Register)
 	if !ok || r.Deleted {
@@ -105,7 +108,7 @@ func (n *Node) Get(_ context.Context, ns string, key []byte) (Value, error) {
 func (n *Node) List(_ context.Context, ns string, opts ListOptions) (Page, error) {
 	ns, err := n.check(ns, []byte{0})
 	if err != nil {
-		return Page{}, err
+		return Page{}, translate(err, ErrStorage)
 	}
 	limit := opts.Limit
 	if limit <= 0 {
@@ -113,7 +116,7 @@ func (n *Node) List(_ context.Context, ns string, opts ListOptions) (Page, error
 	}
 	entries, err := n.db.List(ns, storage.ListOptions{Type: crdt.TypeRegister, Prefix: opts.Prefix, After: opts.After, Limit: limit + 1})
 	if err != nil {
-		return Page{}, err
+		return Page{}, translate(err, ErrStorage)
 	}
 	var page Page
 	for _, e := range entries {
@@ -142,7 +145,7 @@ func (n *Node) Incr(ctx context.Context, ns string, key []byte, by int64) (int64
 		return 0, err
 	}
 	if res[0].Err != nil {
-		return 0, res[0].Err
+		return 0, translate(res[0].Err, ErrStorage)
 	}
 	c, _ := res[0].State.(crdt.Counter)
 	return c.Value(), nil
@@ -159,7 +162,7 @@ func (n *Node) Counter(_ context.Context, ns string, key []byte) (int64, error) 
 		return 0, nil
 	}
 	if err != nil {
-		return 0, err
+		return 0, translate(err, ErrStorage)
 	}
 	c, _ := st.(crdt.Counter)
 	return c.Value(), nil

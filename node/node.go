@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grapevine-kv/grapevine/crdt"
@@ -16,15 +17,6 @@ import (
 	"github.com/grapevine-kv/grapevine/storage"
 	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
-)
-
-// Errors returned by Node methods; match them with errors.Is.
-var (
-	ErrNotFound         = errors.New("node: key not found")
-	ErrInvalidKey       = errors.New("node: invalid key")
-	ErrInvalidNamespace = errors.New("node: invalid namespace")
-	ErrValueTooLarge    = errors.New("node: value too large")
-	ErrClosed           = errors.New("node: closed")
 )
 
 // MaxKeyLen is the largest key in bytes.
@@ -47,6 +39,8 @@ type Node struct {
 	// beforeSyncApply, set only by tests, runs before each chunk of
 	// synced states is applied; an error aborts the round.
 	beforeSyncApply func() error
+
+	closed atomic.Bool // set first thing in Close: every method then returns ErrClosed
 
 	queue  chan *request
 	ctx    context.Context // lifetime; cancelled by Close
@@ -74,7 +68,7 @@ type request struct {
 // anything; call Start.
 func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, queue: make(chan *request, 1024), reg: prometheus.NewRegistry()}
 	n.mu.joined = make(map[string]bool)
@@ -99,7 +93,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	db, err := storage.Open(dbDir, sopts)
 	if err != nil {
-		return nil, fmt.Errorf("node: open storage: %w", err)
+		return nil, fmt.Errorf("%w: open %s: %w", ErrStorage, dbDir, err)
 	}
 	n.db = db
 	n.clock = crdt.NewClock(cfg.Wall, cfg.MaxDrift)
@@ -114,7 +108,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	if err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("node: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrNetwork, err)
 	}
 	n.self = crdt.ReplicaID(n.peer.ID())
 
@@ -126,7 +120,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err != nil {
 		_ = n.peer.Close()
 		_ = db.Close()
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrNetwork, err)
 	}
 	n.m = newMetrics(n.reg, n.push)
 	sm := newSyncMetrics(n.reg)
@@ -144,9 +138,13 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 // default one), starts the apply loop and connects to the network.
 func (n *Node) Start(ctx context.Context) error {
 	n.mu.Lock()
-	if n.mu.started || n.mu.closed {
+	if n.mu.closed {
 		n.mu.Unlock()
-		return errors.New("node: already started or closed")
+		return ErrClosed
+	}
+	if n.mu.started {
+		n.mu.Unlock()
+		return ErrAlreadyStarted
 	}
 	n.mu.started = true
 	n.mu.Unlock()
@@ -161,7 +159,7 @@ func (n *Node) Start(ctx context.Context) error {
 		n.syncer.Start()
 	}
 	if err := n.peer.Start(ctx); err != nil {
-		return fmt.Errorf("node: %w", err)
+		return translate(err, ErrNetwork)
 	}
 	return nil
 }
@@ -175,13 +173,14 @@ func (n *Node) Close() error {
 		return nil
 	}
 	n.mu.closed = true
+	n.closed.Store(true)
 	n.mu.Unlock()
-	errs := []error{n.syncer.Close(), n.push.Close(), n.peer.Close()}
+	netErr := errors.Join(n.syncer.Close(), n.push.Close(), n.peer.Close())
 	n.cancel()
 	n.wg.Wait()
 	n.closeWatchers()
-	errs = append(errs, n.db.Close())
-	return errors.Join(errs...)
+	dbErr := n.db.Close()
+	return errors.Join(wrap(ErrNetwork, netErr), wrap(ErrStorage, dbErr))
 }
 
 // ID returns the peer's libp2p ID as a replica ID.
@@ -204,7 +203,7 @@ func (n *Node) join(ns string) error {
 		return nil
 	}
 	if err := n.push.Join(ns); err != nil {
-		return err
+		return translate(err, ErrNetwork)
 	}
 	n.mu.joined[ns] = true
 	return nil
@@ -269,7 +268,7 @@ func (n *Node) enqueue(ctx context.Context, local bool, ops []storage.Op) ([]sto
 	select {
 	case n.queue <- r:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, fmt.Errorf("%w: %w", ErrCanceled, ctx.Err())
 	case <-n.ctx.Done():
 		return nil, ErrClosed
 	}
@@ -277,11 +276,11 @@ func (n *Node) enqueue(ctx context.Context, local bool, ops []storage.Op) ([]sto
 	// for the loop rather than ctx: the answer is then always the truth.
 	select {
 	case <-r.done:
-		return r.results, r.err
+		return r.results, translate(r.err, ErrStorage)
 	case <-n.ctx.Done():
 		select {
 		case <-r.done:
-			return r.results, r.err
+			return r.results, translate(r.err, ErrStorage)
 		default:
 			return nil, ErrClosed
 		}

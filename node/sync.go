@@ -2,16 +2,13 @@ package node
 
 import (
 	"context"
-	"errors"
+	"fmt"
 
 	"github.com/grapevine-kv/grapevine/gossip"
 	"github.com/grapevine-kv/grapevine/internal/wire"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 )
-
-// ErrNoPeers is returned by Sync when no peer is connected.
-var ErrNoPeers = errors.New("node: no connected peer to sync with")
 
 // applySynced is the anti-entropy Applier: states from a peer go through
 // the apply loop like gossip, but the caller waits until they are durable
@@ -41,16 +38,26 @@ func (n *Node) applySynced(ctx context.Context, _ peer.ID, ns string, deltas []w
 // Sync runs one anti-entropy round now with a random connected peer and
 // reports what it found.
 func (n *Node) Sync(ctx context.Context) (gossip.RoundStats, error) {
+	if n.closed.Load() {
+		return gossip.RoundStats{}, ErrClosed
+	}
 	p, ok := n.syncer.RandomPeer()
 	if !ok {
 		return gossip.RoundStats{}, ErrNoPeers
 	}
-	return n.syncer.SyncWith(ctx, p)
+	return n.SyncWith(ctx, p)
 }
 
 // SyncWith runs one anti-entropy round now with peer p.
 func (n *Node) SyncWith(ctx context.Context, p peer.ID) (gossip.RoundStats, error) {
-	return n.syncer.SyncWith(ctx, p)
+	if n.closed.Load() {
+		return gossip.RoundStats{}, ErrClosed
+	}
+	st, err := n.syncer.SyncWith(ctx, p)
+	if err != nil && n.closed.Load() {
+		err = fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return st, translate(err, ErrSync)
 }
 
 type syncMetrics struct {

@@ -1,0 +1,97 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/grapevine-kv/grapevine/crdt"
+	"github.com/grapevine-kv/grapevine/gossip"
+	"github.com/grapevine-kv/grapevine/peer"
+	"github.com/grapevine-kv/grapevine/storage"
+)
+
+// Errors returned by Node methods; match them with errors.Is. Every error
+// a Node method returns is one of these or wraps one (with its cause), so a
+// caller — the HTTP API, the CLI, an embedding program — maps a small,
+// closed set whatever layer the failure came from.
+var (
+	// ErrNotFound: the key is absent or deleted.
+	ErrNotFound = errors.New("node: key not found")
+	// ErrInvalidKey: a key is empty or longer than wire.MaxKeyLen.
+	ErrInvalidKey = errors.New("node: invalid key")
+	// ErrInvalidNamespace: a namespace name breaks the naming rule.
+	ErrInvalidNamespace = errors.New("node: invalid namespace")
+	// ErrValueTooLarge: a value exceeds Config.MaxValueSize.
+	ErrValueTooLarge = errors.New("node: value too large")
+	// ErrOverflow: an increment would take a counter past int64.
+	ErrOverflow = errors.New("node: counter overflow")
+	// ErrInvalidConfig: New was given a Config that Validate refuses.
+	ErrInvalidConfig = errors.New("node: invalid config")
+	// ErrAlreadyStarted: Start was called twice, or after Close.
+	ErrAlreadyStarted = errors.New("node: already started")
+	// ErrClosed: the node was closed; every method returns it after Close.
+	ErrClosed = errors.New("node: closed")
+	// ErrNoPeers: Sync found no connected peer.
+	ErrNoPeers = errors.New("node: no connected peer to sync with")
+	// ErrCanceled: the caller's context ended before the operation did.
+	// It also wraps the context's error (context.Canceled or
+	// context.DeadlineExceeded).
+	ErrCanceled = errors.New("node: canceled")
+	// ErrSync: an anti-entropy round with a peer failed (the peer went
+	// away, refused, or broke the protocol).
+	ErrSync = errors.New("node: sync failed")
+	// ErrNetwork: the libp2p side failed to start (listen, DHT, gossip).
+	ErrNetwork = errors.New("node: network failure")
+	// ErrStorage: the local database failed (I/O error, corrupt data).
+	ErrStorage = errors.New("node: storage failure")
+)
+
+// Errors lists every sentinel above, for tests and for callers that map
+// them exhaustively (the API's table is checked against it).
+var Errors = []error{
+	ErrNotFound, ErrInvalidKey, ErrInvalidNamespace, ErrValueTooLarge,
+	ErrOverflow, ErrInvalidConfig, ErrAlreadyStarted, ErrClosed, ErrNoPeers,
+	ErrCanceled, ErrSync, ErrNetwork, ErrStorage,
+}
+
+// translate turns an error from a lower layer into one of the node's
+// sentinels, keeping the cause. nil stays nil; an error that already is a
+// node sentinel is returned as is. def is the sentinel of the layer the
+// error came from, used when no more specific one applies.
+func translate(err error, def error) error {
+	if err == nil {
+		return nil
+	}
+	for _, s := range Errors {
+		if errors.Is(err, s) {
+			return err
+		}
+	}
+	sentinel := def
+	switch {
+	case errors.Is(err, storage.ErrClosed), errors.Is(err, gossip.ErrClosed), errors.Is(err, peer.ErrClosed):
+		sentinel = ErrClosed
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		sentinel = ErrCanceled
+	case errors.Is(err, storage.ErrNotFound):
+		sentinel = ErrNotFound
+	case errors.Is(err, storage.ErrInvalidKey):
+		sentinel = ErrInvalidKey
+	case errors.Is(err, storage.ErrInvalidNamespace):
+		sentinel = ErrInvalidNamespace
+	case errors.Is(err, storage.ErrTooLarge):
+		sentinel = ErrValueTooLarge
+	case errors.Is(err, crdt.ErrOverflow):
+		sentinel = ErrOverflow
+	}
+	return fmt.Errorf("%w: %w", sentinel, err)
+}
+
+// wrap wraps a non-nil err with sentinel.
+func wrap(sentinel, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", sentinel, err)
+}
