@@ -41,7 +41,7 @@ func BenchmarkHTTPPut(b *testing.B) {
 	for _, clients := range []int{1, 64} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 			cfg := nodetest.Config(b)
-			cfg.InMemory, cfg.Sync = false, true // durable puts: on-disk Badger, fsync on
+			cfg.Storage.InMemory, cfg.Storage.SyncWrites = false, true // durable puts: on-disk Badger, fsync on
 			n := nodetest.Start(b, cfg)
 			srv := httptest.NewServer(NewServer(n, cfg.MaxValueSize, cfg.Logger))
 			defer srv.Close()

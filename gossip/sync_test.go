@@ -24,7 +24,7 @@ import (
 
 func openStore(t testing.TB) *storage.DB {
 	t.Helper()
-	opts := storage.DefaultOptions()
+	opts := storage.DefaultConfig()
 	opts.InMemory = true
 	db, err := storage.Open("", opts)
 	if err != nil {

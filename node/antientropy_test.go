@@ -209,7 +209,7 @@ func TestStoppedPeerCatchesUp(t *testing.T) {
 	t.Cleanup(func() { _ = mn.Close() })
 	dirs := make([]string, 3)
 	nodes := startNodes(t, mn, func(i int, cfg *Config) {
-		cfg.InMemory = false
+		cfg.Storage.InMemory = false
 		dirs[i] = cfg.DataDir
 	})
 	ctx := context.Background()
@@ -233,7 +233,7 @@ func TestStoppedPeerCatchesUp(t *testing.T) {
 	}
 	heal(t, mn)
 	cfg := testConfig(t)
-	cfg.InMemory, cfg.DataDir, cfg.Host = false, dirs[2], h
+	cfg.Storage.InMemory, cfg.DataDir, cfg.Host = false, dirs[2], h
 	restarted, err := New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -284,7 +284,7 @@ func TestNewPeerBootstrapsAndResumes(t *testing.T) {
 	nodes := startNodes(t, mn, func(i int, cfg *Config) {
 		cfg.ManualSync = true // rounds only when the test asks
 		if i == 1 {
-			cfg.InMemory, cfg.DataDir = false, newDir
+			cfg.Storage.InMemory, cfg.DataDir = false, newDir
 		}
 	})
 	src, fresh := nodes[0], nodes[1]

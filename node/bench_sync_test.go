@@ -24,7 +24,6 @@ import (
 
 	"github.com/grapevine-kv/grapevine/crdt"
 	"github.com/grapevine-kv/grapevine/gossip"
-	"github.com/grapevine-kv/grapevine/peer"
 	"github.com/grapevine-kv/grapevine/storage"
 	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 )
@@ -59,10 +58,9 @@ var syncBenchProfile = flag.String("syncbench.cpuprofile", "",
 func syncBenchConfig(b *testing.B, inMemory, sync bool) Config {
 	cfg := DefaultConfig()
 	cfg.DataDir = b.TempDir()
-	cfg.InMemory = inMemory
-	cfg.Sync = sync
+	cfg.Storage.InMemory = inMemory
+	cfg.Storage.SyncWrites = sync
 	cfg.ManualSync = true
-	cfg.Peer = peer.DefaultConfig()
 	cfg.Peer.MDNS = false
 	cfg.Peer.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
 	cfg.Peer.DiscoveryInterval = time.Hour
@@ -504,7 +502,7 @@ func BenchmarkRestart(b *testing.B) {
 				b.Fatal(err)
 			}
 
-			sopts := storage.DefaultOptions()
+			sopts := storage.DefaultConfig()
 			sopts.Logger = cfg.Logger
 			start = time.Now()
 			db, err := storage.Open(dbDir, sopts)

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grapevine-kv/grapevine/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 )
 
@@ -27,10 +26,9 @@ func eventually(t testing.TB, what string, cond func() bool) {
 
 func testConfig(t testing.TB) Config {
 	cfg := DefaultConfig()
-	cfg.InMemory = true
+	cfg.Storage.InMemory = true
 	cfg.DataDir = t.TempDir()
-	cfg.Sync = false
-	cfg.Peer = peer.DefaultConfig()
+	cfg.Storage.SyncWrites = false
 	cfg.Peer.MDNS = false
 	cfg.Peer.ListenAddrs = nil
 	cfg.Peer.DiscoveryInterval = 200 * time.Millisecond

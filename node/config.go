@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/grapevine-kv/grapevine/peer"
+	"github.com/grapevine-kv/grapevine/storage"
 	"github.com/libp2p/go-libp2p/core/host"
 )
 
@@ -14,33 +15,32 @@ import (
 const DefaultNamespace = "default"
 
 // Config configures a Node. Start from DefaultConfig.
+//
+// It composes the configurations of the layers below (Storage, Peer, ...),
+// each with that package's defaults. A few of their fields are the node's
+// to set — the data directory, the network name, the wall clock, the logger
+// and the callbacks that tie the layers together: set those here, on Config
+// itself. DefaultConfig leaves them zero in the sub-configs, New fills them
+// in, and Validate refuses a sub-config that sets one to something else,
+// so nothing the caller set is silently overwritten.
 type Config struct {
 	// DataDir holds the database (in db/), the identity key and known
-	// peers. Required unless InMemory.
+	// peers. Required, even with Storage.InMemory (for the identity).
 	DataDir string
-	// InMemory keeps the database in memory (tests). Default false.
-	InMemory bool
 	// Network names the grapevine network: peers of different networks
-	// ignore each other. Default "default".
+	// ignore each other. Default peer.DefaultNetwork ("default").
 	Network string
-	// Peer configures the libp2p host (listen addresses, bootstrap list,
-	// mDNS, ...). Its DataDir, Network and Logger are filled in from this
-	// Config.
-	Peer peer.Config
 	// Host, if set, is used instead of building a libp2p host from Peer
-	// (tests on mocknet). The node does not close it.
+	// (tests on mocknet). The node does not close it. Default nil.
 	Host host.Host
-	// Sync fsyncs every commit, so an acknowledged write survives power
-	// loss. Default true.
-	Sync bool
-	// MaxValueSize bounds a value in bytes. Default 1 MiB.
+	// MaxValueSize bounds a value in bytes. Default 1 MiB: large enough for
+	// documents and small blobs, small enough to travel in one gossip
+	// message.
 	MaxValueSize int
 	// MaxDrift is how far ahead of the local clock a remote stamp may be.
-	// Default 1 minute.
+	// Default 1 minute: NTP keeps honest clocks far closer, and a peer
+	// further ahead would win every write for that long.
 	MaxDrift time.Duration
-	// TombstoneGrace is how long a delete is remembered; writes older than
-	// that are refused so a deleted key cannot come back. Default 7 days.
-	TombstoneGrace time.Duration
 	// SyncInterval is the time between anti-entropy rounds with a random
 	// peer (jittered ±20%); a round also runs when a peer connects.
 	// Default 5 s.
@@ -50,61 +50,116 @@ type Config struct {
 	// For tests and tools. Default false.
 	ManualSync bool
 	// MaxBatchOps and MaxBatchBytes bound one apply round (group commit).
-	// Defaults 4096 ops and 8 MiB.
+	// Defaults 4096 ops and 8 MiB: enough to share one fsync among
+	// thousands of writers, small enough to keep a round's latency low.
 	MaxBatchOps   int
 	MaxBatchBytes int
-	// Wall is the wall clock. Default time.Now.
+	// Wall is the wall clock of the HLC and of the purge horizon. Default
+	// time.Now.
 	Wall func() time.Time
-	// Logger receives the node's logs. Default slog.Default().
+	// Logger receives the node's logs and those of every layer. Default
+	// slog.Default().
 	Logger *slog.Logger
+
+	// Storage configures the database: fsync (SyncWrites), in-memory mode,
+	// tombstone grace, purge and GC schedules. Default
+	// storage.DefaultConfig(). The node sets Now and Logger.
+	Storage storage.Config
+	// Peer configures the libp2p host: listen addresses, bootstrap list,
+	// mDNS, connection limits, private-network key. Default
+	// peer.DefaultConfig(). The node sets DataDir, Network and Logger.
+	Peer peer.Config
 }
 
-// DefaultConfig returns the defaults documented on Config.
+// DefaultConfig returns the defaults documented on Config and its
+// sub-configs. DataDir must still be set.
 func DefaultConfig() Config {
-	return Config{
-		Network:        "default",
-		Peer:           peer.DefaultConfig(),
-		Sync:           true,
-		MaxValueSize:   1 << 20,
-		MaxDrift:       time.Minute,
-		TombstoneGrace: 7 * 24 * time.Hour,
-		SyncInterval:   5 * time.Second,
-		MaxBatchOps:    4096,
-		MaxBatchBytes:  8 << 20,
-		Wall:           time.Now,
-		Logger:         slog.Default(),
+	c := Config{
+		Network:       peer.DefaultNetwork,
+		MaxValueSize:  1 << 20,
+		MaxDrift:      time.Minute,
+		SyncInterval:  5 * time.Second,
+		MaxBatchOps:   4096,
+		MaxBatchBytes: 8 << 20,
+		Wall:          time.Now,
+		Logger:        slog.Default(),
+		Storage:       storage.DefaultConfig(),
+		Peer:          peer.DefaultConfig(),
 	}
+	// The fields the node owns are set in layers, not here.
+	c.Storage.Now, c.Storage.Logger = nil, nil
+	c.Peer.DataDir, c.Peer.Network, c.Peer.Logger = "", "", nil
+	return c
 }
 
-// Validate reports the first problem with c, in words a person can act on.
+// Validate reports every problem with c, its sub-configs included, in words
+// a person can act on, or nil.
 func (c Config) Validate() error {
+	_, err := c.layers()
+	return err
+}
+
+// layerConfigs are the sub-configs as the node passes them on.
+type layerConfigs struct {
+	storage storage.Config
+	peer    peer.Config
+}
+
+// layers returns the sub-configs with the fields the node owns filled in,
+// and every problem with c: its own fields, a sub-config field the node owns
+// set to something else, and whatever the sub-configs' Validate report.
+func (c Config) layers() (layerConfigs, error) {
 	var errs []error
-	if c.DataDir == "" && !c.InMemory {
-		errs = append(errs, errors.New("a data directory is required"))
-	}
-	if c.Network == "" {
-		errs = append(errs, errors.New("network name must not be empty"))
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.DataDir == "" {
+		bad("a data directory (DataDir) is required")
 	}
 	if c.MaxValueSize <= 0 {
-		errs = append(errs, fmt.Errorf("max value size must be positive, got %d", c.MaxValueSize))
+		bad("max value size must be positive, got %d", c.MaxValueSize)
 	}
 	if c.MaxDrift <= 0 {
-		errs = append(errs, fmt.Errorf("max drift must be positive, got %s", c.MaxDrift))
-	}
-	if c.TombstoneGrace <= 0 {
-		errs = append(errs, fmt.Errorf("tombstone grace must be positive, got %s", c.TombstoneGrace))
+		bad("max drift must be positive, got %s", c.MaxDrift)
 	}
 	if c.SyncInterval <= 0 {
-		errs = append(errs, fmt.Errorf("sync interval must be positive, got %s", c.SyncInterval))
+		bad("sync interval must be positive, got %s", c.SyncInterval)
 	}
 	if c.MaxBatchOps <= 0 || c.MaxBatchBytes <= 0 {
-		errs = append(errs, errors.New("batch bounds must be positive"))
+		bad("batch bounds must be positive, got %d ops and %d bytes", c.MaxBatchOps, c.MaxBatchBytes)
 	}
-	if c.Wall == nil || c.Logger == nil {
-		errs = append(errs, errors.New("wall clock and logger are required (start from DefaultConfig)"))
+	if c.Wall == nil {
+		bad("the wall clock (Wall) is nil; start from DefaultConfig")
+	}
+	if c.Logger == nil {
+		bad("the logger (Logger) is nil; start from DefaultConfig")
+	}
+
+	// owned fills a field the node owns, or reports a conflicting value.
+	owned := func(field string, set bool, same bool) {
+		if set && !same {
+			bad("%s is set by the node: set it on node.Config, or leave it zero", field)
+		}
+	}
+	l := layerConfigs{storage: c.Storage, peer: c.Peer}
+	owned("Storage.Logger", l.storage.Logger != nil, l.storage.Logger == c.Logger)
+	owned("Storage.Now", l.storage.Now != nil, false)
+	l.storage.Logger, l.storage.Now = c.Logger, c.Wall
+	owned("Peer.DataDir", l.peer.DataDir != "", l.peer.DataDir == c.DataDir)
+	owned("Peer.Network", l.peer.Network != "", l.peer.Network == c.Network)
+	owned("Peer.Logger", l.peer.Logger != nil, l.peer.Logger == c.Logger)
+	l.peer.DataDir, l.peer.Network, l.peer.Logger = c.DataDir, c.Network, c.Logger
+
+	if c.DataDir != "" && c.Wall != nil && c.Logger != nil {
+		// Only then are the sub-configs' own checks about them, not about
+		// a field of ours already reported above.
+		errs = append(errs, l.storage.Validate())
+		if c.Host == nil {
+			errs = append(errs, l.peer.Validate())
+		} else {
+			errs = append(errs, l.peer.ValidateWithHost())
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("node: invalid config: %w", err)
+		return l, fmt.Errorf("node: invalid config: %w", err)
 	}
-	return nil
+	return l, nil
 }

@@ -19,8 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// MaxKeyLen is the largest key in bytes.
-const MaxKeyLen = 4096
+// MaxKeyLen is the largest key in bytes (the wire's limit).
+const MaxKeyLen = wire.MaxKeyLen
 
 // Node is a grapevine peer: storage, replication and the libp2p host. Its
 // methods are safe for concurrent use.
@@ -67,7 +67,8 @@ type request struct {
 // New opens the database and builds the peer and gossip, without starting
 // anything; call Start.
 func New(ctx context.Context, cfg Config) (_ *Node, err error) {
-	if err := cfg.Validate(); err != nil {
+	layers, err := cfg.layers()
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, queue: make(chan *request, 1024), reg: prometheus.NewRegistry()}
@@ -81,17 +82,11 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	}()
 
-	sopts := storage.DefaultOptions()
-	sopts.InMemory = cfg.InMemory
-	sopts.SyncWrites = cfg.Sync
-	sopts.TombstoneGrace = cfg.TombstoneGrace
-	sopts.Now = cfg.Wall
-	sopts.Logger = cfg.Logger
 	dbDir := ""
-	if !cfg.InMemory {
+	if !cfg.Storage.InMemory {
 		dbDir = filepath.Join(cfg.DataDir, "db")
 	}
-	db, err := storage.Open(dbDir, sopts)
+	db, err := storage.Open(dbDir, layers.storage)
 	if err != nil {
 		return nil, fmt.Errorf("%w: open %s: %w", ErrStorage, dbDir, err)
 	}
@@ -99,12 +94,10 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.clock = crdt.NewClock(cfg.Wall, cfg.MaxDrift)
 	n.clock.Restore(db.ClockMark())
 
-	pcfg := cfg.Peer
-	pcfg.DataDir, pcfg.Network, pcfg.Logger = cfg.DataDir, cfg.Network, cfg.Logger
 	if cfg.Host != nil {
-		n.peer, err = peer.NewWithHost(ctx, cfg.Host, pcfg)
+		n.peer, err = peer.NewWithHost(ctx, cfg.Host, layers.peer)
 	} else {
-		n.peer, err = peer.New(ctx, pcfg)
+		n.peer, err = peer.New(ctx, layers.peer)
 	}
 	if err != nil {
 		_ = db.Close()
@@ -215,7 +208,7 @@ func (n *Node) checkRemoteTime(ts crdt.Timestamp) error {
 	if err := n.clock.Check(ts); err != nil {
 		return err
 	}
-	horizon := n.cfg.Wall().Add(-n.cfg.TombstoneGrace).UnixMilli()
+	horizon := n.cfg.Wall().Add(-n.cfg.Storage.TombstoneGrace).UnixMilli()
 	if ts.Millis() < horizon {
 		return fmt.Errorf("node: stamp %s is older than the tombstone horizon", ts)
 	}

@@ -58,7 +58,7 @@ type Config struct {
 	// needed. DecodePrivateNetworkKey reads the usual swarm.key format.
 	// Default nil: an open network.
 	PrivateNetworkKey []byte
-	// Logger receives the peer's logs. Default (nil) slog.Default().
+	// Logger receives the peer's logs. Default slog.Default().
 	Logger *slog.Logger
 }
 
@@ -87,59 +87,79 @@ func DefaultConfig() Config {
 		DiscoveryInterval: DefaultDiscoveryInterval,
 		LowWater:          DefaultLowWater,
 		HighWater:         DefaultHighWater,
+		Logger:            slog.Default(),
 	}
 }
 
 var networkRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
-// Validate reports the first problem with c, or nil. Every error wraps
-// ErrInvalidConfig and names the offending field and value.
+// Validate reports every problem with c, or nil. The error wraps
+// ErrInvalidConfig and names each offending field and value.
 func (c Config) Validate() error { return c.validate(true) }
+
+// ValidateWithHost is Validate for NewWithHost, which ignores ListenAddrs.
+func (c Config) ValidateWithHost() error { return c.validate(false) }
 
 // validate checks c; listen says whether ListenAddrs are used (New) or
 // ignored (NewWithHost).
 func (c Config) validate(listen bool) error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf(format, args...))
 	}
 	if c.DataDir == "" {
-		return bad("DataDir is empty; the identity key and known peers are kept there")
+		bad("DataDir is empty; the identity key and known peers are kept there")
 	}
 	if listen {
 		if len(c.ListenAddrs) == 0 {
-			return bad("no listen addresses; give at least one, e.g. %q", DefaultListenAddrs[0])
+			bad("no listen addresses; give at least one, e.g. %q", DefaultListenAddrs[0])
 		}
 		for _, s := range c.ListenAddrs {
 			if _, err := parseListenAddr(s); err != nil {
-				return bad("%v", err)
+				bad("%v", err)
 			}
 		}
 	}
 	for _, s := range c.Bootstrap {
 		if _, err := parseBootstrapAddr(s); err != nil {
-			return bad("%v", err)
+			bad("%v", err)
 		}
 	}
-	if c.Network == "" {
-		return bad("Network is empty; use %q unless you run several networks", DefaultNetwork)
-	}
-	if len(c.Network) > maxNetworkLen || !networkRE.MatchString(c.Network) {
-		return bad("network name %q: use at most %d letters, digits, '.', '_' or '-'", c.Network, maxNetworkLen)
+	if err := ValidNetwork(c.Network); err != nil {
+		bad("%v", err)
 	}
 	if n := len(c.PrivateNetworkKey); n != 0 && n != pskLen {
-		return bad("PrivateNetworkKey is %d bytes, want %d", n, pskLen)
+		bad("PrivateNetworkKey is %d bytes, want %d", n, pskLen)
 	}
 	if listen && len(c.PrivateNetworkKey) != 0 && !slices.ContainsFunc(c.ListenAddrs, func(s string) bool {
 		a, err := parseListenAddr(s)
 		return err == nil && isTCP(a)
 	}) {
-		return bad("a private network (PrivateNetworkKey) runs over TCP only, and no listen address is TCP")
+		bad("a private network (PrivateNetworkKey) runs over TCP only, and no listen address is TCP")
 	}
 	if c.DiscoveryInterval <= 0 {
-		return bad("DiscoveryInterval %v is not positive", c.DiscoveryInterval)
+		bad("DiscoveryInterval %v is not positive", c.DiscoveryInterval)
 	}
 	if c.LowWater < 0 || c.HighWater <= 0 || c.LowWater >= c.HighWater {
-		return bad("connection watermarks low=%d high=%d: want 0 <= low < high", c.LowWater, c.HighWater)
+		bad("connection watermarks low=%d high=%d: want 0 <= low < high", c.LowWater, c.HighWater)
+	}
+	if c.Logger == nil {
+		bad("Logger is nil; start from DefaultConfig")
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return nil
+}
+
+// ValidNetwork checks a network name: 1 to 64 letters, digits, '.', '_'
+// or '-'. It is the one rule for network names.
+func ValidNetwork(name string) error {
+	if name == "" {
+		return fmt.Errorf("network name is empty; use %q unless you run several networks", DefaultNetwork)
+	}
+	if len(name) > maxNetworkLen || !networkRE.MatchString(name) {
+		return fmt.Errorf("network name %q: use at most %d letters, digits, '.', '_' or '-'", name, maxNetworkLen)
 	}
 	return nil
 }

@@ -130,7 +130,7 @@ func New(ctx context.Context, cfg Config) (*Peer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	log := loggerOf(cfg)
+	log := cfg.Logger
 	priv, err := loadOrCreateIdentity(cfg.DataDir, log)
 	if err != nil {
 		return nil, err
@@ -184,22 +184,15 @@ func NewWithHost(ctx context.Context, h host.Host, cfg Config) (*Peer, error) {
 	if h == nil {
 		return nil, fmt.Errorf("%w: nil host", ErrInvalidConfig)
 	}
-	if err := cfg.validate(false); err != nil {
+	if err := cfg.ValidateWithHost(); err != nil {
 		return nil, err
 	}
-	p, err := build(ctx, h, cfg, loggerOf(cfg))
+	p, err := build(ctx, h, cfg, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
 	p.gater = newGater() // kept for Block/Blocked; h does not consult it
 	return p, nil
-}
-
-func loggerOf(cfg Config) *slog.Logger {
-	if cfg.Logger != nil {
-		return cfg.Logger
-	}
-	return slog.Default()
 }
 
 // build creates the DHT and the Peer around h.

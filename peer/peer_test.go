@@ -446,7 +446,8 @@ func TestValidate(t *testing.T) {
 		{"bootstrap only p2p", func(c *Config) { c.Bootstrap = []string{"/p2p/" + id} }, "no transport address"},
 		{"bootstrap bad id", func(c *Config) { c.Bootstrap = []string{"/ip4/10.0.0.1/tcp/4101/p2p/nope"} }, `bootstrap address "/ip4/10.0.0.1/tcp/4101/p2p/nope"`},
 		{"bootstrap garbage", func(c *Config) { c.Bootstrap = []string{"10.0.0.1:4101"} }, "bootstrap address"},
-		{"empty network", func(c *Config) { c.Network = "" }, "Network is empty"},
+		{"empty network", func(c *Config) { c.Network = "" }, "network name is empty"},
+		{"no logger", func(c *Config) { c.Logger = nil }, "Logger is nil"},
 		{"bad network", func(c *Config) { c.Network = "a/b" }, `network name "a/b"`},
 		{"long network", func(c *Config) { c.Network = strings.Repeat("n", 65) }, "at most 64"},
 		{"zero interval", func(c *Config) { c.DiscoveryInterval = 0 }, "DiscoveryInterval 0s is not positive"},
@@ -458,6 +459,16 @@ func TestValidate(t *testing.T) {
 			c.ListenAddrs = []string{"/ip4/0.0.0.0/udp/1/quic-v1"}
 		}, "TCP only"},
 	}
+	t.Run("every problem listed", func(t *testing.T) {
+		c := good
+		c.DataDir, c.DiscoveryInterval, c.Network = "", 0, "a/b"
+		err := c.Validate()
+		for _, want := range []string{"DataDir is empty", "DiscoveryInterval 0s", `network name "a/b"`} {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("Validate = %v, want it to mention %q", err, want)
+			}
+		}
+	})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := good

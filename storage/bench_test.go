@@ -41,7 +41,7 @@ func benchRegister(i int) crdt.Register {
 	return crdt.Register{Time: crdt.Timestamp(i + 1), Origin: "bench-replica", Value: v}
 }
 
-func benchOptions(b *testing.B, sync bool) Options {
+func benchOptions(b *testing.B, sync bool) Config {
 	o := testOptions(b)
 	o.SyncWrites = sync
 	// Stores outlive the sub-benchmark round that opened them: log to stderr.

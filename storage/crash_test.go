@@ -48,7 +48,7 @@ func crashChild(dir string) int {
 		fmt.Fprintln(os.Stderr, "bad round:", err)
 		return 2
 	}
-	opts := DefaultOptions() // SyncWrites on: acknowledged means durable
+	opts := DefaultConfig() // SyncWrites on: acknowledged means durable
 	opts.PurgeInterval, opts.ValueLogGCInterval = 0, 0
 	db, err := Open(dir, opts)
 	if err != nil {

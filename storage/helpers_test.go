@@ -37,8 +37,8 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // testOptions are fast options for tests: no fsync, no background jobs,
 // logs to t.
-func testOptions(t testing.TB) Options {
-	o := DefaultOptions()
+func testOptions(t testing.TB) Config {
+	o := DefaultConfig()
 	o.SyncWrites = false
 	o.PurgeInterval = 0
 	o.ValueLogGCInterval = 0
@@ -48,9 +48,9 @@ func testOptions(t testing.TB) Options {
 
 // opener opens a fresh store for a test (closed in cleanup). reopen, when
 // not nil, closes db and opens the same store again (on-disk only).
-type opener func(t *testing.T, opts Options) (db *DB, reopen func(*DB) *DB)
+type opener func(t *testing.T, opts Config) (db *DB, reopen func(*DB) *DB)
 
-func diskOpener(t *testing.T, opts Options) (*DB, func(*DB) *DB) {
+func diskOpener(t *testing.T, opts Config) (*DB, func(*DB) *DB) {
 	dir := t.TempDir()
 	open := func() *DB {
 		db, err := Open(dir, opts)
@@ -68,7 +68,7 @@ func diskOpener(t *testing.T, opts Options) (*DB, func(*DB) *DB) {
 	}
 }
 
-func memOpener(t *testing.T, opts Options) (*DB, func(*DB) *DB) {
+func memOpener(t *testing.T, opts Config) (*DB, func(*DB) *DB) {
 	opts.InMemory = true
 	db, err := Open("", opts)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/grapevine-kv/grapevine/crdt"
+	"github.com/grapevine-kv/grapevine/internal/wire"
 )
 
 // On-disk layout. Every Badger key starts with a one-byte table tag; a
@@ -34,11 +35,12 @@ var (
 // formatVersion is the on-disk layout version written at creation.
 const formatVersion = 1
 
-// MaxKeyLen is the longest key accepted, in bytes.
-const MaxKeyLen = 4096
+// MaxKeyLen is the longest key accepted, in bytes (the wire's limit).
+const MaxKeyLen = wire.MaxKeyLen
 
-// MaxNamespaceLen is the longest namespace accepted, in bytes.
-const MaxNamespaceLen = 64
+// MaxNamespaceLen is the longest namespace accepted, in bytes (the wire's
+// limit).
+const MaxNamespaceLen = wire.MaxNamespaceLen
 
 // ValidNamespace reports whether ns is a valid namespace: 1 to 64 bytes of
 // [a-z0-9._-]. It returns an error wrapping ErrInvalidNamespace otherwise.

@@ -13,9 +13,9 @@ import (
 const purgeChunk = 1024
 
 // PurgeTombstones removes every register tombstone whose Time is older than
-// Options.Now() − Options.TombstoneGrace, together with its hash-index
+// Config.Now() − Config.TombstoneGrace, together with its hash-index
 // entry and its contribution to the range-sum tree, and returns how many it
-// removed. It also runs on the Options.PurgeInterval schedule. It blocks
+// removed. It also runs on the Config.PurgeInterval schedule. It blocks
 // for the purge, in transactions of up to 1024 tombstones that are
 // serialized with Apply; safe for concurrent use.
 func (db *DB) PurgeTombstones() (int, error) {

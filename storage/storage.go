@@ -33,11 +33,11 @@ var (
 	ErrTooLarge = errors.New("storage: state too large")
 )
 
-// Options configure a DB. Start from DefaultOptions: the zero value turns
-// fsync off and has no tombstone grace, which Open refuses.
-type Options struct {
-	// InMemory keeps everything in memory (for tests); dir must be "".
-	// Default false.
+// Config configures a DB. Start from DefaultConfig: the zero value turns
+// fsync off and has no tombstone grace, which Validate refuses.
+type Config struct {
+	// InMemory keeps everything in memory (for tests); Open's dir must then
+	// be "". Default false.
 	InMemory bool
 	// SyncWrites fsyncs every commit, so an acknowledged Apply survives
 	// power loss. Default true: measured, without fsync a simulated power
@@ -45,13 +45,17 @@ type Options struct {
 	SyncWrites bool
 	// TombstoneGrace is how long a tombstone is kept; older ones are purged.
 	// It must exceed the longest time a replica may be partitioned and
-	// still sync. Default 7 days.
+	// still sync. Default 7 days: a peer may be down over a long weekend
+	// and more.
 	TombstoneGrace time.Duration
 	// PurgeInterval is how often PurgeTombstones runs in the background;
-	// 0 disables the scheduled purge. Default 1h.
+	// 0 disables the scheduled purge. Default 1h: purging is a scan of the
+	// time index, cheap, and a tombstone outliving its grace by an hour
+	// costs nothing.
 	PurgeInterval time.Duration
 	// ValueLogGCInterval is how often Badger's value-log GC runs; 0
-	// disables it (it never runs in memory). Default 10m.
+	// disables it (it never runs in memory). Default 10m, Badger's advice
+	// for a steady write load.
 	ValueLogGCInterval time.Duration
 	// Now is the wall clock used for the purge horizon. Default time.Now.
 	Now func() time.Time
@@ -60,12 +64,11 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// DefaultOptions returns the production defaults: on disk, fsync on every
-// commit, 7-day tombstone grace, hourly purge, value-log GC every 10 minutes.
-func DefaultOptions() Options {
-	return Options{
+// DefaultConfig returns the production defaults documented on Config.
+func DefaultConfig() Config {
+	return Config{
 		SyncWrites:         true,
-		TombstoneGrace:     7 * 24 * time.Hour,
+		TombstoneGrace:     DefaultTombstoneGrace,
 		PurgeInterval:      time.Hour,
 		ValueLogGCInterval: 10 * time.Minute,
 		Now:                time.Now,
@@ -73,24 +76,34 @@ func DefaultOptions() Options {
 	}
 }
 
-func (o *Options) verify(dir string) error {
-	switch {
-	case o.InMemory && dir != "":
-		return fmt.Errorf("storage: invalid options: in-memory mode takes no directory (got %q)", dir)
-	case !o.InMemory && dir == "":
-		return errors.New("storage: invalid options: no directory")
-	case o.TombstoneGrace <= 0:
-		return fmt.Errorf("storage: invalid options: TombstoneGrace %s must be positive", o.TombstoneGrace)
-	case o.PurgeInterval < 0:
-		return fmt.Errorf("storage: invalid options: PurgeInterval %s is negative", o.PurgeInterval)
-	case o.ValueLogGCInterval < 0:
-		return fmt.Errorf("storage: invalid options: ValueLogGCInterval %s is negative", o.ValueLogGCInterval)
+// DefaultTombstoneGrace is Config.TombstoneGrace's default.
+const DefaultTombstoneGrace = 7 * 24 * time.Hour
+
+// Validate reports every problem with c, or nil.
+func (c Config) Validate() error {
+	var errs []error
+	if c.TombstoneGrace <= 0 {
+		errs = append(errs, fmt.Errorf("TombstoneGrace %s must be positive", c.TombstoneGrace))
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if c.PurgeInterval < 0 {
+		errs = append(errs, fmt.Errorf("PurgeInterval %s is negative (0 disables the purge)", c.PurgeInterval))
 	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
+	if c.ValueLogGCInterval < 0 {
+		errs = append(errs, fmt.Errorf("ValueLogGCInterval %s is negative (0 disables the GC)", c.ValueLogGCInterval))
+	}
+	if c.Now == nil {
+		errs = append(errs, errors.New("Now (the wall clock) is nil; start from DefaultConfig"))
+	}
+	if c.Logger == nil {
+		errs = append(errs, errors.New("Logger is nil; start from DefaultConfig"))
+	}
+	return invalidConfig(errs)
+}
+
+// invalidConfig wraps a list of problems as one error, nil if none.
+func invalidConfig(errs []error) error {
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("storage: invalid config: %w", err)
 	}
 	return nil
 }
@@ -101,7 +114,7 @@ func (o *Options) verify(dir string) error {
 // snapshot.
 type DB struct {
 	bdb    *badger.DB
-	opts   Options
+	opts   Config
 	log    *slog.Logger
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -145,12 +158,19 @@ type DB struct {
 }
 
 // Open opens (creating if needed) the store in dir, or in memory with
-// Options.InMemory. It validates opts, opens Badger, checks the on-disk
+// Config.InMemory. It validates opts, opens Badger, checks the on-disk
 // format, rebuilds the in-memory range-sum trees by one scan of the hash
 // index, and starts the purge and value-log GC goroutines, which Close
 // stops. It blocks for the duration of that scan.
-func Open(dir string, opts Options) (*DB, error) {
-	if err := opts.verify(dir); err != nil {
+func Open(dir string, opts Config) (*DB, error) {
+	errs := []error{opts.Validate()}
+	switch {
+	case opts.InMemory && dir != "":
+		errs = append(errs, invalidConfig([]error{fmt.Errorf("in-memory mode takes no directory (got %q)", dir)}))
+	case !opts.InMemory && dir == "":
+		errs = append(errs, invalidConfig([]error{errors.New("no directory")}))
+	}
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	bdb, err := badger.Open(badgerOptions(dir, opts))
@@ -178,7 +198,7 @@ func Open(dir string, opts Options) (*DB, error) {
 }
 
 // badgerOptions are the Badger options Open uses.
-func badgerOptions(dir string, opts Options) badger.Options {
+func badgerOptions(dir string, opts Config) badger.Options {
 	bo := badger.DefaultOptions(dir).
 		WithInMemory(opts.InMemory).
 		WithSyncWrites(opts.SyncWrites).

@@ -31,7 +31,7 @@ func daemonCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "bootstrap", EnvVars: []string{"GRAPEVINE_BOOTSTRAP"}, Usage: "peer `MULTIADDR` ending in /p2p/<id> to join through (repeatable, or comma-separated)"},
 			&cli.StringFlag{Name: "network", EnvVars: []string{"GRAPEVINE_NETWORK"}, Value: def.Network, Usage: "network `NAME`: peers of other networks are ignored"},
 			&cli.BoolFlag{Name: "mdns", EnvVars: []string{"GRAPEVINE_MDNS"}, Value: def.Peer.MDNS, Usage: "find peers on the local network with mDNS"},
-			&cli.BoolFlag{Name: "sync", EnvVars: []string{"GRAPEVINE_SYNC"}, Value: def.Sync, Usage: "fsync every commit (off trades durability on power loss for speed)"},
+			&cli.BoolFlag{Name: "sync", EnvVars: []string{"GRAPEVINE_SYNC"}, Value: def.Storage.SyncWrites, Usage: "fsync every commit (off trades durability on power loss for speed)"},
 			&cli.IntFlag{Name: "max-value-size", EnvVars: []string{"GRAPEVINE_MAX_VALUE_SIZE"}, Value: def.MaxValueSize, Usage: "largest value accepted, in `BYTES`"},
 			&cli.StringFlag{Name: "log-format", EnvVars: []string{"GRAPEVINE_LOG_FORMAT"}, Value: "text", Usage: "log format: text or json"},
 			&cli.StringFlag{Name: "log-level", EnvVars: []string{"GRAPEVINE_LOG_LEVEL"}, Value: "info", Usage: "log `LEVEL`: debug, info, warn or error"},
@@ -81,7 +81,7 @@ func runDaemon(c *cli.Context) error {
 	cfg := node.DefaultConfig()
 	cfg.DataDir = c.String("data")
 	cfg.Network = c.String("network")
-	cfg.Sync = c.Bool("sync")
+	cfg.Storage.SyncWrites = c.Bool("sync")
 	cfg.MaxValueSize = c.Int("max-value-size")
 	cfg.Logger = log
 	cfg.Peer.ListenAddrs = splitList(c.StringSlice("listen"))

@@ -25,7 +25,7 @@ func Config(tb testing.TB) node.Config {
 		tb.Fatal(err)
 	}
 	cfg := node.DefaultConfig()
-	cfg.InMemory, cfg.DataDir, cfg.Sync, cfg.Host = true, tb.TempDir(), false, h
+	cfg.Storage.InMemory, cfg.DataDir, cfg.Storage.SyncWrites, cfg.Host = true, tb.TempDir(), false, h
 	cfg.Peer.MDNS, cfg.Peer.ListenAddrs = false, nil
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	return cfg
