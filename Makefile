@@ -31,8 +31,10 @@ demo: build ## Start three local peers, put on one, read on the others, stop the
 	./internal/demo/demo.sh $(BIN)
 
 .PHONY: test
-test: ## Vet, check layering and docs, and run every test with the race detector
+test: ## Vet, lint, check go.mod is tidy, check layering and docs, and run every test with the race detector
 	$(GO) vet $(PKGS)
+	$(GO) tool staticcheck $(PKGS)
+	$(GO) mod tidy -diff
 	$(GO) test -count=1 ./internal/deptest/
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 	$(MAKE) --no-print-directory chaos DURATION=70s CHAOS_FLAGS=--short

@@ -331,7 +331,7 @@ func (n *Node) commit(batch []*request, ops []storage.Op) {
 		}
 	}
 	for ns, deltas := range publish {
-		if err := n.push.Publish(n.ctx, ns, deltas); err != nil && !errors.Is(err, gossip.ErrClosed) {
+		if err := n.push.Publish(n.ctx, ns, deltas); err != nil && !errors.Is(err, gossip.ErrClosed) && n.ctx.Err() == nil {
 			n.log.Warn("gossip publish failed; anti-entropy will repair", "namespace", ns, "err", err)
 		}
 	}

@@ -6,14 +6,14 @@ import (
 
 	"github.com/grapevine-kv/grapevine/gossip"
 	"github.com/grapevine-kv/grapevine/internal/wire"
-	"github.com/libp2p/go-libp2p/core/peer"
+	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // applySynced is the anti-entropy Applier: states from a peer go through
 // the apply loop like gossip, but the caller waits until they are durable
 // (so a bootstrap commits chunk by chunk and resumes after interruption).
-func (n *Node) applySynced(ctx context.Context, _ peer.ID, ns string, deltas []wire.Delta) (int, error) {
+func (n *Node) applySynced(ctx context.Context, _ libp2ppeer.ID, ns string, deltas []wire.Delta) (int, error) {
 	if n.beforeSyncApply != nil {
 		if err := n.beforeSyncApply(); err != nil {
 			return 0, err
@@ -49,7 +49,7 @@ func (n *Node) Sync(ctx context.Context) (gossip.RoundStats, error) {
 }
 
 // SyncWith runs one anti-entropy round now with peer p.
-func (n *Node) SyncWith(ctx context.Context, p peer.ID) (gossip.RoundStats, error) {
+func (n *Node) SyncWith(ctx context.Context, p libp2ppeer.ID) (gossip.RoundStats, error) {
 	if n.closed.Load() {
 		return gossip.RoundStats{}, ErrClosed
 	}

@@ -144,7 +144,7 @@ func (c Config) validate(listen bool) error {
 		bad("connection watermarks low=%d high=%d: want 0 <= low < high", c.LowWater, c.HighWater)
 	}
 	if c.Logger == nil {
-		bad("Logger is nil; start from DefaultConfig")
+		bad("the logger (Logger) is nil; start from DefaultConfig")
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)

@@ -447,7 +447,7 @@ func TestValidate(t *testing.T) {
 		{"bootstrap bad id", func(c *Config) { c.Bootstrap = []string{"/ip4/10.0.0.1/tcp/4101/p2p/nope"} }, `bootstrap address "/ip4/10.0.0.1/tcp/4101/p2p/nope"`},
 		{"bootstrap garbage", func(c *Config) { c.Bootstrap = []string{"10.0.0.1:4101"} }, "bootstrap address"},
 		{"empty network", func(c *Config) { c.Network = "" }, "network name is empty"},
-		{"no logger", func(c *Config) { c.Logger = nil }, "Logger is nil"},
+		{"no logger", func(c *Config) { c.Logger = nil }, "logger (Logger) is nil"},
 		{"bad network", func(c *Config) { c.Network = "a/b" }, `network name "a/b"`},
 		{"long network", func(c *Config) { c.Network = strings.Repeat("n", 65) }, "at most 64"},
 		{"zero interval", func(c *Config) { c.DiscoveryInterval = 0 }, "DiscoveryInterval 0s is not positive"},

@@ -92,10 +92,10 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("ValueLogGCInterval %s is negative (0 disables the GC)", c.ValueLogGCInterval))
 	}
 	if c.Now == nil {
-		errs = append(errs, errors.New("Now (the wall clock) is nil; start from DefaultConfig"))
+		errs = append(errs, errors.New("the wall clock (Now) is nil; start from DefaultConfig"))
 	}
 	if c.Logger == nil {
-		errs = append(errs, errors.New("Logger is nil; start from DefaultConfig"))
+		errs = append(errs, errors.New("the logger (Logger) is nil; start from DefaultConfig"))
 	}
 	return invalidConfig(errs)
 }
