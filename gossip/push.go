@@ -18,9 +18,6 @@ import (
 // ErrClosed is returned by Push methods after Close.
 var ErrClosed = errors.New("gossip: closed")
 
-// DefaultMaxBatchBytes is the target size of one gossip message.
-const DefaultMaxBatchBytes = 256 << 10
-
 // PushConfig configures Push.
 type PushConfig struct {
 	// Network names the grapevine network; topics are
@@ -41,10 +38,10 @@ type PushConfig struct {
 
 func (c *PushConfig) setDefaults() {
 	if c.MaxBatchBytes <= 0 {
-		c.MaxBatchBytes = DefaultMaxBatchBytes
+		c.MaxBatchBytes = wire.GossipBatchTarget
 	}
 	if c.MaxMessageBytes <= 0 {
-		c.MaxMessageBytes = 1<<20 + 64<<10
+		c.MaxMessageBytes = wire.MaxGossipMessage
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

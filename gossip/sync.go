@@ -23,8 +23,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 )
 
-// SyncProtocol is the libp2p protocol of anti-entropy.
-const SyncProtocol protocol.ID = "/grapevine/sync/1"
+// SyncProtocol is the libp2p protocol of anti-entropy (wire.SyncProtocol).
+const SyncProtocol protocol.ID = wire.SyncProtocol
 
 // DefaultChunkBytes is the size of one chunk of states on a sync stream.
 const DefaultChunkBytes = 1 << 20
@@ -315,7 +315,7 @@ func (s *Syncer) serve(str network.Stream) {
 		defer func() { <-s.incoming }()
 	default:
 		c := newFrameConn(str)
-		_ = c.write(frameError, []byte("busy: too many sync rounds; retry later"))
+		_ = c.write(wire.FrameError, []byte("busy: too many sync rounds; retry later"))
 		_ = c.flush()
 		_ = str.Close()
 		return
@@ -351,22 +351,22 @@ func (s *Syncer) round(ctx context.Context, str stream, stats *RoundStats) (err 
 	mine := s.store.Namespaces()
 	var theirs []string
 	if stats.Initiator {
-		if err = c.write(frameHello, marshalHello(mine)); err == nil {
+		if err = c.write(wire.FrameHello, wire.AppendHello(nil, mine)); err == nil {
 			err = c.flush()
 		}
 		if err != nil {
 			return err
 		}
 	}
-	p, err := c.expect(frameHello)
+	p, err := c.expect(wire.FrameHello)
 	if err != nil {
 		return err
 	}
-	if theirs, err = unmarshalHello(p, s.cfg.ValidNamespace); err != nil {
+	if theirs, err = readHello(p, s.cfg.ValidNamespace); err != nil {
 		return err
 	}
 	if !stats.Initiator {
-		if err = c.write(frameHello, marshalHello(mine)); err == nil {
+		if err = c.write(wire.FrameHello, wire.AppendHello(nil, mine)); err == nil {
 			err = c.flush()
 		}
 		if err != nil {
@@ -383,7 +383,7 @@ func (s *Syncer) round(ctx context.Context, str stream, stats *RoundStats) (err 
 		stats.Namespaces = append(stats.Namespaces, nsStats)
 		if err != nil {
 			if errors.Is(err, ErrProtocol) || errors.Is(err, reconcile.ErrMalformed) {
-				_ = c.write(frameError, []byte(err.Error()))
+				_ = c.write(wire.FrameError, []byte(err.Error()))
 				_ = c.flush()
 			}
 			return fmt.Errorf("gossip: sync %s with %s: %w", ns, stats.Peer, err)
@@ -418,7 +418,7 @@ func (s *Syncer) syncNamespace(ctx context.Context, c *frameConn, from peer.ID, 
 		if err != nil {
 			return err
 		}
-		if err := c.write(frameReconcile, msg); err != nil {
+		if err := c.write(wire.FrameReconcile, msg); err != nil {
 			return err
 		}
 		if err := c.flush(); err != nil {
@@ -429,7 +429,7 @@ func (s *Syncer) syncNamespace(ctx context.Context, c *frameConn, from peer.ID, 
 	}
 	var out reconcile.Outcome
 	for !sess.Done() {
-		p, err := c.expect(frameReconcile)
+		p, err := c.expect(wire.FrameReconcile)
 		if err != nil {
 			return err
 		}
@@ -440,7 +440,7 @@ func (s *Syncer) syncNamespace(ctx context.Context, c *frameConn, from peer.ID, 
 		o := sess.TakeOutcome()
 		out.Send, out.Stream, out.Receive = append(out.Send, o.Send...), append(out.Stream, o.Stream...), append(out.Receive, o.Receive...)
 		if reply != nil {
-			if err := c.write(frameReconcile, reply); err != nil {
+			if err := c.write(wire.FrameReconcile, reply); err != nil {
 				return err
 			}
 			if err := c.flush(); err != nil {
@@ -465,7 +465,7 @@ func (s *Syncer) syncNamespace(ctx context.Context, c *frameConn, from peer.ID, 
 	return s.sendStates(c, ns, out, st)
 }
 
-// sendStates sends the states the peer lacks, in chunks, then frameEnd.
+// sendStates sends the states the peer lacks, in chunks, then wire.FrameEnd.
 func (s *Syncer) sendStates(c *frameConn, ns string, out reconcile.Outcome, st *NamespaceStats) error {
 	chunk := wire.AppendHeader(nil, ns)
 	header := len(chunk)
@@ -475,7 +475,7 @@ func (s *Syncer) sendStates(c *frameConn, ns string, out reconcile.Outcome, st *
 		if len(chunk) < s.cfg.ChunkBytes {
 			return nil
 		}
-		err := c.write(frameStates, chunk)
+		err := c.write(wire.FrameStates, chunk)
 		chunk = chunk[:header]
 		return err
 	}
@@ -499,17 +499,17 @@ func (s *Syncer) sendStates(c *frameConn, ns string, out reconcile.Outcome, st *
 		}
 	}
 	if len(chunk) > header {
-		if err := c.write(frameStates, chunk); err != nil {
+		if err := c.write(wire.FrameStates, chunk); err != nil {
 			return err
 		}
 	}
-	if err := c.write(frameEnd, nil); err != nil {
+	if err := c.write(wire.FrameEnd, nil); err != nil {
 		return err
 	}
 	return c.flush()
 }
 
-// receiveStates applies the peer's chunks until frameEnd. Chunks are
+// receiveStates applies the peer's chunks until wire.FrameEnd. Chunks are
 // committed in order, one at a time, while the next is read and decoded;
 // so an interrupted transfer keeps what was committed and the next round
 // resumes from there.
@@ -564,13 +564,13 @@ func (s *Syncer) receiveStates(ctx context.Context, c *frameConn, from peer.ID, 
 			return finish(err)
 		}
 		switch kind {
-		case frameEnd:
+		case wire.FrameEnd:
 			if len(p) != 0 {
 				return finish(protocolErr("end frame with payload"))
 			}
 			s.updateProgress(ns, func(p *Progress) { p.RangesDone = p.RangesTotal })
 			return finish(nil)
-		case frameStates:
+		case wire.FrameStates:
 		default:
 			return finish(protocolErr("got frame kind %d while receiving states", kind))
 		}

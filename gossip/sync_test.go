@@ -3,7 +3,6 @@ package gossip
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -131,28 +130,24 @@ func TestSyncRoundRepairsBothWays(t *testing.T) {
 	}
 }
 
-func frame(kind byte, payload []byte) []byte {
-	b := binary.AppendUvarint(nil, uint64(len(payload)+1))
-	return append(append(b, kind), payload...)
-}
+func frame(kind wire.FrameKind, payload []byte) []byte { return wire.AppendFrame(nil, kind, payload) }
 
 // hostileInputs are streams a rogue initiator might send.
 func hostileInputs() map[string][]byte {
-	hello := frame(frameHello, marshalHello([]string{"default"}))
+	hello := frame(wire.FrameHello, wire.AppendHello(nil, []string{"default"}))
 	root, _ := (&reconcile.Message{Root: &reconcile.Summary{Count: 1, Hash: 7}}).Marshal()
 	badState := wire.AppendDelta(wire.AppendHeader(nil, "default"), []byte("k"), []byte{1, 99})
 	wrongNS := wire.Batch{Namespace: "evil", Deltas: []wire.Delta{{Key: []byte("k"), State: crdt.Register{Time: 5, Origin: "x", Value: []byte("v")}}}}.Marshal()
-	huge := binary.AppendUvarint(nil, MaxFrameSize+1)
 	return map[string][]byte{
 		"garbage":              {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
-		"oversized frame":      append(huge, frameHello),
+		"oversized frame":      wire.AppendFrameHeader(nil, wire.FrameHello, wire.MaxFrameSize),
 		"zero-length frame":    {0},
-		"states before hello":  frame(frameStates, wrongNS),
-		"bad hello namespace":  frame(frameHello, marshalHello([]string{"Not Valid!"})),
+		"states before hello":  frame(wire.FrameStates, wrongNS),
+		"bad hello namespace":  frame(wire.FrameHello, wire.AppendHello(nil, []string{"Not Valid!"})),
 		"truncated hello":      hello[:len(hello)-2],
-		"reconcile garbage":    append(append([]byte{}, hello...), frame(frameReconcile, []byte{0xde, 0xad, 0xbe, 0xef})...),
-		"states mid-reconcile": append(append([]byte{}, hello...), frame(frameStates, wrongNS)...),
-		"undecodable state":    append(append(append([]byte{}, hello...), frame(frameReconcile, root)...), frame(frameStates, badState)...),
+		"reconcile garbage":    append(append([]byte{}, hello...), frame(wire.FrameReconcile, []byte{0xde, 0xad, 0xbe, 0xef})...),
+		"states mid-reconcile": append(append([]byte{}, hello...), frame(wire.FrameStates, wrongNS)...),
+		"undecodable state":    append(append(append([]byte{}, hello...), frame(wire.FrameReconcile, root)...), frame(wire.FrameStates, badState)...),
 		"unknown frame kind":   append(append([]byte{}, hello...), frame(99, nil)...),
 	}
 }
@@ -218,7 +213,7 @@ func FuzzServe(f *testing.F) {
 	for _, in := range hostileInputs() {
 		f.Add(in)
 	}
-	f.Add(frame(frameHello, nil))
+	f.Add(frame(wire.FrameHello, nil))
 	db := openStore(f)
 	put(f, db, "default", "k", "v", 1000)
 	mn := mocknet.New()
@@ -269,7 +264,7 @@ func TestFrameWritesPushDeadline(t *testing.T) {
 	chunk := make([]byte, 100<<10) // larger than the write buffer: every frame reaches the stream
 	start := time.Now()
 	for i := range 20 {
-		if err := c.write(frameStates, chunk); err != nil {
+		if err := c.write(wire.FrameStates, chunk); err != nil {
 			t.Fatalf("frame %d failed after %s: %v", i, time.Since(start), err)
 		}
 	}
