@@ -71,6 +71,12 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+func testPushConfig() PushConfig {
+	cfg := DefaultPushConfig()
+	cfg.Network = "test"
+	return cfg
+}
+
 func makePushes(t *testing.T, n int, cfg PushConfig) ([]*Push, []*inbox, mocknet.Mocknet) {
 	t.Helper()
 	mn, err := mocknet.FullMeshConnected(n)
@@ -122,7 +128,9 @@ func reg(v string) crdt.Register {
 }
 
 func TestPublishReachesAllAndSplits(t *testing.T) {
-	pushes, inboxes, _ := makePushes(t, 3, PushConfig{Network: "test", MaxBatchBytes: 1024})
+	cfg := testPushConfig()
+	cfg.MaxBatchBytes = 1024
+	pushes, inboxes, _ := makePushes(t, 3, cfg)
 	var deltas []wire.Delta
 	for i := range 40 {
 		deltas = append(deltas, wire.Delta{Key: []byte{byte('a' + i%26), byte(i)}, State: reg(string(make([]byte, 100)))})
@@ -144,12 +152,13 @@ func TestPublishReachesAllAndSplits(t *testing.T) {
 
 func TestValidatorRejects(t *testing.T) {
 	future := errors.New("too far ahead")
-	cfg := PushConfig{Network: "test", CheckTime: func(ts crdt.Timestamp) error {
+	cfg := testPushConfig()
+	cfg.CheckTime = func(ts crdt.Timestamp) error {
 		if ts.Millis() > time.Now().Add(time.Minute).UnixMilli() {
 			return future
 		}
 		return nil
-	}}
+	}
 	pushes, inboxes, mn := makePushes(t, 2, cfg)
 
 	// A rogue peer publishes raw bytes on the topic with a plain GossipSub.

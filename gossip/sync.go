@@ -26,9 +26,6 @@ import (
 // SyncProtocol is the libp2p protocol of anti-entropy (wire.SyncProtocol).
 const SyncProtocol protocol.ID = wire.SyncProtocol
 
-// DefaultChunkBytes is the size of one chunk of states on a sync stream.
-const DefaultChunkBytes = 1 << 20
-
 // Store is what anti-entropy needs of storage. storage.DB implements it.
 type Store interface {
 	// Namespaces lists the namespaces holding data. Must not block long.
@@ -51,58 +48,98 @@ var _ Store = (*storage.DB)(nil)
 // concurrent use.
 type Applier func(ctx context.Context, from peer.ID, namespace string, deltas []wire.Delta) (changed int, err error)
 
-// SyncConfig configures a Syncer.
+// SyncConfig configures a Syncer. Start from DefaultSyncConfig; NewSyncer
+// validates it and fills in nothing.
 type SyncConfig struct {
 	// Interval between rounds with a random peer; each wait is jittered
-	// by ±20%. Default 5 s.
+	// by ±20%. Default 5 s: a lost push is repaired within seconds, while
+	// rounds between identical replicas (one round trip, a few hundred
+	// bytes) stay negligible.
 	Interval time.Duration
 	// MaxIncoming bounds rounds served to peers at once; more are refused
-	// (the peer retries later). Default 4.
+	// (the peer retries later). Default 4: enough for a handful of peers
+	// syncing at once, while a burst cannot monopolise storage.
 	MaxIncoming int
-	// ChunkBytes is the size of one chunk of states. Default 1 MiB.
+	// ChunkBytes is the size of one chunk of states; at most
+	// wire.MaxFrameSize - wire.MaxGossipMessage, so that a chunk and the
+	// delta that overflows it fit a frame. Default 1 MiB: large enough
+	// for stream speed, small enough that an interrupted bootstrap loses
+	// little.
 	ChunkBytes int
-	// IdleTimeout ends a round when the peer sends nothing for this long.
-	// Default 30 s.
+	// IdleTimeout ends a round when no frame moves either way for this
+	// long. Default 30 s: generous for a peer busy committing a chunk,
+	// short enough to free a served slot held by a dead peer.
 	IdleTimeout time.Duration
 	// CheckTime refuses register stamps too far in the future; refused
-	// states are skipped and counted. Nil accepts all.
+	// states are skipped and counted. Default nil: all are accepted (the
+	// node sets its clock's check).
 	CheckTime func(crdt.Timestamp) error
-	// ValidNamespace refuses a namespace name. Default storage.ValidNamespace.
+	// ValidNamespace refuses a namespace name a peer lists. Required.
+	// Default storage.ValidNamespace, the names storage accepts.
 	ValidNamespace func(string) error
-	// Seed seeds the jitter and the choice of peers. Default: derived
-	// from the host's peer ID.
+	// Seed seeds the jitter and the choice of peers. Default 0: derived
+	// from the host's peer ID, so peers started together do not run in
+	// lockstep; tests set it for reproducible choices.
 	Seed uint64
 	// OnRound, if set, is called after every round (both roles), from the
-	// goroutine that ran it.
+	// goroutine that ran it. Default nil.
 	OnRound func(RoundStats)
-	// Logger, default slog.Default().
+	// Logger receives failed rounds at debug level. Required. Default
+	// slog.Default().
 	Logger *slog.Logger
 }
 
-func (c *SyncConfig) setDefaults(self peer.ID) {
+// DefaultSyncConfig returns the default anti-entropy configuration.
+func DefaultSyncConfig() SyncConfig {
+	return SyncConfig{
+		Interval:       5 * time.Second,
+		MaxIncoming:    4,
+		ChunkBytes:     1 << 20,
+		IdleTimeout:    30 * time.Second,
+		ValidNamespace: storage.ValidNamespace,
+		Logger:         slog.Default(),
+	}
+}
+
+// maxChunkBytes is the largest ChunkBytes: a chunk is sent once it reaches
+// ChunkBytes, so it may exceed it by one delta (≤ wire.MaxGossipMessage).
+const maxChunkBytes = wire.MaxFrameSize - 1 - wire.MaxGossipMessage
+
+// Validate reports every invalid field of c, or nil.
+func (c SyncConfig) Validate() error {
+	var errs []error
 	if c.Interval <= 0 {
-		c.Interval = 5 * time.Second
+		errs = append(errs, fmt.Errorf("interval must be positive, got %s", c.Interval))
 	}
 	if c.MaxIncoming <= 0 {
-		c.MaxIncoming = 4
+		errs = append(errs, fmt.Errorf("max incoming rounds must be positive, got %d", c.MaxIncoming))
 	}
-	if c.ChunkBytes <= 0 {
-		c.ChunkBytes = DefaultChunkBytes
+	if c.ChunkBytes <= 0 || c.ChunkBytes > maxChunkBytes {
+		errs = append(errs, fmt.Errorf("chunk bytes %d not in 1..%d", c.ChunkBytes, maxChunkBytes))
 	}
 	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = 30 * time.Second
+		errs = append(errs, fmt.Errorf("idle timeout must be positive, got %s", c.IdleTimeout))
 	}
 	if c.ValidNamespace == nil {
-		c.ValidNamespace = storage.ValidNamespace
-	}
-	if c.Seed == 0 {
-		h := fnv.New64a()
-		h.Write([]byte(self))
-		c.Seed = h.Sum64()
+		errs = append(errs, errors.New("namespace check required (start from DefaultSyncConfig)"))
 	}
 	if c.Logger == nil {
-		c.Logger = slog.Default()
+		errs = append(errs, errors.New("logger required (start from DefaultSyncConfig)"))
 	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("gossip: invalid sync config: %w", err)
+	}
+	return nil
+}
+
+// seed returns the configured seed, or one derived from self.
+func (c SyncConfig) seed(self peer.ID) uint64 {
+	if c.Seed != 0 {
+		return c.Seed
+	}
+	h := fnv.New64a()
+	h.Write([]byte(self))
+	return h.Sum64()
 }
 
 // NamespaceStats describes one namespace of a round.
@@ -178,16 +215,20 @@ type Syncer struct {
 }
 
 // NewSyncer registers the sync protocol on h. It serves peers at once;
-// Start begins this side's periodic rounds.
-func NewSyncer(h host.Host, store Store, apply Applier, cfg SyncConfig) *Syncer {
-	cfg.setDefaults(h.ID())
+// Start begins this side's periodic rounds. An invalid cfg is an error
+// (see SyncConfig.Validate).
+func NewSyncer(h host.Host, store Store, apply Applier, cfg SyncConfig) (*Syncer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	s := &Syncer{h: h, store: store, apply: apply, cfg: cfg, log: cfg.Logger,
 		incoming: make(chan struct{}, cfg.MaxIncoming), triggers: make(chan peer.ID, 64)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.mu.rng = rand.New(rand.NewPCG(cfg.Seed, cfg.Seed>>1|1))
+	seed := cfg.seed(h.ID())
+	s.mu.rng = rand.New(rand.NewPCG(seed, seed>>1|1))
 	s.mu.progress = make(map[string]*Progress)
 	h.SetStreamHandler(SyncProtocol, s.serve)
-	return s
+	return s, nil
 }
 
 // Start begins periodic rounds with random peers and rounds triggered by

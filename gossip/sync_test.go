@@ -54,6 +54,14 @@ func applyTo(db *storage.DB) Applier {
 	}
 }
 
+// testSyncConfig is the fast profile of the tests.
+func testSyncConfig() SyncConfig {
+	cfg := DefaultSyncConfig()
+	cfg.Interval = 100 * time.Millisecond
+	cfg.IdleTimeout = 5 * time.Second
+	return cfg
+}
+
 type syncPeer struct {
 	h      host.Host
 	db     *storage.DB
@@ -72,7 +80,12 @@ func makeSyncPeers(t *testing.T, n int) []syncPeer {
 	for _, h := range mn.Hosts() {
 		db := openStore(t)
 		rounds := make(chan RoundStats, 100)
-		s := NewSyncer(h, db, applyTo(db), SyncConfig{IdleTimeout: 5 * time.Second, OnRound: func(r RoundStats) { rounds <- r }})
+		cfg := testSyncConfig()
+		cfg.OnRound = func(r RoundStats) { rounds <- r }
+		s, err := NewSyncer(h, db, applyTo(db), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
 		t.Cleanup(func() { _ = s.Close() })
 		out = append(out, syncPeer{h: h, db: db, s: s, rounds: rounds})
 	}
@@ -222,7 +235,10 @@ func FuzzServe(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	s := NewSyncer(h, db, applyTo(db), SyncConfig{})
+	s, err := NewSyncer(h, db, applyTo(db), DefaultSyncConfig())
+	if err != nil {
+		f.Fatal(err)
+	}
 	defer s.Close()
 	f.Fuzz(func(t *testing.T, in []byte) {
 		err := s.round(context.Background(), memStream{bytes.NewReader(in)}, &RoundStats{})
