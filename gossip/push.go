@@ -99,7 +99,7 @@ type Push struct {
 	wg     sync.WaitGroup
 
 	published, received, rejected atomic.Uint64
-	dropAll                       atomic.Bool
+	dropAll                       atomic.Bool // see SetDropAllForTest
 
 	mu struct {
 		sync.Mutex
@@ -277,10 +277,6 @@ func (p *Push) Peers(namespace string) []peer.ID {
 func (p *Push) Stats() PushStats {
 	return PushStats{Published: p.published.Load(), Received: p.received.Load(), Rejected: p.rejected.Load()}
 }
-
-// DropAll, when on, makes this peer ignore every remote gossip message: a
-// test hook that leaves replication to anti-entropy alone.
-func (p *Push) DropAll(on bool) { p.dropAll.Store(on) }
 
 // Close leaves all topics and stops GossipSub. It is idempotent.
 func (p *Push) Close() error {
