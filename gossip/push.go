@@ -15,7 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// ErrClosed is returned by Push methods after Close.
+// ErrClosed is returned by Push and Syncer methods after Close.
 var ErrClosed = errors.New("gossip: closed")
 
 // PushConfig configures Push. Start from DefaultPushConfig; NewPush

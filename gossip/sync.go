@@ -82,7 +82,7 @@ type SyncConfig struct {
 	// lockstep; tests set it for reproducible choices.
 	Seed uint64
 	// OnRound, if set, is called after every round (both roles), from the
-	// goroutine that ran it. Default nil.
+	// goroutine that ran it, never after Close has returned. Default nil.
 	OnRound func(RoundStats)
 	// Logger receives failed rounds at debug level. Required. Default
 	// slog.Default().
@@ -200,8 +200,10 @@ type Syncer struct {
 	cfg   SyncConfig
 	log   *slog.Logger
 
-	ctx      context.Context // lifetime; cancelled by Close
-	cancel   context.CancelFunc
+	ctx    context.Context // lifetime; cancelled by Close
+	cancel context.CancelFunc
+	// wg counts the loop and every round (served or initiated); Add only
+	// under mu while not closed, so Close's Wait never races an Add.
 	wg       sync.WaitGroup
 	incoming chan struct{} // semaphore of served rounds
 	triggers chan peer.ID
@@ -211,6 +213,7 @@ type Syncer struct {
 		rng      *rand.Rand
 		progress map[string]*Progress
 		started  bool
+		closed   bool
 	}
 }
 
@@ -232,11 +235,11 @@ func NewSyncer(h host.Host, store Store, apply Applier, cfg SyncConfig) (*Syncer
 }
 
 // Start begins periodic rounds with random peers and rounds triggered by
-// Trigger.
+// Trigger. It does nothing after Close.
 func (s *Syncer) Start() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mu.started {
+	if s.mu.started || s.mu.closed {
 		return
 	}
 	s.mu.started = true
@@ -244,12 +247,30 @@ func (s *Syncer) Start() {
 	go s.loop()
 }
 
-// Close stops the rounds and unregisters the protocol. Idempotent.
+// Close unregisters the protocol, ends every round (served to a peer or
+// initiated here: their streams are reset and their contexts cancelled)
+// and waits for them: once it returns, no Applier or OnRound call is
+// running or will start. A round blocked in the Store or an Applier that
+// ignores its context delays Close until it returns. Idempotent.
 func (s *Syncer) Close() error {
+	s.mu.Lock()
+	s.mu.closed = true
+	s.mu.Unlock()
 	s.h.RemoveStreamHandler(SyncProtocol)
 	s.cancel()
 	s.wg.Wait()
 	return nil
+}
+
+// enter counts a round in wg, unless the syncer is closed.
+func (s *Syncer) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.closed {
+		return false
+	}
+	s.wg.Add(1)
+	return true
 }
 
 // Trigger asks for a round with p soon (e.g. p just connected). It never
@@ -324,9 +345,17 @@ func (s *Syncer) updateProgress(ns string, f func(*Progress)) {
 }
 
 // SyncWith runs one round with p as the initiator: every namespace either
-// side holds is reconciled and repaired both ways.
+// side holds is reconciled and repaired both ways. The round ends when ctx
+// is done or the syncer is closed; after Close it returns ErrClosed.
 func (s *Syncer) SyncWith(ctx context.Context, p peer.ID) (RoundStats, error) {
 	stats := RoundStats{Peer: p, Initiator: true}
+	if !s.enter() {
+		return stats, ErrClosed
+	}
+	defer s.wg.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.ctx, cancel)()
 	start := time.Now()
 	str, err := s.h.NewStream(network.WithAllowLimitedConn(ctx, "sync"), p, SyncProtocol)
 	if err == nil {
@@ -348,13 +377,21 @@ func (s *Syncer) finish(stats RoundStats, start time.Time, err error) (RoundStat
 	return stats, err
 }
 
-// serve answers a round a peer started.
+// serve answers a round a peer started. It runs in libp2p's stream
+// handler goroutine, counted in wg like every round; after Close it
+// refuses the stream.
 func (s *Syncer) serve(str network.Stream) {
+	if !s.enter() {
+		_ = str.Reset()
+		return
+	}
+	defer s.wg.Done()
 	stats := RoundStats{Peer: str.Conn().RemotePeer()}
 	select {
 	case s.incoming <- struct{}{}:
 		defer func() { <-s.incoming }()
 	default:
+		_ = str.SetDeadline(time.Now().Add(s.cfg.IdleTimeout))
 		c := newFrameConn(str)
 		_ = c.write(wire.FrameError, []byte("busy: too many sync rounds; retry later"))
 		_ = c.flush()
