@@ -15,40 +15,65 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// ErrClosed is returned by Push methods after Close.
+// ErrClosed is returned by Push and Syncer methods after Close.
 var ErrClosed = errors.New("gossip: closed")
 
-// DefaultMaxBatchBytes is the target size of one gossip message.
-const DefaultMaxBatchBytes = 256 << 10
-
-// PushConfig configures Push.
+// PushConfig configures Push. Start from DefaultPushConfig; NewPush
+// validates it and fills in nothing.
 type PushConfig struct {
 	// Network names the grapevine network; topics are
-	// "/grapevine/<network>/<namespace>". Required.
+	// "/grapevine/<network>/<namespace>". Required: no default, since
+	// peers of different networks must never share a topic.
 	Network string
 	// MaxBatchBytes bounds one message; larger batches are split. A single
-	// delta larger than this travels alone. Default 256 KiB.
+	// delta larger than this travels alone. At most MaxMessageBytes.
+	// Default wire.GossipBatchTarget (256 KiB): large enough to amortise
+	// the per-message cost, small enough for GossipSub's queues.
 	MaxBatchBytes int
-	// MaxMessageBytes is the largest message accepted from the network,
-	// which must fit the largest single delta. Default 1 MiB + 64 KiB.
+	// MaxMessageBytes is the largest message accepted from the network;
+	// at most wire.MaxBatchSize. Default wire.MaxGossipMessage
+	// (1 MiB + 64 KiB): it holds the largest single delta.
 	MaxMessageBytes int
 	// CheckTime refuses remote register stamps (too far in the future or
-	// older than the tombstone horizon). Nil accepts every stamp.
+	// older than the tombstone horizon). Default nil: every stamp is
+	// accepted (the node sets its clock's check).
 	CheckTime func(crdt.Timestamp) error
-	// Logger receives rejections at debug level. Default slog.Default().
+	// Logger receives rejections at debug level. Required. Default
+	// slog.Default().
 	Logger *slog.Logger
 }
 
-func (c *PushConfig) setDefaults() {
-	if c.MaxBatchBytes <= 0 {
-		c.MaxBatchBytes = DefaultMaxBatchBytes
+// DefaultPushConfig returns the default push configuration. Network must
+// still be set.
+func DefaultPushConfig() PushConfig {
+	return PushConfig{
+		MaxBatchBytes:   wire.GossipBatchTarget,
+		MaxMessageBytes: wire.MaxGossipMessage,
+		Logger:          slog.Default(),
 	}
-	if c.MaxMessageBytes <= 0 {
-		c.MaxMessageBytes = 1<<20 + 64<<10
+}
+
+// Validate reports every invalid field of c, or nil.
+func (c PushConfig) Validate() error {
+	var errs []error
+	if c.Network == "" {
+		errs = append(errs, errors.New("network name required"))
+	}
+	if c.MaxMessageBytes <= 0 || c.MaxMessageBytes > wire.MaxBatchSize {
+		errs = append(errs, fmt.Errorf("max message bytes %d not in 1..%d", c.MaxMessageBytes, wire.MaxBatchSize))
+	}
+	if c.MaxBatchBytes <= 0 {
+		errs = append(errs, fmt.Errorf("max batch bytes must be positive, got %d", c.MaxBatchBytes))
+	} else if c.MaxMessageBytes > 0 && c.MaxBatchBytes > c.MaxMessageBytes {
+		errs = append(errs, fmt.Errorf("max batch bytes %d exceeds max message bytes %d", c.MaxBatchBytes, c.MaxMessageBytes))
 	}
 	if c.Logger == nil {
-		c.Logger = slog.Default()
+		errs = append(errs, errors.New("logger required (start from DefaultPushConfig)"))
 	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("gossip: invalid push config: %w", err)
+	}
+	return nil
 }
 
 // Deliver receives a validated remote batch. It is called from one
@@ -74,7 +99,7 @@ type Push struct {
 	wg     sync.WaitGroup
 
 	published, received, rejected atomic.Uint64
-	dropAll                       atomic.Bool
+	dropAll                       atomic.Bool // see SetDropAllForTest
 
 	mu struct {
 		sync.Mutex
@@ -84,12 +109,12 @@ type Push struct {
 }
 
 // NewPush starts GossipSub on h. Remote batches that pass validation are
-// handed to deliver. Topics are joined with Join.
+// handed to deliver. Topics are joined with Join. An invalid cfg is an
+// error (see PushConfig.Validate).
 func NewPush(h host.Host, cfg PushConfig, deliver Deliver) (*Push, error) {
-	if cfg.Network == "" {
-		return nil, errors.New("gossip: network name required")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	cfg.setDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	ps, err := pubsub.NewGossipSub(ctx, h,
 		pubsub.WithMaxMessageSize(cfg.MaxMessageBytes),
@@ -252,10 +277,6 @@ func (p *Push) Peers(namespace string) []peer.ID {
 func (p *Push) Stats() PushStats {
 	return PushStats{Published: p.published.Load(), Received: p.received.Load(), Rejected: p.rejected.Load()}
 }
-
-// DropAll, when on, makes this peer ignore every remote gossip message: a
-// test hook that leaves replication to anti-entropy alone.
-func (p *Push) DropAll(on bool) { p.dropAll.Store(on) }
 
 // Close leaves all topics and stops GossipSub. It is idempotent.
 func (p *Push) Close() error {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/grapevine-kv/grapevine/crdt"
+	"github.com/grapevine-kv/grapevine/internal/testutil"
 	"github.com/grapevine-kv/grapevine/internal/wire"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -59,16 +60,10 @@ func (in *inbox) count(probes bool) int {
 	return n
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+func testPushConfig() PushConfig {
+	cfg := DefaultPushConfig()
+	cfg.Network = "test"
+	return cfg
 }
 
 func makePushes(t *testing.T, n int, cfg PushConfig) ([]*Push, []*inbox, mocknet.Mocknet) {
@@ -103,7 +98,7 @@ func warmUp(t *testing.T, pushes []*Push, inboxes []*inbox) {
 	t.Helper()
 	for i, p := range pushes {
 		probe := []wire.Delta{{Key: []byte(fmt.Sprint("probe", i)), State: reg("probe")}}
-		eventually(t, "probe delivery", func() bool {
+		testutil.Eventually(t, "probe delivery", func() bool {
 			if err := p.Publish(context.Background(), "default", probe); err != nil {
 				t.Fatal(err)
 			}
@@ -122,7 +117,9 @@ func reg(v string) crdt.Register {
 }
 
 func TestPublishReachesAllAndSplits(t *testing.T) {
-	pushes, inboxes, _ := makePushes(t, 3, PushConfig{Network: "test", MaxBatchBytes: 1024})
+	cfg := testPushConfig()
+	cfg.MaxBatchBytes = 1024
+	pushes, inboxes, _ := makePushes(t, 3, cfg)
 	var deltas []wire.Delta
 	for i := range 40 {
 		deltas = append(deltas, wire.Delta{Key: []byte{byte('a' + i%26), byte(i)}, State: reg(string(make([]byte, 100)))})
@@ -135,7 +132,7 @@ func TestPublishReachesAllAndSplits(t *testing.T) {
 		t.Errorf("published %d messages for 40×~120 B at 1 KiB each, want ≥ 4", got)
 	}
 	for i := 1; i < 3; i++ {
-		eventually(t, "delivery", func() bool { return inboxes[i].deltas() == len(deltas) })
+		testutil.Eventually(t, "delivery", func() bool { return inboxes[i].deltas() == len(deltas) })
 	}
 	if inboxes[0].deltas() != 0 {
 		t.Error("publisher delivered its own batch to itself")
@@ -144,12 +141,13 @@ func TestPublishReachesAllAndSplits(t *testing.T) {
 
 func TestValidatorRejects(t *testing.T) {
 	future := errors.New("too far ahead")
-	cfg := PushConfig{Network: "test", CheckTime: func(ts crdt.Timestamp) error {
+	cfg := testPushConfig()
+	cfg.CheckTime = func(ts crdt.Timestamp) error {
 		if ts.Millis() > time.Now().Add(time.Minute).UnixMilli() {
 			return future
 		}
 		return nil
-	}}
+	}
 	pushes, inboxes, mn := makePushes(t, 2, cfg)
 
 	// A rogue peer publishes raw bytes on the topic with a plain GossipSub.
@@ -174,7 +172,7 @@ func TestValidatorRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer topic.Close()
-	eventually(t, "rogue sees topic peers", func() bool { return len(topic.ListPeers()) == 2 })
+	testutil.Eventually(t, "rogue sees topic peers", func() bool { return len(topic.ListPeers()) == 2 })
 
 	farFuture := crdt.Register{Time: crdt.NewTimestamp(time.Now().Add(time.Hour).UnixMilli(), 0), Origin: "o", Value: []byte("x")}
 	bad := [][]byte{
@@ -192,7 +190,7 @@ func TestValidatorRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, p := range pushes {
-		eventually(t, "good message", func() bool { return inboxes[i].deltas() == 1 })
-		eventually(t, "rejections", func() bool { return p.Stats().Rejected == uint64(len(bad)) })
+		testutil.Eventually(t, "good message", func() bool { return inboxes[i].deltas() == 1 })
+		testutil.Eventually(t, "rejections", func() bool { return p.Stats().Rejected == uint64(len(bad)) })
 	}
 }

@@ -23,11 +23,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 )
 
-// SyncProtocol is the libp2p protocol of anti-entropy.
-const SyncProtocol protocol.ID = "/grapevine/sync/1"
-
-// DefaultChunkBytes is the size of one chunk of states on a sync stream.
-const DefaultChunkBytes = 1 << 20
+// SyncProtocol is the libp2p protocol of anti-entropy (wire.SyncProtocol).
+const SyncProtocol protocol.ID = wire.SyncProtocol
 
 // Store is what anti-entropy needs of storage. storage.DB implements it.
 type Store interface {
@@ -51,58 +48,98 @@ var _ Store = (*storage.DB)(nil)
 // concurrent use.
 type Applier func(ctx context.Context, from peer.ID, namespace string, deltas []wire.Delta) (changed int, err error)
 
-// SyncConfig configures a Syncer.
+// SyncConfig configures a Syncer. Start from DefaultSyncConfig; NewSyncer
+// validates it and fills in nothing.
 type SyncConfig struct {
 	// Interval between rounds with a random peer; each wait is jittered
-	// by ±20%. Default 5 s.
+	// by ±20%. Default 5 s: a lost push is repaired within seconds, while
+	// rounds between identical replicas (one round trip, a few hundred
+	// bytes) stay negligible.
 	Interval time.Duration
 	// MaxIncoming bounds rounds served to peers at once; more are refused
-	// (the peer retries later). Default 4.
+	// (the peer retries later). Default 4: enough for a handful of peers
+	// syncing at once, while a burst cannot monopolise storage.
 	MaxIncoming int
-	// ChunkBytes is the size of one chunk of states. Default 1 MiB.
+	// ChunkBytes is the size of one chunk of states; at most
+	// wire.MaxFrameSize - wire.MaxGossipMessage, so that a chunk and the
+	// delta that overflows it fit a frame. Default 1 MiB: large enough
+	// for stream speed, small enough that an interrupted bootstrap loses
+	// little.
 	ChunkBytes int
-	// IdleTimeout ends a round when the peer sends nothing for this long.
-	// Default 30 s.
+	// IdleTimeout ends a round when no frame moves either way for this
+	// long. Default 30 s: generous for a peer busy committing a chunk,
+	// short enough to free a served slot held by a dead peer.
 	IdleTimeout time.Duration
 	// CheckTime refuses register stamps too far in the future; refused
-	// states are skipped and counted. Nil accepts all.
+	// states are skipped and counted. Default nil: all are accepted (the
+	// node sets its clock's check).
 	CheckTime func(crdt.Timestamp) error
-	// ValidNamespace refuses a namespace name. Default storage.ValidNamespace.
+	// ValidNamespace refuses a namespace name a peer lists. Required.
+	// Default storage.ValidNamespace, the names storage accepts.
 	ValidNamespace func(string) error
-	// Seed seeds the jitter and the choice of peers. Default: derived
-	// from the host's peer ID.
+	// Seed seeds the jitter and the choice of peers. Default 0: derived
+	// from the host's peer ID, so peers started together do not run in
+	// lockstep; tests set it for reproducible choices.
 	Seed uint64
 	// OnRound, if set, is called after every round (both roles), from the
-	// goroutine that ran it.
+	// goroutine that ran it, never after Close has returned. Default nil.
 	OnRound func(RoundStats)
-	// Logger, default slog.Default().
+	// Logger receives failed rounds at debug level. Required. Default
+	// slog.Default().
 	Logger *slog.Logger
 }
 
-func (c *SyncConfig) setDefaults(self peer.ID) {
+// DefaultSyncConfig returns the default anti-entropy configuration.
+func DefaultSyncConfig() SyncConfig {
+	return SyncConfig{
+		Interval:       5 * time.Second,
+		MaxIncoming:    4,
+		ChunkBytes:     1 << 20,
+		IdleTimeout:    30 * time.Second,
+		ValidNamespace: storage.ValidNamespace,
+		Logger:         slog.Default(),
+	}
+}
+
+// maxChunkBytes is the largest ChunkBytes: a chunk is sent once it reaches
+// ChunkBytes, so it may exceed it by one delta (≤ wire.MaxGossipMessage).
+const maxChunkBytes = wire.MaxFrameSize - 1 - wire.MaxGossipMessage
+
+// Validate reports every invalid field of c, or nil.
+func (c SyncConfig) Validate() error {
+	var errs []error
 	if c.Interval <= 0 {
-		c.Interval = 5 * time.Second
+		errs = append(errs, fmt.Errorf("interval must be positive, got %s", c.Interval))
 	}
 	if c.MaxIncoming <= 0 {
-		c.MaxIncoming = 4
+		errs = append(errs, fmt.Errorf("max incoming rounds must be positive, got %d", c.MaxIncoming))
 	}
-	if c.ChunkBytes <= 0 {
-		c.ChunkBytes = DefaultChunkBytes
+	if c.ChunkBytes <= 0 || c.ChunkBytes > maxChunkBytes {
+		errs = append(errs, fmt.Errorf("chunk bytes %d not in 1..%d", c.ChunkBytes, maxChunkBytes))
 	}
 	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = 30 * time.Second
+		errs = append(errs, fmt.Errorf("idle timeout must be positive, got %s", c.IdleTimeout))
 	}
 	if c.ValidNamespace == nil {
-		c.ValidNamespace = storage.ValidNamespace
-	}
-	if c.Seed == 0 {
-		h := fnv.New64a()
-		h.Write([]byte(self))
-		c.Seed = h.Sum64()
+		errs = append(errs, errors.New("namespace check required (start from DefaultSyncConfig)"))
 	}
 	if c.Logger == nil {
-		c.Logger = slog.Default()
+		errs = append(errs, errors.New("logger required (start from DefaultSyncConfig)"))
 	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("gossip: invalid sync config: %w", err)
+	}
+	return nil
+}
+
+// seed returns the configured seed, or one derived from self.
+func (c SyncConfig) seed(self peer.ID) uint64 {
+	if c.Seed != 0 {
+		return c.Seed
+	}
+	h := fnv.New64a()
+	h.Write([]byte(self))
+	return h.Sum64()
 }
 
 // NamespaceStats describes one namespace of a round.
@@ -163,8 +200,10 @@ type Syncer struct {
 	cfg   SyncConfig
 	log   *slog.Logger
 
-	ctx      context.Context // lifetime; cancelled by Close
-	cancel   context.CancelFunc
+	ctx    context.Context // lifetime; cancelled by Close
+	cancel context.CancelFunc
+	// wg counts the loop and every round (served or initiated); Add only
+	// under mu while not closed, so Close's Wait never races an Add.
 	wg       sync.WaitGroup
 	incoming chan struct{} // semaphore of served rounds
 	triggers chan peer.ID
@@ -174,28 +213,33 @@ type Syncer struct {
 		rng      *rand.Rand
 		progress map[string]*Progress
 		started  bool
+		closed   bool
 	}
 }
 
 // NewSyncer registers the sync protocol on h. It serves peers at once;
-// Start begins this side's periodic rounds.
-func NewSyncer(h host.Host, store Store, apply Applier, cfg SyncConfig) *Syncer {
-	cfg.setDefaults(h.ID())
+// Start begins this side's periodic rounds. An invalid cfg is an error
+// (see SyncConfig.Validate).
+func NewSyncer(h host.Host, store Store, apply Applier, cfg SyncConfig) (*Syncer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	s := &Syncer{h: h, store: store, apply: apply, cfg: cfg, log: cfg.Logger,
 		incoming: make(chan struct{}, cfg.MaxIncoming), triggers: make(chan peer.ID, 64)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.mu.rng = rand.New(rand.NewPCG(cfg.Seed, cfg.Seed>>1|1))
+	seed := cfg.seed(h.ID())
+	s.mu.rng = rand.New(rand.NewPCG(seed, seed>>1|1))
 	s.mu.progress = make(map[string]*Progress)
 	h.SetStreamHandler(SyncProtocol, s.serve)
-	return s
+	return s, nil
 }
 
 // Start begins periodic rounds with random peers and rounds triggered by
-// Trigger.
+// Trigger. It does nothing after Close.
 func (s *Syncer) Start() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mu.started {
+	if s.mu.started || s.mu.closed {
 		return
 	}
 	s.mu.started = true
@@ -203,12 +247,30 @@ func (s *Syncer) Start() {
 	go s.loop()
 }
 
-// Close stops the rounds and unregisters the protocol. Idempotent.
+// Close unregisters the protocol, ends every round (served to a peer or
+// initiated here: their streams are reset and their contexts cancelled)
+// and waits for them: once it returns, no Applier or OnRound call is
+// running or will start. A round blocked in the Store or an Applier that
+// ignores its context delays Close until it returns. Idempotent.
 func (s *Syncer) Close() error {
+	s.mu.Lock()
+	s.mu.closed = true
+	s.mu.Unlock()
 	s.h.RemoveStreamHandler(SyncProtocol)
 	s.cancel()
 	s.wg.Wait()
 	return nil
+}
+
+// enter counts a round in wg, unless the syncer is closed.
+func (s *Syncer) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.closed {
+		return false
+	}
+	s.wg.Add(1)
+	return true
 }
 
 // Trigger asks for a round with p soon (e.g. p just connected). It never
@@ -283,9 +345,17 @@ func (s *Syncer) updateProgress(ns string, f func(*Progress)) {
 }
 
 // SyncWith runs one round with p as the initiator: every namespace either
-// side holds is reconciled and repaired both ways.
+// side holds is reconciled and repaired both ways. The round ends when ctx
+// is done or the syncer is closed; after Close it returns ErrClosed.
 func (s *Syncer) SyncWith(ctx context.Context, p peer.ID) (RoundStats, error) {
 	stats := RoundStats{Peer: p, Initiator: true}
+	if !s.enter() {
+		return stats, ErrClosed
+	}
+	defer s.wg.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.ctx, cancel)()
 	start := time.Now()
 	str, err := s.h.NewStream(network.WithAllowLimitedConn(ctx, "sync"), p, SyncProtocol)
 	if err == nil {
@@ -307,15 +377,23 @@ func (s *Syncer) finish(stats RoundStats, start time.Time, err error) (RoundStat
 	return stats, err
 }
 
-// serve answers a round a peer started.
+// serve answers a round a peer started. It runs in libp2p's stream
+// handler goroutine, counted in wg like every round; after Close it
+// refuses the stream.
 func (s *Syncer) serve(str network.Stream) {
+	if !s.enter() {
+		_ = str.Reset()
+		return
+	}
+	defer s.wg.Done()
 	stats := RoundStats{Peer: str.Conn().RemotePeer()}
 	select {
 	case s.incoming <- struct{}{}:
 		defer func() { <-s.incoming }()
 	default:
+		_ = str.SetDeadline(time.Now().Add(s.cfg.IdleTimeout))
 		c := newFrameConn(str)
-		_ = c.write(frameError, []byte("busy: too many sync rounds; retry later"))
+		_ = c.write(wire.FrameError, []byte("busy: too many sync rounds; retry later"))
 		_ = c.flush()
 		_ = str.Close()
 		return
@@ -351,22 +429,22 @@ func (s *Syncer) round(ctx context.Context, str stream, stats *RoundStats) (err 
 	mine := s.store.Namespaces()
 	var theirs []string
 	if stats.Initiator {
-		if err = c.write(frameHello, marshalHello(mine)); err == nil {
+		if err = c.write(wire.FrameHello, wire.AppendHello(nil, mine)); err == nil {
 			err = c.flush()
 		}
 		if err != nil {
 			return err
 		}
 	}
-	p, err := c.expect(frameHello)
+	p, err := c.expect(wire.FrameHello)
 	if err != nil {
 		return err
 	}
-	if theirs, err = unmarshalHello(p, s.cfg.ValidNamespace); err != nil {
+	if theirs, err = readHello(p, s.cfg.ValidNamespace); err != nil {
 		return err
 	}
 	if !stats.Initiator {
-		if err = c.write(frameHello, marshalHello(mine)); err == nil {
+		if err = c.write(wire.FrameHello, wire.AppendHello(nil, mine)); err == nil {
 			err = c.flush()
 		}
 		if err != nil {
@@ -383,7 +461,7 @@ func (s *Syncer) round(ctx context.Context, str stream, stats *RoundStats) (err 
 		stats.Namespaces = append(stats.Namespaces, nsStats)
 		if err != nil {
 			if errors.Is(err, ErrProtocol) || errors.Is(err, reconcile.ErrMalformed) {
-				_ = c.write(frameError, []byte(err.Error()))
+				_ = c.write(wire.FrameError, []byte(err.Error()))
 				_ = c.flush()
 			}
 			return fmt.Errorf("gossip: sync %s with %s: %w", ns, stats.Peer, err)
@@ -418,7 +496,7 @@ func (s *Syncer) syncNamespace(ctx context.Context, c *frameConn, from peer.ID, 
 		if err != nil {
 			return err
 		}
-		if err := c.write(frameReconcile, msg); err != nil {
+		if err := c.write(wire.FrameReconcile, msg); err != nil {
 			return err
 		}
 		if err := c.flush(); err != nil {
@@ -429,7 +507,7 @@ func (s *Syncer) syncNamespace(ctx context.Context, c *frameConn, from peer.ID, 
 	}
 	var out reconcile.Outcome
 	for !sess.Done() {
-		p, err := c.expect(frameReconcile)
+		p, err := c.expect(wire.FrameReconcile)
 		if err != nil {
 			return err
 		}
@@ -440,7 +518,7 @@ func (s *Syncer) syncNamespace(ctx context.Context, c *frameConn, from peer.ID, 
 		o := sess.TakeOutcome()
 		out.Send, out.Stream, out.Receive = append(out.Send, o.Send...), append(out.Stream, o.Stream...), append(out.Receive, o.Receive...)
 		if reply != nil {
-			if err := c.write(frameReconcile, reply); err != nil {
+			if err := c.write(wire.FrameReconcile, reply); err != nil {
 				return err
 			}
 			if err := c.flush(); err != nil {
@@ -465,7 +543,7 @@ func (s *Syncer) syncNamespace(ctx context.Context, c *frameConn, from peer.ID, 
 	return s.sendStates(c, ns, out, st)
 }
 
-// sendStates sends the states the peer lacks, in chunks, then frameEnd.
+// sendStates sends the states the peer lacks, in chunks, then wire.FrameEnd.
 func (s *Syncer) sendStates(c *frameConn, ns string, out reconcile.Outcome, st *NamespaceStats) error {
 	chunk := wire.AppendHeader(nil, ns)
 	header := len(chunk)
@@ -475,7 +553,7 @@ func (s *Syncer) sendStates(c *frameConn, ns string, out reconcile.Outcome, st *
 		if len(chunk) < s.cfg.ChunkBytes {
 			return nil
 		}
-		err := c.write(frameStates, chunk)
+		err := c.write(wire.FrameStates, chunk)
 		chunk = chunk[:header]
 		return err
 	}
@@ -499,17 +577,17 @@ func (s *Syncer) sendStates(c *frameConn, ns string, out reconcile.Outcome, st *
 		}
 	}
 	if len(chunk) > header {
-		if err := c.write(frameStates, chunk); err != nil {
+		if err := c.write(wire.FrameStates, chunk); err != nil {
 			return err
 		}
 	}
-	if err := c.write(frameEnd, nil); err != nil {
+	if err := c.write(wire.FrameEnd, nil); err != nil {
 		return err
 	}
 	return c.flush()
 }
 
-// receiveStates applies the peer's chunks until frameEnd. Chunks are
+// receiveStates applies the peer's chunks until wire.FrameEnd. Chunks are
 // committed in order, one at a time, while the next is read and decoded;
 // so an interrupted transfer keeps what was committed and the next round
 // resumes from there.
@@ -564,13 +642,13 @@ func (s *Syncer) receiveStates(ctx context.Context, c *frameConn, from peer.ID, 
 			return finish(err)
 		}
 		switch kind {
-		case frameEnd:
+		case wire.FrameEnd:
 			if len(p) != 0 {
 				return finish(protocolErr("end frame with payload"))
 			}
 			s.updateProgress(ns, func(p *Progress) { p.RangesDone = p.RangesTotal })
 			return finish(nil)
-		case frameStates:
+		case wire.FrameStates:
 		default:
 			return finish(protocolErr("got frame kind %d while receiving states", kind))
 		}

@@ -3,7 +3,6 @@ package gossip
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -55,6 +54,14 @@ func applyTo(db *storage.DB) Applier {
 	}
 }
 
+// testSyncConfig is the fast profile of the tests.
+func testSyncConfig() SyncConfig {
+	cfg := DefaultSyncConfig()
+	cfg.Interval = 100 * time.Millisecond
+	cfg.IdleTimeout = 5 * time.Second
+	return cfg
+}
+
 type syncPeer struct {
 	h      host.Host
 	db     *storage.DB
@@ -73,7 +80,12 @@ func makeSyncPeers(t *testing.T, n int) []syncPeer {
 	for _, h := range mn.Hosts() {
 		db := openStore(t)
 		rounds := make(chan RoundStats, 100)
-		s := NewSyncer(h, db, applyTo(db), SyncConfig{IdleTimeout: 5 * time.Second, OnRound: func(r RoundStats) { rounds <- r }})
+		cfg := testSyncConfig()
+		cfg.OnRound = func(r RoundStats) { rounds <- r }
+		s, err := NewSyncer(h, db, applyTo(db), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
 		t.Cleanup(func() { _ = s.Close() })
 		out = append(out, syncPeer{h: h, db: db, s: s, rounds: rounds})
 	}
@@ -131,28 +143,24 @@ func TestSyncRoundRepairsBothWays(t *testing.T) {
 	}
 }
 
-func frame(kind byte, payload []byte) []byte {
-	b := binary.AppendUvarint(nil, uint64(len(payload)+1))
-	return append(append(b, kind), payload...)
-}
+func frame(kind wire.FrameKind, payload []byte) []byte { return wire.AppendFrame(nil, kind, payload) }
 
 // hostileInputs are streams a rogue initiator might send.
 func hostileInputs() map[string][]byte {
-	hello := frame(frameHello, marshalHello([]string{"default"}))
+	hello := frame(wire.FrameHello, wire.AppendHello(nil, []string{"default"}))
 	root, _ := (&reconcile.Message{Root: &reconcile.Summary{Count: 1, Hash: 7}}).Marshal()
 	badState := wire.AppendDelta(wire.AppendHeader(nil, "default"), []byte("k"), []byte{1, 99})
 	wrongNS := wire.Batch{Namespace: "evil", Deltas: []wire.Delta{{Key: []byte("k"), State: crdt.Register{Time: 5, Origin: "x", Value: []byte("v")}}}}.Marshal()
-	huge := binary.AppendUvarint(nil, MaxFrameSize+1)
 	return map[string][]byte{
 		"garbage":              {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
-		"oversized frame":      append(huge, frameHello),
+		"oversized frame":      wire.AppendFrameHeader(nil, wire.FrameHello, wire.MaxFrameSize),
 		"zero-length frame":    {0},
-		"states before hello":  frame(frameStates, wrongNS),
-		"bad hello namespace":  frame(frameHello, marshalHello([]string{"Not Valid!"})),
+		"states before hello":  frame(wire.FrameStates, wrongNS),
+		"bad hello namespace":  frame(wire.FrameHello, wire.AppendHello(nil, []string{"Not Valid!"})),
 		"truncated hello":      hello[:len(hello)-2],
-		"reconcile garbage":    append(append([]byte{}, hello...), frame(frameReconcile, []byte{0xde, 0xad, 0xbe, 0xef})...),
-		"states mid-reconcile": append(append([]byte{}, hello...), frame(frameStates, wrongNS)...),
-		"undecodable state":    append(append(append([]byte{}, hello...), frame(frameReconcile, root)...), frame(frameStates, badState)...),
+		"reconcile garbage":    append(append([]byte{}, hello...), frame(wire.FrameReconcile, []byte{0xde, 0xad, 0xbe, 0xef})...),
+		"states mid-reconcile": append(append([]byte{}, hello...), frame(wire.FrameStates, wrongNS)...),
+		"undecodable state":    append(append(append([]byte{}, hello...), frame(wire.FrameReconcile, root)...), frame(wire.FrameStates, badState)...),
 		"unknown frame kind":   append(append([]byte{}, hello...), frame(99, nil)...),
 	}
 }
@@ -218,7 +226,7 @@ func FuzzServe(f *testing.F) {
 	for _, in := range hostileInputs() {
 		f.Add(in)
 	}
-	f.Add(frame(frameHello, nil))
+	f.Add(frame(wire.FrameHello, nil))
 	db := openStore(f)
 	put(f, db, "default", "k", "v", 1000)
 	mn := mocknet.New()
@@ -227,7 +235,10 @@ func FuzzServe(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	s := NewSyncer(h, db, applyTo(db), SyncConfig{})
+	s, err := NewSyncer(h, db, applyTo(db), DefaultSyncConfig())
+	if err != nil {
+		f.Fatal(err)
+	}
 	defer s.Close()
 	f.Fuzz(func(t *testing.T, in []byte) {
 		err := s.round(context.Background(), memStream{bytes.NewReader(in)}, &RoundStats{})
@@ -269,7 +280,7 @@ func TestFrameWritesPushDeadline(t *testing.T) {
 	chunk := make([]byte, 100<<10) // larger than the write buffer: every frame reaches the stream
 	start := time.Now()
 	for i := range 20 {
-		if err := c.write(frameStates, chunk); err != nil {
+		if err := c.write(wire.FrameStates, chunk); err != nil {
 			t.Fatalf("frame %d failed after %s: %v", i, time.Since(start), err)
 		}
 	}

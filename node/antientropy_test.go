@@ -174,7 +174,7 @@ func TestAntiEntropyAloneReplicates(t *testing.T) {
 	t.Cleanup(func() { _ = mn.Close() })
 	nodes := startNodes(t, mn, nil)
 	for _, nd := range nodes {
-		nd.Gossip().DropAll(true)
+		nd.Gossip().SetDropAllForTest(true)
 	}
 	ctx := context.Background()
 	for i, nd := range nodes {
@@ -196,7 +196,7 @@ func TestAntiEntropyAloneReplicates(t *testing.T) {
 			t.Fatalf("%d namespaces on a peer, want 4 (default + ns0..ns2)", got)
 		}
 		if nd.Gossip().Stats().Received != 0 {
-			t.Fatalf("gossip delivered despite DropAll")
+			t.Fatalf("gossip delivered despite SetDropAllForTest")
 		}
 	}
 }

@@ -105,11 +105,9 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	n.self = crdt.ReplicaID(n.peer.ID())
 
-	n.push, err = gossip.NewPush(n.peer.Host(), gossip.PushConfig{
-		Network:   cfg.Network,
-		CheckTime: n.checkRemoteTime,
-		Logger:    cfg.Logger,
-	}, n.deliver)
+	pushCfg := gossip.DefaultPushConfig()
+	pushCfg.Network, pushCfg.CheckTime, pushCfg.Logger = cfg.Network, n.checkRemoteTime, cfg.Logger
+	n.push, err = gossip.NewPush(n.peer.Host(), pushCfg, n.deliver)
 	if err != nil {
 		_ = n.peer.Close()
 		_ = db.Close()
@@ -117,12 +115,15 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	n.m = newMetrics(n.reg, n.push)
 	sm := newSyncMetrics(n.reg)
-	n.syncer = gossip.NewSyncer(n.peer.Host(), db, n.applySynced, gossip.SyncConfig{
-		Interval:  cfg.SyncInterval,
-		CheckTime: n.clock.Check,
-		OnRound:   sm.observe,
-		Logger:    cfg.Logger,
-	})
+	syncCfg := gossip.DefaultSyncConfig()
+	syncCfg.Interval, syncCfg.CheckTime, syncCfg.OnRound, syncCfg.Logger = cfg.SyncInterval, n.clock.Check, sm.observe, cfg.Logger
+	n.syncer, err = gossip.NewSyncer(n.peer.Host(), db, n.applySynced, syncCfg)
+	if err != nil {
+		_ = n.push.Close()
+		_ = n.peer.Close()
+		_ = db.Close()
+		return nil, err
+	}
 	n.peer.Notify(n.syncer.Trigger)
 	return n, nil
 }

@@ -24,16 +24,6 @@ import (
 	"github.com/multiformats/go-multiaddr"
 )
 
-// syncProtocol is gossip.SyncProtocol (internal/ may not import gossip).
-const syncProtocol protocol.ID = "/grapevine/sync/1"
-
-// Limits the rogue peer exceeds (gossip.PushConfig.MaxMessageBytes default,
-// gossip.MaxFrameSize).
-const (
-	gossipMaxMessage = 1<<20 + 64<<10
-	syncMaxFrame     = 5 << 20
-)
-
 // rogue is a hostile libp2p peer in the harness process, plus a client
 // sending invalid API requests: everything it sends must be refused.
 type rogue struct {
@@ -64,7 +54,7 @@ func newRogue(cfg Config, hist *History, c *Client, peers []*Daemon, ip string, 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ps, err := pubsub.NewGossipSub(ctx, h,
-		pubsub.WithMaxMessageSize(4<<20), // so it can send oversized messages
+		pubsub.WithMaxMessageSize(2*wire.MaxGossipMessage), // so it can send oversized messages
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
 	)
 	if err != nil {
@@ -202,7 +192,7 @@ func (r *rogue) badGossip() (string, []byte) {
 		return "truncated", m[:len(m)-3]
 	case 6:
 		if r.rng.IntN(4) == 0 {
-			b := wire.Batch{Namespace: ns, Deltas: []wire.Delta{{Key: r.key("g"), State: r.register(far, bytes.Repeat([]byte("o"), gossipMaxMessage))}}}
+			b := wire.Batch{Namespace: ns, Deltas: []wire.Delta{{Key: r.key("g"), State: r.register(far, bytes.Repeat([]byte("o"), wire.MaxGossipMessage))}}}
 			return "oversized message", b.Marshal()
 		}
 		fallthrough
@@ -222,27 +212,22 @@ func (r *rogue) gossip(ctx context.Context) {
 	r.stats.GossipSent++
 }
 
-func frame(kind byte, payload []byte) []byte {
-	b := binary.AppendUvarint(nil, uint64(len(payload)+1))
-	return append(append(b, kind), payload...)
-}
-
 // badSync builds one malformed sync stream opening.
 func (r *rogue) badSync() (string, []byte) {
 	switch r.rng.IntN(6) {
 	case 0:
-		return "garbage frame", frame(byte(r.rng.UintN(256)), r.garbage(r.rng.IntN(300)))
+		return "garbage frame", wire.AppendFrame(nil, wire.FrameKind(r.rng.UintN(256)), r.garbage(r.rng.IntN(300)))
 	case 1:
 		return "frame length 2^40", binary.AppendUvarint(nil, 1<<40)
 	case 2:
-		return "frame over the limit", binary.AppendUvarint(nil, syncMaxFrame+1)
+		return "frame over the limit", wire.AppendFrameHeader(nil, wire.FrameHello, wire.MaxFrameSize)
 	case 3:
 		return "zero-length frame", binary.AppendUvarint(nil, 0)
 	case 4:
-		return "hello with a garbage payload", frame(1, r.garbage(1+r.rng.IntN(64)))
+		return "hello with a garbage payload", wire.AppendFrame(nil, wire.FrameHello, r.garbage(1+r.rng.IntN(64)))
 	default:
 		b := wire.Batch{Namespace: "default", Deltas: []wire.Delta{{Key: r.key("s"), State: r.register(10*time.Minute, []byte("sync from the future"))}}}
-		return "far-future states before hello", frame(3, b.Marshal())
+		return "far-future states before hello", wire.AppendFrame(nil, wire.FrameStates, b.Marshal())
 	}
 }
 
@@ -255,7 +240,7 @@ func (r *rogue) sync(ctx context.Context, d *Daemon) {
 	}
 	sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	s, err := r.h.NewStream(sctx, id, syncProtocol)
+	s, err := r.h.NewStream(sctx, id, protocol.ID(wire.SyncProtocol))
 	if err != nil {
 		r.hist.Event("rogue-sync-error", err.Error(), d.Index)
 		return

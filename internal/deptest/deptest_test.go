@@ -1,35 +1,50 @@
 // Package deptest enforces the project's layering and documentation rules:
 // data flows one way (cmd → api → node → {gossip, peer} → storage → crdt),
+// internal/wire ranks below gossip, internal/chaos does not import gossip,
 // crdt imports only the standard library, and every package and exported
 // name carries a doc comment.
 package deptest
 
 import (
 	"encoding/json"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
 
 const module = "github.com/grapevine-kv/grapevine"
 
-// layer ranks each top-level folder; a package may import project packages
-// of a strictly lower rank only (internal/ is shared plumbing, allowed from
-// everywhere but crdt, and must not import a higher layer itself).
+// layer ranks each top-level folder, and each package of internal/ on its
+// own; a package may import project packages of a strictly lower rank only.
+// Rank -1 is shared plumbing (internal/testutil, internal/deptest): allowed
+// from everywhere but crdt, and it must not import above storage itself.
 var layer = map[string]int{
-	"crdt":     0,
-	"storage":  1,
-	"gossip":   2,
-	"peer":     2,
-	"node":     3,
-	"api":      4,
-	"cmd":      5,
-	"internal": -1,
+	"crdt":    0,
+	"storage": 1,
+	// internal/wire holds every wire format and limit; it ranks below
+	// gossip and imports only crdt (and protowire, see wireImports).
+	"internal/wire": 1,
+	"gossip":        2,
+	"peer":          2,
+	// internal/chaos sends hostile input built with internal/wire; it may
+	// not import gossip (nor gossip/reconcile), node or api.
+	"internal/chaos":    2,
+	"node":              3,
+	"api":               4,
+	"cmd":               5,
+	"internal/testutil": -1,
+	"internal/deptest":  -1,
 }
+
+// wireImports are the only modules outside the standard library and the
+// project that internal/wire may import.
+var wireImports = []string{"google.golang.org/protobuf/encoding/protowire"}
 
 type pkg struct {
 	ImportPath string
@@ -57,10 +72,15 @@ func listPackages(t *testing.T) []pkg {
 	return pkgs
 }
 
-// top returns the top-level folder of a project import path.
+// top returns the unit of a project import path that layer ranks: its
+// top-level folder, or internal/<name> for a package of internal/.
 func top(path string) string {
 	rel := strings.TrimPrefix(strings.TrimPrefix(path, module), "/")
-	return strings.SplitN(rel, "/", 2)[0]
+	parts := strings.SplitN(rel, "/", 3)
+	if parts[0] == "internal" && len(parts) > 1 {
+		return "internal/" + parts[1]
+	}
+	return parts[0]
 }
 
 func isStd(path string) bool {
@@ -71,29 +91,73 @@ func isStd(path string) bool {
 func TestForbiddenImports(t *testing.T) {
 	for _, p := range listPackages(t) {
 		from := top(p.ImportPath)
-		rank, ok := layer[from]
-		if !ok {
-			t.Errorf("%s: top-level folder %q has no layer; add it to deptest", p.ImportPath, from)
+		if _, ok := layer[from]; !ok {
+			t.Errorf("%s: %q has no layer; add it to deptest", p.ImportPath, from)
 			continue
 		}
 		for _, imp := range p.Imports {
-			if from == "crdt" && !isStd(imp) {
-				t.Errorf("%s imports %s: crdt may import only the standard library", p.ImportPath, imp)
+			if err := checkImport(from, imp); err != "" {
+				t.Errorf("%s imports %s: %s", p.ImportPath, imp, err)
 			}
-			if !strings.HasPrefix(imp, module+"/") {
-				continue
-			}
-			to := top(imp)
-			if to == from {
-				continue
-			}
-			toRank := layer[to]
-			switch {
-			case from == "internal" && toRank > layer["storage"]:
-				t.Errorf("%s imports %s: internal/ may not import layers above storage", p.ImportPath, imp)
-			case from != "internal" && to != "internal" && toRank >= rank:
-				t.Errorf("%s imports %s: %s (layer %d) may not import %s (layer %d)", p.ImportPath, imp, from, rank, to, toRank)
-			}
+		}
+	}
+}
+
+// checkImport returns why a package of unit from may not import imp, or "".
+func checkImport(from, imp string) string {
+	if from == "crdt" && !isStd(imp) {
+		return "crdt may import only the standard library"
+	}
+	if !strings.HasPrefix(imp, module+"/") {
+		if from == "internal/wire" && !isStd(imp) && !slices.Contains(wireImports, imp) {
+			return "internal/wire may import only crdt, the standard library and protowire"
+		}
+		return ""
+	}
+	to := top(imp)
+	if to == from {
+		return ""
+	}
+	rank, toRank := layer[from], layer[to]
+	switch {
+	case rank == -1 && toRank > layer["storage"]:
+		return fmt.Sprintf("%s is shared plumbing and may not import layers above storage", from)
+	case rank != -1 && toRank == -1:
+		return ""
+	case toRank >= rank:
+		return fmt.Sprintf("%s (layer %d) may not import %s (layer %d)", from, rank, to, toRank)
+	}
+	return ""
+}
+
+// TestCheckImport shows that the rules catch the imports they exist to
+// forbid.
+func TestCheckImport(t *testing.T) {
+	cases := []struct {
+		from, imp string
+		ok        bool
+	}{
+		{"gossip", module + "/internal/wire", true},
+		{"node", module + "/internal/wire", true},
+		{"internal/chaos", module + "/internal/wire", true},
+		{"internal/chaos", module + "/crdt", true},
+		{"internal/chaos", module + "/gossip", false},
+		{"internal/chaos", module + "/gossip/reconcile", false},
+		{"internal/chaos", module + "/node", false},
+		{"internal/chaos", module + "/api", false},
+		{"internal/wire", module + "/crdt", true},
+		{"internal/wire", "google.golang.org/protobuf/encoding/protowire", true},
+		{"internal/wire", module + "/gossip", false},
+		{"internal/wire", module + "/storage", false},
+		{"internal/wire", "github.com/libp2p/go-libp2p/core/protocol", false},
+		{"storage", module + "/gossip", false},
+		{"crdt", "google.golang.org/protobuf/encoding/protowire", false},
+		{"internal/testutil", module + "/node", false},
+		{"gossip", module + "/internal/testutil", true},
+	}
+	for _, c := range cases {
+		if got := checkImport(c.from, c.imp); (got == "") != c.ok {
+			t.Errorf("checkImport(%s, %s) = %q, want allowed=%v", c.from, c.imp, got, c.ok)
 		}
 	}
 }

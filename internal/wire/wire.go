@@ -1,8 +1,21 @@
-// Package wire encodes the messages grapevine peers exchange, in protobuf
-// wire format (written with protowire, no generated code):
+// Package wire holds every wire format grapevine peers exchange and every
+// limit on them, in protobuf wire format (written with protowire, no
+// generated code). It ranks below gossip, so that gossip and the test peers
+// that send hostile input (internal/chaos) use the same definitions.
+//
+// Gossip messages and chunks of synced states are batches:
 //
 //	message Batch { string namespace = 1; repeated Delta deltas = 2; }
 //	message Delta { bytes key = 1; bytes state = 2; }  // state: crdt.Encode
+//
+// A SyncProtocol stream is a sequence of frames: uvarint(length), then
+// length bytes, the first of which is the FrameKind and the rest the
+// payload (at most MaxFrameSize in all). It opens with a hello each way:
+//
+//	message Hello { repeated string namespaces = 1; }
+//
+// Gossip messages are split at GossipBatchTarget and refused above
+// MaxGossipMessage.
 //
 // Decoders enforce size limits and validate every state, so a hostile
 // message is rejected whole with an error wrapping ErrMalformed.
@@ -21,7 +34,7 @@ const (
 	MaxKeyLen          = 4096
 	MaxNamespaceLen    = 64
 	MaxDeltasPerBatch  = 1 << 16
-	MaxBatchSize       = 16 << 20 // bytes; gossip messages are far smaller (see gossip)
+	MaxBatchSize       = 16 << 20 // bytes; gossip messages are far smaller (MaxGossipMessage)
 	deltaFieldOverhead = 2 * 2    // two tags of one byte and minimal lengths
 )
 

@@ -1,0 +1,180 @@
+package wire
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"slices"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// SyncProtocol is the libp2p protocol ID of anti-entropy streams (a plain
+// string, so that wire needs no libp2p import; convert with protocol.ID).
+const SyncProtocol = "/grapevine/sync/1"
+
+// FrameKind is the first byte of a sync frame: it says what the payload is.
+type FrameKind byte
+
+// The frames of a SyncProtocol stream.
+const (
+	FrameHello     FrameKind = 1 // a hello: AppendHello's encoding
+	FrameReconcile FrameKind = 2 // a reconcile.Message
+	FrameStates    FrameKind = 3 // a Batch of states, one chunk
+	FrameEnd       FrameKind = 4 // no payload: the sender has sent all its states of the namespace
+	FrameError     FrameKind = 5 // UTF-8 text: the sender gives up
+)
+
+// Sync stream limits.
+const (
+	// MaxFrameSize bounds a frame (kind byte and payload): a reconcile
+	// message (≤ 4 MiB) or a chunk of states (chunks of about 1 MiB plus
+	// one delta of at most MaxGossipMessage).
+	MaxFrameSize = 5 << 20
+	// MaxHelloNamespaces bounds the namespaces one hello may list.
+	MaxHelloNamespaces = 1024
+)
+
+// Gossip (push) message limits.
+const (
+	// GossipBatchTarget is the size a gossip message aims at: batches of
+	// deltas are split at this size (a single larger delta travels alone).
+	GossipBatchTarget = 256 << 10
+	// MaxGossipMessage is the largest gossip message a peer accepts: it
+	// must hold the largest single delta (a value of 1 MiB, a key of
+	// MaxKeyLen and the encoding overhead).
+	MaxGossipMessage = 1<<20 + 64<<10
+)
+
+// AppendFrameHeader appends the header of a frame whose payload is
+// payloadLen bytes long: uvarint(1 + payloadLen), then the kind byte. The
+// payload follows the header.
+func AppendFrameHeader(b []byte, kind FrameKind, payloadLen int) []byte {
+	b = binary.AppendUvarint(b, uint64(payloadLen)+1)
+	return append(b, byte(kind))
+}
+
+// AppendFrame appends a whole frame of kind with payload.
+func AppendFrame(b []byte, kind FrameKind, payload []byte) []byte {
+	return append(AppendFrameHeader(b, kind, len(payload)), payload...)
+}
+
+// FrameReader is what ReadFrame reads from; a *bufio.Reader is one.
+type FrameReader interface {
+	io.Reader
+	io.ByteReader
+}
+
+// Frame is one frame read by ReadFrame.
+type Frame struct {
+	Kind    FrameKind
+	Payload []byte // aliases the buffer given to ReadFrame
+	Size    int    // bytes the frame took on the stream, header included
+}
+
+// ReadFrame reads one frame from r. The payload is read into buf, grown as
+// needed; pass the previous Frame's Payload to reuse its memory. A length
+// of zero, above MaxFrameSize or not minimally encoded is an error wrapping
+// ErrMalformed, found before anything is allocated (so each frame has one
+// encoding, AppendFrame's). ReadFrame returns io.EOF only if r ends
+// before the frame begins, and io.ErrUnexpectedEOF if it ends inside it.
+// It does not check the kind.
+func ReadFrame(r FrameReader, buf []byte) (Frame, error) {
+	size, n, err := readLength(r)
+	if err != nil {
+		return Frame{}, err
+	}
+	if size == 0 || size > MaxFrameSize {
+		return Frame{}, malformed("frame of %d bytes (want 1..%d)", size, MaxFrameSize)
+	}
+	kind, err := r.ReadByte()
+	if err != nil {
+		return Frame{}, unexpected(err)
+	}
+	payload := slices.Grow(buf[:0], int(size-1))[:size-1]
+	if _, err := io.ReadFull(r, payload); err != nil {
+		return Frame{}, unexpected(err)
+	}
+	return Frame{Kind: FrameKind(kind), Payload: payload, Size: n + int(size)}, nil
+}
+
+// readLength reads a frame's length prefix, a minimal uvarint, and returns
+// it with the number of bytes it took.
+func readLength(r io.ByteReader) (uint64, int, error) {
+	var x uint64
+	for n := 0; n < binary.MaxVarintLen64; n++ {
+		c, err := r.ReadByte()
+		if err != nil {
+			if n == 0 && errors.Is(err, io.EOF) {
+				return 0, 0, io.EOF
+			}
+			return 0, 0, unexpected(err)
+		}
+		if c < 0x80 {
+			if n > 0 && c == 0 {
+				return 0, 0, malformed("frame length: non-minimal varint")
+			}
+			if n == binary.MaxVarintLen64-1 && c > 1 {
+				return 0, 0, malformed("frame length: varint overflows 64 bits")
+			}
+			return x | uint64(c)<<(7*n), n + 1, nil
+		}
+		x |= uint64(c&0x7f) << (7 * n)
+	}
+	return 0, 0, malformed("frame length: varint overflows 64 bits")
+}
+
+func unexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// AppendHello appends the payload of a hello frame, the namespaces this
+// side holds:
+//
+//	message Hello { repeated string namespaces = 1; }
+func AppendHello(b []byte, namespaces []string) []byte {
+	for _, ns := range namespaces {
+		b = protowire.AppendTag(b, 1, protowire.BytesType)
+		b = protowire.AppendString(b, ns)
+	}
+	return b
+}
+
+// UnmarshalHello decodes a hello payload. Unknown fields are skipped; a
+// namespace must be 1..MaxNamespaceLen bytes (the caller checks its
+// characters), and at most MaxHelloNamespaces may be listed. Errors wrap
+// ErrMalformed. The result does not alias b.
+func UnmarshalHello(b []byte) ([]string, error) {
+	var out []string
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return nil, malformed("hello: bad tag: %v", protowire.ParseError(n))
+		}
+		b = b[n:]
+		if num != 1 || typ != protowire.BytesType {
+			n = protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return nil, malformed("hello: field %d: %v", num, protowire.ParseError(n))
+			}
+			b = b[n:]
+			continue
+		}
+		v, n := protowire.ConsumeBytes(b)
+		if n < 0 {
+			return nil, malformed("hello: namespace: %v", protowire.ParseError(n))
+		}
+		b = b[n:]
+		if len(out) == MaxHelloNamespaces {
+			return nil, malformed("hello lists more than %d namespaces", MaxHelloNamespaces)
+		}
+		if len(v) == 0 || len(v) > MaxNamespaceLen {
+			return nil, malformed("hello: namespace of %d bytes (want 1..%d)", len(v), MaxNamespaceLen)
+		}
+		out = append(out, string(v))
+	}
+	return out, nil
+}
