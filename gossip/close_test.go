@@ -12,7 +12,7 @@ import (
 
 	"github.com/grapevine-kv/grapevine/internal/testutil"
 	"github.com/grapevine-kv/grapevine/internal/wire"
-	"github.com/libp2p/go-libp2p/core/peer"
+	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 	"go.uber.org/goleak"
 )
@@ -73,7 +73,7 @@ func TestCloseWaitsForServedRound(t *testing.T) {
 	var releaseOnce sync.Once
 	unblock := func() { releaseOnce.Do(func() { close(release) }) }
 	t.Cleanup(unblock) // should the test fail while the Applier blocks
-	blocking := func(ctx context.Context, _ peer.ID, _ string, _ []wire.Delta) (int, error) {
+	blocking := func(ctx context.Context, _ libp2ppeer.ID, _ string, _ []wire.Delta) (int, error) {
 		if closeReturned.Load() {
 			lateCallback.Store(true)
 		}

@@ -12,7 +12,7 @@ import (
 	"github.com/grapevine-kv/grapevine/internal/wire"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/peer"
+	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 )
 
 // ErrClosed is returned by Push and Syncer methods after Close.
@@ -78,7 +78,7 @@ func (c PushConfig) Validate() error {
 
 // Deliver receives a validated remote batch. It is called from one
 // goroutine per namespace and should not block for long.
-type Deliver func(from peer.ID, b wire.Batch)
+type Deliver func(from libp2ppeer.ID, b wire.Batch)
 
 // PushStats counts gossip traffic since New.
 type PushStats struct {
@@ -90,7 +90,7 @@ type PushStats struct {
 // Push is the GossipSub side of replication. It is safe for concurrent use.
 type Push struct {
 	cfg     PushConfig
-	self    peer.ID
+	self    libp2ppeer.ID
 	ps      *pubsub.PubSub
 	deliver Deliver
 
@@ -132,9 +132,7 @@ func NewPush(h host.Host, cfg PushConfig, deliver Deliver) (*Push, error) {
 }
 
 // TopicName returns the GossipSub topic of a network's namespace.
-func TopicName(network, namespace string) string {
-	return "/grapevine/" + network + "/" + namespace
-}
+func TopicName(network, namespace string) string { return wire.Topic(network, namespace) }
 
 // Join subscribes to the namespace's topic, if not yet subscribed.
 func (p *Push) Join(namespace string) error {
@@ -187,7 +185,7 @@ func (p *Push) read(sub *pubsub.Subscription) {
 // validator decodes and checks a message once; the decoded batch rides on
 // as ValidatorData.
 func (p *Push) validator(namespace string) pubsub.ValidatorEx {
-	return func(_ context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
+	return func(_ context.Context, from libp2ppeer.ID, msg *pubsub.Message) pubsub.ValidationResult {
 		if from == p.self {
 			return pubsub.ValidationAccept
 		}
@@ -249,6 +247,9 @@ func (p *Push) Publish(ctx context.Context, namespace string, deltas []wire.Delt
 			return nil
 		}
 		if err := t.Publish(ctx, msg); err != nil {
+			if p.ctx.Err() != nil {
+				return fmt.Errorf("%w: %w", ErrClosed, err) // Close raced with this publish
+			}
 			return fmt.Errorf("gossip: publish: %w", err)
 		}
 		p.published.Add(1)
@@ -269,7 +270,7 @@ func (p *Push) Publish(ctx context.Context, namespace string, deltas []wire.Delt
 }
 
 // Peers returns the peers known to be subscribed to the namespace's topic.
-func (p *Push) Peers(namespace string) []peer.ID {
+func (p *Push) Peers(namespace string) []libp2ppeer.ID {
 	return p.ps.ListPeers(TopicName(p.cfg.Network, namespace))
 }
 

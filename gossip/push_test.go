@@ -13,7 +13,7 @@ import (
 	"github.com/grapevine-kv/grapevine/internal/testutil"
 	"github.com/grapevine-kv/grapevine/internal/wire"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
-	"github.com/libp2p/go-libp2p/core/peer"
+	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 )
 
@@ -23,7 +23,7 @@ type inbox struct {
 	batches []wire.Batch
 }
 
-func (in *inbox) deliver(_ peer.ID, b wire.Batch) {
+func (in *inbox) deliver(_ libp2ppeer.ID, b wire.Batch) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	in.batches = append(in.batches, b)

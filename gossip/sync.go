@@ -19,7 +19,7 @@ import (
 	"github.com/grapevine-kv/grapevine/storage"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/peer"
+	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 )
 
@@ -46,7 +46,7 @@ var _ Store = (*storage.DB)(nil)
 // Applier commits states received from peer from and returns how many
 // changed local state, once they are durable. It must be safe for
 // concurrent use.
-type Applier func(ctx context.Context, from peer.ID, namespace string, deltas []wire.Delta) (changed int, err error)
+type Applier func(ctx context.Context, from libp2ppeer.ID, namespace string, deltas []wire.Delta) (changed int, err error)
 
 // SyncConfig configures a Syncer. Start from DefaultSyncConfig; NewSyncer
 // validates it and fills in nothing.
@@ -133,7 +133,7 @@ func (c SyncConfig) Validate() error {
 }
 
 // seed returns the configured seed, or one derived from self.
-func (c SyncConfig) seed(self peer.ID) uint64 {
+func (c SyncConfig) seed(self libp2ppeer.ID) uint64 {
 	if c.Seed != 0 {
 		return c.Seed
 	}
@@ -159,7 +159,7 @@ func (s NamespaceStats) Clean() bool { return s.StatesSent == 0 && s.StatesRecei
 
 // RoundStats describes one anti-entropy round with one peer.
 type RoundStats struct {
-	Peer       peer.ID
+	Peer       libp2ppeer.ID
 	Initiator  bool
 	Duration   time.Duration
 	Namespaces []NamespaceStats
@@ -206,7 +206,7 @@ type Syncer struct {
 	// under mu while not closed, so Close's Wait never races an Add.
 	wg       sync.WaitGroup
 	incoming chan struct{} // semaphore of served rounds
-	triggers chan peer.ID
+	triggers chan libp2ppeer.ID
 
 	mu struct {
 		sync.Mutex
@@ -225,7 +225,7 @@ func NewSyncer(h host.Host, store Store, apply Applier, cfg SyncConfig) (*Syncer
 		return nil, err
 	}
 	s := &Syncer{h: h, store: store, apply: apply, cfg: cfg, log: cfg.Logger,
-		incoming: make(chan struct{}, cfg.MaxIncoming), triggers: make(chan peer.ID, 64)}
+		incoming: make(chan struct{}, cfg.MaxIncoming), triggers: make(chan libp2ppeer.ID, 64)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	seed := cfg.seed(h.ID())
 	s.mu.rng = rand.New(rand.NewPCG(seed, seed>>1|1))
@@ -275,7 +275,7 @@ func (s *Syncer) enter() bool {
 
 // Trigger asks for a round with p soon (e.g. p just connected). It never
 // blocks; a trigger is dropped if many are pending.
-func (s *Syncer) Trigger(p peer.ID) {
+func (s *Syncer) Trigger(p libp2ppeer.ID) {
 	select {
 	case s.triggers <- p:
 	default:
@@ -294,7 +294,7 @@ func (s *Syncer) loop() {
 	timer := time.NewTimer(s.jittered())
 	defer timer.Stop()
 	for {
-		var p peer.ID
+		var p libp2ppeer.ID
 		select {
 		case <-s.ctx.Done():
 			return
@@ -311,7 +311,7 @@ func (s *Syncer) loop() {
 }
 
 // RandomPeer picks a connected peer at random.
-func (s *Syncer) RandomPeer() (peer.ID, bool) {
+func (s *Syncer) RandomPeer() (libp2ppeer.ID, bool) {
 	peers := s.h.Network().Peers()
 	if len(peers) == 0 {
 		return "", false
@@ -347,7 +347,7 @@ func (s *Syncer) updateProgress(ns string, f func(*Progress)) {
 // SyncWith runs one round with p as the initiator: every namespace either
 // side holds is reconciled and repaired both ways. The round ends when ctx
 // is done or the syncer is closed; after Close it returns ErrClosed.
-func (s *Syncer) SyncWith(ctx context.Context, p peer.ID) (RoundStats, error) {
+func (s *Syncer) SyncWith(ctx context.Context, p libp2ppeer.ID) (RoundStats, error) {
 	stats := RoundStats{Peer: p, Initiator: true}
 	if !s.enter() {
 		return stats, ErrClosed
@@ -484,7 +484,7 @@ func (x nsIndex) Items(lo, hi uint64, fn func(reconcile.Item) error) error {
 	return x.store.Items(x.ns, lo, hi, func(it storage.Item) error { return fn(reconcile.Item(it)) })
 }
 
-func (s *Syncer) syncNamespace(ctx context.Context, c *frameConn, from peer.ID, ns string, initiator bool, st *NamespaceStats) error {
+func (s *Syncer) syncNamespace(ctx context.Context, c *frameConn, from libp2ppeer.ID, ns string, initiator bool, st *NamespaceStats) error {
 	ix := nsIndex{store: s.store, ns: ns}
 	var sess *reconcile.Session
 	var err error
@@ -591,7 +591,7 @@ func (s *Syncer) sendStates(c *frameConn, ns string, out reconcile.Outcome, st *
 // committed in order, one at a time, while the next is read and decoded;
 // so an interrupted transfer keeps what was committed and the next round
 // resumes from there.
-func (s *Syncer) receiveStates(ctx context.Context, c *frameConn, from peer.ID, ns string, spans []reconcile.Span, st *NamespaceStats) error {
+func (s *Syncer) receiveStates(ctx context.Context, c *frameConn, from libp2ppeer.ID, ns string, spans []reconcile.Span, st *NamespaceStats) error {
 	var expected uint64
 	for _, sp := range spans {
 		expected += sp.Count

@@ -17,7 +17,7 @@ import (
 	"github.com/grapevine-kv/grapevine/internal/wire"
 	"github.com/grapevine-kv/grapevine/storage"
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/peer"
+	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 )
 
@@ -36,7 +36,7 @@ func openStore(t testing.TB) *storage.DB {
 // applyTo is an Applier that writes straight into db.
 func applyTo(db *storage.DB) Applier {
 	var mu sync.Mutex
-	return func(_ context.Context, _ peer.ID, ns string, deltas []wire.Delta) (int, error) {
+	return func(_ context.Context, _ libp2ppeer.ID, ns string, deltas []wire.Delta) (int, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		ops := make([]storage.Op, len(deltas))
@@ -205,7 +205,7 @@ func TestSyncWithUnknownPeerFails(t *testing.T) {
 	ps := makeSyncPeers(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := ps[0].s.SyncWith(ctx, peer.ID("nobody")); err == nil {
+	if _, err := ps[0].s.SyncWith(ctx, libp2ppeer.ID("nobody")); err == nil {
 		t.Fatal("round with an unknown peer succeeded")
 	}
 }

@@ -174,7 +174,7 @@ func TestAntiEntropyAloneReplicates(t *testing.T) {
 	t.Cleanup(func() { _ = mn.Close() })
 	nodes := startNodes(t, mn, nil)
 	for _, nd := range nodes {
-		nd.Gossip().SetDropAllForTest(true)
+		nd.push.SetDropAllForTest(true)
 	}
 	ctx := context.Background()
 	for i, nd := range nodes {
@@ -195,7 +195,7 @@ func TestAntiEntropyAloneReplicates(t *testing.T) {
 		if got := len(nd.db.Namespaces()); got != 4 {
 			t.Fatalf("%d namespaces on a peer, want 4 (default + ns0..ns2)", got)
 		}
-		if nd.Gossip().Stats().Received != 0 {
+		if nd.push.Stats().Received != 0 {
 			t.Fatalf("gossip delivered despite SetDropAllForTest")
 		}
 	}

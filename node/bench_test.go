@@ -94,7 +94,7 @@ func rawGossipLatencies(b *testing.B, n, msgs, size int) []time.Duration {
 // Watch).
 func nodeLatencies(b *testing.B, n, msgs int) []time.Duration {
 	// Anti-entropy at its production interval, not the tests' fast one.
-	nodes := makeNodes(b, n, func(c *Config) { c.SyncInterval = DefaultConfig().SyncInterval })
+	nodes := makeNodes(b, n, func(c *Config) { c.AntiEntropy.Interval = DefaultConfig().AntiEntropy.Interval })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	arrivals := make(chan int, n*msgs)

@@ -32,7 +32,7 @@ func testConfig(t testing.TB) Config {
 	cfg.Peer.MDNS = false
 	cfg.Peer.ListenAddrs = nil
 	cfg.Peer.DiscoveryInterval = 200 * time.Millisecond
-	cfg.SyncInterval = 200 * time.Millisecond
+	cfg.AntiEntropy.Interval = 200 * time.Millisecond
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	return cfg
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/grapevine-kv/grapevine/gossip"
 	"github.com/grapevine-kv/grapevine/peer"
 	"github.com/grapevine-kv/grapevine/storage"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -41,10 +42,6 @@ type Config struct {
 	// Default 1 minute: NTP keeps honest clocks far closer, and a peer
 	// further ahead would win every write for that long.
 	MaxDrift time.Duration
-	// SyncInterval is the time between anti-entropy rounds with a random
-	// peer (jittered ±20%); a round also runs when a peer connects.
-	// Default 5 s.
-	SyncInterval time.Duration
 	// ManualSync turns off the periodic and on-connect rounds: anti-entropy
 	// then runs only when asked (Sync, SyncWith), and still answers peers.
 	// For tests and tools. Default false.
@@ -69,6 +66,15 @@ type Config struct {
 	// mDNS, connection limits, private-network key. Default
 	// peer.DefaultConfig(). The node sets DataDir, Network and Logger.
 	Peer peer.Config
+	// Gossip configures push replication over GossipSub: batch and message
+	// sizes. Default gossip.DefaultPushConfig(). The node sets Network,
+	// CheckTime and Logger.
+	Gossip gossip.PushConfig
+	// AntiEntropy configures pull replication: the interval between rounds
+	// with a random peer (Interval, default 5 s), served rounds, chunk size,
+	// idle timeout. Default gossip.DefaultSyncConfig(). The node sets
+	// CheckTime, OnRound and Logger.
+	AntiEntropy gossip.SyncConfig
 }
 
 // DefaultConfig returns the defaults documented on Config and its
@@ -78,17 +84,20 @@ func DefaultConfig() Config {
 		Network:       peer.DefaultNetwork,
 		MaxValueSize:  1 << 20,
 		MaxDrift:      time.Minute,
-		SyncInterval:  5 * time.Second,
 		MaxBatchOps:   4096,
 		MaxBatchBytes: 8 << 20,
 		Wall:          time.Now,
 		Logger:        slog.Default(),
 		Storage:       storage.DefaultConfig(),
 		Peer:          peer.DefaultConfig(),
+		Gossip:        gossip.DefaultPushConfig(),
+		AntiEntropy:   gossip.DefaultSyncConfig(),
 	}
 	// The fields the node owns are set in layers, not here.
 	c.Storage.Now, c.Storage.Logger = nil, nil
 	c.Peer.DataDir, c.Peer.Network, c.Peer.Logger = "", "", nil
+	c.Gossip.Network, c.Gossip.Logger = "", nil
+	c.AntiEntropy.Logger = nil
 	return c
 }
 
@@ -103,6 +112,8 @@ func (c Config) Validate() error {
 type layerConfigs struct {
 	storage storage.Config
 	peer    peer.Config
+	gossip  gossip.PushConfig
+	sync    gossip.SyncConfig
 }
 
 // layers returns the sub-configs with the fields the node owns filled in,
@@ -120,9 +131,6 @@ func (c Config) layers() (layerConfigs, error) {
 	if c.MaxDrift <= 0 {
 		bad("max drift must be positive, got %s", c.MaxDrift)
 	}
-	if c.SyncInterval <= 0 {
-		bad("sync interval must be positive, got %s", c.SyncInterval)
-	}
 	if c.MaxBatchOps <= 0 || c.MaxBatchBytes <= 0 {
 		bad("batch bounds must be positive, got %d ops and %d bytes", c.MaxBatchOps, c.MaxBatchBytes)
 	}
@@ -139,7 +147,7 @@ func (c Config) layers() (layerConfigs, error) {
 			bad("%s is set by the node: set it on node.Config, or leave it zero", field)
 		}
 	}
-	l := layerConfigs{storage: c.Storage, peer: c.Peer}
+	l := layerConfigs{storage: c.Storage, peer: c.Peer, gossip: c.Gossip, sync: c.AntiEntropy}
 	owned("Storage.Logger", l.storage.Logger != nil, l.storage.Logger == c.Logger)
 	owned("Storage.Now", l.storage.Now != nil, false)
 	l.storage.Logger, l.storage.Now = c.Logger, c.Wall
@@ -147,11 +155,19 @@ func (c Config) layers() (layerConfigs, error) {
 	owned("Peer.Network", l.peer.Network != "", l.peer.Network == c.Network)
 	owned("Peer.Logger", l.peer.Logger != nil, l.peer.Logger == c.Logger)
 	l.peer.DataDir, l.peer.Network, l.peer.Logger = c.DataDir, c.Network, c.Logger
+	owned("Gossip.Network", l.gossip.Network != "", l.gossip.Network == c.Network)
+	owned("Gossip.Logger", l.gossip.Logger != nil, l.gossip.Logger == c.Logger)
+	owned("Gossip.CheckTime", l.gossip.CheckTime != nil, false)
+	l.gossip.Network, l.gossip.Logger = c.Network, c.Logger // CheckTime: set by New
+	owned("AntiEntropy.Logger", l.sync.Logger != nil, l.sync.Logger == c.Logger)
+	owned("AntiEntropy.CheckTime", l.sync.CheckTime != nil, false)
+	owned("AntiEntropy.OnRound", l.sync.OnRound != nil, false)
+	l.sync.Logger = c.Logger // CheckTime, OnRound: set by New
 
 	if c.DataDir != "" && c.Wall != nil && c.Logger != nil {
 		// Only then are the sub-configs' own checks about them, not about
 		// a field of ours already reported above.
-		errs = append(errs, l.storage.Validate())
+		errs = append(errs, l.storage.Validate(), l.gossip.Validate(), l.sync.Validate())
 		if c.Host == nil {
 			errs = append(errs, l.peer.Validate())
 		} else {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grapevine-kv/grapevine/crdt"
+	"github.com/grapevine-kv/grapevine/gossip"
 	"github.com/grapevine-kv/grapevine/node"
 	"github.com/grapevine-kv/grapevine/node/nodetest"
 )
@@ -35,9 +37,11 @@ func TestValidateListsEveryProblem(t *testing.T) {
 	cfg.MaxDrift = -time.Second
 	cfg.Storage.TombstoneGrace = 0
 	cfg.Peer.DiscoveryInterval = 0
+	cfg.AntiEntropy.Interval = 0
+	cfg.Gossip.MaxBatchBytes = -1
 	cfg.Network = "no/slash"
 	err := cfg.Validate()
-	for _, want := range []string{"max value size", "max drift", "TombstoneGrace", "DiscoveryInterval", `network name "no/slash"`} {
+	for _, want := range []string{"max value size", "max drift", "TombstoneGrace", "DiscoveryInterval", "invalid sync config", "invalid push config", `network name "no/slash"`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate = %v, want it to mention %q", err, want)
 		}
@@ -55,6 +59,12 @@ func TestOwnedFieldsAreNotOverwritten(t *testing.T) {
 		"Peer.Logger":    func(c *node.Config) { c.Peer.Logger = other },
 		"Storage.Logger": func(c *node.Config) { c.Storage.Logger = other },
 		"Storage.Now":    func(c *node.Config) { c.Storage.Now = time.Now },
+		"Gossip.Network": func(c *node.Config) { c.Gossip.Network = "other" },
+		"Gossip.CheckTime": func(c *node.Config) {
+			c.Gossip.CheckTime = func(crdt.Timestamp) error { return nil }
+		},
+		"AntiEntropy.Logger":  func(c *node.Config) { c.AntiEntropy.Logger = other },
+		"AntiEntropy.OnRound": func(c *node.Config) { c.AntiEntropy.OnRound = func(gossip.RoundStats) {} },
 	} {
 		cfg := nodetest.Config(t)
 		edit(&cfg)

@@ -105,8 +105,8 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	n.self = crdt.ReplicaID(n.peer.ID())
 
-	pushCfg := gossip.DefaultPushConfig()
-	pushCfg.Network, pushCfg.CheckTime, pushCfg.Logger = cfg.Network, n.checkRemoteTime, cfg.Logger
+	pushCfg := layers.gossip
+	pushCfg.CheckTime = n.checkRemoteTime
 	n.push, err = gossip.NewPush(n.peer.Host(), pushCfg, n.deliver)
 	if err != nil {
 		_ = n.peer.Close()
@@ -115,8 +115,8 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	n.m = newMetrics(n.reg, n.push)
 	sm := newSyncMetrics(n.reg)
-	syncCfg := gossip.DefaultSyncConfig()
-	syncCfg.Interval, syncCfg.CheckTime, syncCfg.OnRound, syncCfg.Logger = cfg.SyncInterval, n.clock.Check, sm.observe, cfg.Logger
+	syncCfg := layers.sync
+	syncCfg.CheckTime, syncCfg.OnRound = n.clock.Check, sm.observe
 	n.syncer, err = gossip.NewSyncer(n.peer.Host(), db, n.applySynced, syncCfg)
 	if err != nil {
 		_ = n.push.Close()
@@ -185,9 +185,6 @@ func (n *Node) Peer() *peer.Peer { return n.peer }
 
 // Metrics returns the node's Prometheus registry.
 func (n *Node) Metrics() *prometheus.Registry { return n.reg }
-
-// Gossip returns the push side of replication (for tests and stats).
-func (n *Node) Gossip() *gossip.Push { return n.push }
 
 // join subscribes to a namespace's gossip once.
 func (n *Node) join(ns string) error {

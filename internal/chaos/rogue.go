@@ -18,7 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/peer"
+	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/multiformats/go-multiaddr"
@@ -62,7 +62,7 @@ func newRogue(cfg Config, hist *History, c *Client, peers []*Daemon, ip string, 
 		_ = h.Close()
 		return nil, fmt.Errorf("chaos: rogue gossipsub: %w", err)
 	}
-	t, err := ps.Join("/grapevine/" + cfg.Network + "/default")
+	t, err := ps.Join(wire.Topic(cfg.Network, "default"))
 	if err != nil {
 		cancel()
 		_ = h.Close()
@@ -104,10 +104,10 @@ func (r *rogue) round(ctx context.Context) {
 		return
 	}
 	for _, d := range live {
-		if len(r.h.Network().ConnsToPeer(peer.ID(d.ID()))) > 0 {
+		if len(r.h.Network().ConnsToPeer(libp2ppeer.ID(d.ID()))) > 0 {
 			continue
 		}
-		id, err := peer.Decode(d.ID())
+		id, err := libp2ppeer.Decode(d.ID())
 		if err != nil {
 			continue
 		}
@@ -116,7 +116,7 @@ func (r *rogue) round(ctx context.Context) {
 			continue
 		}
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_ = r.h.Connect(cctx, peer.AddrInfo{ID: id, Addrs: []multiaddr.Multiaddr{a}})
+		_ = r.h.Connect(cctx, libp2ppeer.AddrInfo{ID: id, Addrs: []multiaddr.Multiaddr{a}})
 		cancel()
 	}
 	if len(r.topic.ListPeers()) > 0 {
@@ -234,7 +234,7 @@ func (r *rogue) badSync() (string, []byte) {
 // sync opens a sync stream, sends a malformed opening, and waits for the
 // peer to give up on it.
 func (r *rogue) sync(ctx context.Context, d *Daemon) {
-	id, err := peer.Decode(d.ID())
+	id, err := libp2ppeer.Decode(d.ID())
 	if err != nil {
 		return
 	}

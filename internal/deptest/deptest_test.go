@@ -25,19 +25,20 @@ const module = "github.com/grapevine-kv/grapevine"
 // Rank -1 is shared plumbing (internal/testutil, internal/deptest): allowed
 // from everywhere but crdt, and it must not import above storage itself.
 var layer = map[string]int{
-	"crdt":    0,
-	"storage": 1,
-	// internal/wire holds every wire format and limit; it ranks below
-	// gossip and imports only crdt (and protowire, see wireImports).
+	"crdt": 0,
+	// internal/wire holds every wire format and limit (key and namespace
+	// lengths included, which storage enforces); it ranks below storage
+	// and gossip and imports only crdt (and protowire, see wireImports).
 	"internal/wire": 1,
-	"gossip":        2,
-	"peer":          2,
+	"storage":       2,
+	"gossip":        3,
+	"peer":          3,
 	// internal/chaos sends hostile input built with internal/wire; it may
 	// not import gossip (nor gossip/reconcile), node or api.
-	"internal/chaos":    2,
-	"node":              3,
-	"api":               4,
-	"cmd":               5,
+	"internal/chaos":    3,
+	"node":              4,
+	"api":               5,
+	"cmd":               6,
 	"internal/testutil": -1,
 	"internal/deptest":  -1,
 }

@@ -38,6 +38,12 @@ const (
 	deltaFieldOverhead = 2 * 2    // two tags of one byte and minimal lengths
 )
 
+// Topic returns the GossipSub topic of a network's namespace:
+// "/grapevine/<network>/<namespace>".
+func Topic(network, namespace string) string {
+	return "/grapevine/" + network + "/" + namespace
+}
+
 // ErrMalformed is wrapped by every decoding error.
 var ErrMalformed = errors.New("wire: malformed message")
 
