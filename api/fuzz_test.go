@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"testing"
+
+	"github.com/grapevine-kv/grapevine/api/apitype"
 )
 
 // FuzzKV sends PUT /v1/kv/{key}?ns=NS with arbitrary keys (escaped, or
@@ -58,7 +60,7 @@ func FuzzKV(f *testing.F) {
 			return // the mux may clean or redirect a raw path: only no 5xx
 		}
 		keyErr := ValidKey(key)
-		var apiErr *Error
+		var apiErr *apitype.Error
 		switch {
 		case keyErr != nil && rec.Code != http.StatusBadRequest:
 			errors.As(keyErr, &apiErr)
@@ -77,7 +79,7 @@ func FuzzKV(f *testing.F) {
 		if grec.Code != http.StatusOK || !bytes.Equal(grec.Body.Bytes(), body) {
 			t.Fatalf("GET %q after PUT: status %d, %q, want %q", target, grec.Code, grec.Body.Bytes(), body)
 		}
-		if pv, gv := rec.Header().Get(VersionHeader), grec.Header().Get(VersionHeader); pv == "" || pv != gv {
+		if pv, gv := rec.Header().Get(apitype.VersionHeader), grec.Header().Get(apitype.VersionHeader); pv == "" || pv != gv {
 			t.Fatalf("GET version %q, the PUT answered %q", gv, pv)
 		}
 	})
