@@ -48,7 +48,7 @@ func TestBadInput(t *testing.T) {
 		{"bad method", "PATCH", "/v1/kv/k", "v", 405, apitype.CodeMethodNotAllowed},
 		{"list bad limit", "GET", "/v1/kv?limit=abc", "", 400, apitype.CodeInvalidArgument},
 		{"list zero limit", "GET", "/v1/kv?limit=0", "", 400, apitype.CodeInvalidArgument},
-		{"list huge limit", "GET", fmt.Sprintf("/v1/kv?limit=%d", MaxListLimit+1), "", 400, apitype.CodeInvalidArgument},
+		{"list huge limit", "GET", fmt.Sprintf("/v1/kv?limit=%d", apitype.MaxListLimit+1), "", 400, apitype.CodeInvalidArgument},
 		{"list bad keys flag", "GET", "/v1/kv?keys=maybe", "", 400, apitype.CodeInvalidArgument},
 		{"list bad namespace", "GET", "/v1/kv?ns=a/b", "", 400, apitype.CodeInvalidNamespace},
 		{"counter bad by", "POST", "/v1/counter/c?by=abc", "", 400, apitype.CodeInvalidArgument},

@@ -37,7 +37,7 @@ var errorTable = []errorMapping{
 	{node.ErrInvalidKey, http.StatusBadRequest, apitype.CodeInvalidKey, ""},
 	{node.ErrInvalidNamespace, http.StatusBadRequest, apitype.CodeInvalidNamespace, ""},
 	{node.ErrValueTooLarge, http.StatusRequestEntityTooLarge, apitype.CodeValueTooLarge, ""},
-	{node.ErrOverflow, http.StatusConflict, apitype.CodeOverflow, "the increment would take the counter past the range of int64"},
+	{node.ErrOverflow, http.StatusConflict, apitype.CodeOverflow, "the increment would overflow the counter (past the range of int64); nothing changed"},
 	{node.ErrNoPeers, http.StatusServiceUnavailable, apitype.CodeNoPeers, "no connected peer to sync with; check `grapevine peers` and the bootstrap list"},
 	{node.ErrCanceled, statusCanceled, apitype.CodeCanceled, ""},
 	{node.ErrSync, http.StatusBadGateway, apitype.CodeSyncFailed, ""},

@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -59,12 +58,10 @@ func FuzzKV(f *testing.F) {
 		if raw {
 			return // the mux may clean or redirect a raw path: only no 5xx
 		}
-		keyErr := ValidKey(key)
-		var apiErr *apitype.Error
+		keyErr := apitype.ValidKey(key)
 		switch {
 		case keyErr != nil && rec.Code != http.StatusBadRequest:
-			errors.As(keyErr, &apiErr)
-			t.Fatalf("PUT invalid key %q (%v): status %d", key, apiErr, rec.Code)
+			t.Fatalf("PUT invalid key %q (%v): status %d", key, keyErr, rec.Code)
 		case keyErr != nil:
 			return
 		case len(body) > testMaxValue && rec.Code != http.StatusRequestEntityTooLarge:

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/grapevine-kv/grapevine/api/apitype"
 	"github.com/grapevine-kv/grapevine/crdt"
@@ -20,9 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
-
-// MaxListLimit bounds the limit= of a listing.
-const MaxListLimit = 10000
 
 // Server is the HTTP handler of a node. Create it with NewServer.
 type Server struct {
@@ -127,28 +123,12 @@ func writeJSON(w http.ResponseWriter, v any) error {
 	return json.NewEncoder(w).Encode(v)
 }
 
-// ValidKey reports whether k is a valid API key: UTF-8, 1 to 4096 bytes,
-// no control characters.
-func ValidKey(k string) error {
-	switch {
-	case k == "":
-		return errorf(http.StatusBadRequest, apitype.CodeInvalidKey, "the key is empty")
-	case len(k) > node.MaxKeyLen:
-		return errorf(http.StatusBadRequest, apitype.CodeInvalidKey, "the key is %d bytes; the limit is %d", len(k), node.MaxKeyLen)
-	case !utf8.ValidString(k):
-		return errorf(http.StatusBadRequest, apitype.CodeInvalidKey, "the key is not valid UTF-8")
-	}
-	for _, c := range k {
-		if c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) {
-			return errorf(http.StatusBadRequest, apitype.CodeInvalidKey, "the key contains a control character (%U)", c)
-		}
-	}
-	return nil
-}
-
 func keyOf(r *http.Request) (string, error) {
 	k := r.PathValue("key")
-	return k, ValidKey(k)
+	if err := apitype.ValidKey(k); err != nil {
+		return "", errorf(http.StatusBadRequest, apitype.CodeInvalidKey, "%v", err)
+	}
+	return k, nil
 }
 
 func (s *Server) kv(w http.ResponseWriter, r *http.Request) error {
@@ -199,8 +179,8 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
 	limit := 1000
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > MaxListLimit {
-			return errorf(http.StatusBadRequest, apitype.CodeInvalidArgument, "limit must be a number from 1 to %d, got %q", MaxListLimit, l)
+		if err != nil || n < 1 || n > apitype.MaxListLimit {
+			return errorf(http.StatusBadRequest, apitype.CodeInvalidArgument, "limit must be a number from 1 to %d, got %q", apitype.MaxListLimit, l)
 		}
 		limit = n
 	}

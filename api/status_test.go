@@ -134,3 +134,11 @@ func TestStatusEndpoint(t *testing.T) {
 		t.Fatalf("status = %+v", st)
 	}
 }
+
+// TestKeyLimitAgrees: apitype, which may not import node, states the
+// node's key limit; they must agree.
+func TestKeyLimitAgrees(t *testing.T) {
+	if apitype.MaxKeyLen != node.MaxKeyLen {
+		t.Fatalf("apitype.MaxKeyLen = %d, node.MaxKeyLen = %d", apitype.MaxKeyLen, node.MaxKeyLen)
+	}
+}

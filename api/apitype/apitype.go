@@ -9,10 +9,38 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // VersionHeader carries a value's version (its HLC stamp as a decimal).
 const VersionHeader = "Grapevine-Version"
+
+// MaxKeyLen is the longest key in bytes (the node's limit; a test in the
+// api package checks that they agree).
+const MaxKeyLen = 4096
+
+// MaxListLimit bounds the limit= of a listing (GET /v1/kv).
+const MaxListLimit = 10000
+
+// ValidKey returns nil if k is a key the API accepts: valid UTF-8, 1 to
+// MaxKeyLen bytes, no control characters; otherwise an error saying why
+// (the server answers it as invalid_key). A client may check keys first.
+func ValidKey(k string) error {
+	switch {
+	case k == "":
+		return errors.New("the key is empty")
+	case len(k) > MaxKeyLen:
+		return fmt.Errorf("the key is %d bytes; the limit is %d", len(k), MaxKeyLen)
+	case !utf8.ValidString(k):
+		return errors.New("the key is not valid UTF-8")
+	}
+	for _, c := range k {
+		if c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) {
+			return fmt.Errorf("the key contains a control character (%U)", c)
+		}
+	}
+	return nil
+}
 
 // Error codes: stable strings that scripts may match. The HTTP status of
 // each is fixed (see the api package documentation for the table).
