@@ -13,7 +13,7 @@ import (
 
 var (
 	// "//	GET    /v1/kv   ..." in doc.go
-	docEndpoint = regexp.MustCompile(`^//\t(GET|HEAD|PUT|POST|DELETE|PATCH)\s+(/\S*)`)
+	docEndpoint = regexp.MustCompile(`^//\t(GET|HEAD|PUT|POST|DELETE|PATCH)\s+(/[^\s?]*)`)
 	// "//	400 invalid_key   ..." in doc.go
 	docError = regexp.MustCompile(`^//\t(\d{3}) ([a-z_]+)\s`)
 	// "| `GET /v1/kv?prefix=...` | ..." in the README
@@ -96,5 +96,22 @@ func TestDocListsErrors(t *testing.T) {
 		if code := strings.Fields(s)[1]; !strings.Contains(readme, "`"+code+"`") {
 			t.Errorf("the README does not name the error code %s", code)
 		}
+	}
+}
+
+// TestTestHooksDoc: the TestHooks comment in testhooks.go lists exactly the
+// hooks' endpoints.
+func TestTestHooksDoc(t *testing.T) {
+	var got, want []string
+	for _, l := range readLines(t, "testhooks.go") {
+		if m := docEndpoint.FindStringSubmatch(l); m != nil {
+			got = append(got, m[1]+" "+m[2])
+		}
+	}
+	for _, e := range endpoints(NewTestHooks().routes(nil)) {
+		want = append(want, e.String())
+	}
+	if got, want := sorted(got), sorted(want); !slices.Equal(got, want) {
+		t.Errorf("testhooks.go documents\n  %q\nthe hooks are\n  %q", got, want)
 	}
 }

@@ -25,7 +25,8 @@ type ServeOption func(*Server)
 // internal/chaos): they cut a peer off from others through its connection
 // gater and skew its wall clock. A daemon serves them only when started with
 // --test-hooks; otherwise every /v1/test/ path answers 404 like any unknown
-// endpoint. Never enable them on a peer anyone else can reach.
+// endpoint. Never enable them on a peer anyone else can reach. Like every
+// endpoint, they answer 503 unavailable once the node is closed.
 //
 //	POST /v1/test/block?peer=ID[,ID...]    refuse and close connections with the peers
 //	POST /v1/test/unblock?peer=ID[,ID...]  allow them again (all=true: everyone, and end isolation)
