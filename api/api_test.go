@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grapevine-kv/grapevine/api/apitype"
+	"github.com/grapevine-kv/grapevine/api/client"
+	"github.com/grapevine-kv/grapevine/internal/testutil"
 	"github.com/grapevine-kv/grapevine/node"
 )
 
@@ -34,26 +37,26 @@ func TestBadInput(t *testing.T) {
 		status                   int
 		code                     string
 	}{
-		{"empty key", "PUT", "/v1/kv/", "v", 400, CodeInvalidKey},
-		{"control character", "PUT", "/v1/kv/a%01b", "v", 400, CodeInvalidKey},
-		{"DEL in key", "PUT", "/v1/kv/a%7Fb", "v", 400, CodeInvalidKey},
-		{"invalid UTF-8", "PUT", "/v1/kv/a%FFb", "v", 400, CodeInvalidKey},
-		{"key too long", "PUT", "/v1/kv/" + strings.Repeat("k", node.MaxKeyLen+1), "v", 400, CodeInvalidKey},
-		{"value too large", "PUT", "/v1/kv/big", strings.Repeat("v", testMaxValue+1), 413, CodeValueTooLarge},
-		{"bad namespace", "PUT", "/v1/kv/k?ns=Bad%20NS", "v", 400, CodeInvalidNamespace},
-		{"absent key", "GET", "/v1/kv/nothing", "", 404, CodeNotFound},
-		{"bad method", "PATCH", "/v1/kv/k", "v", 405, CodeMethodNotAllowed},
-		{"list bad limit", "GET", "/v1/kv?limit=abc", "", 400, CodeInvalidArgument},
-		{"list zero limit", "GET", "/v1/kv?limit=0", "", 400, CodeInvalidArgument},
-		{"list huge limit", "GET", fmt.Sprintf("/v1/kv?limit=%d", MaxListLimit+1), "", 400, CodeInvalidArgument},
-		{"list bad keys flag", "GET", "/v1/kv?keys=maybe", "", 400, CodeInvalidArgument},
-		{"list bad namespace", "GET", "/v1/kv?ns=a/b", "", 400, CodeInvalidNamespace},
-		{"counter bad by", "POST", "/v1/counter/c?by=abc", "", 400, CodeInvalidArgument},
-		{"counter by overflows int64", "POST", "/v1/counter/c?by=9223372036854775808", "", 400, CodeInvalidArgument},
-		{"counter bad key", "POST", "/v1/counter/%00", "", 400, CodeInvalidKey},
-		{"counter bad method", "DELETE", "/v1/counter/c", "", 405, CodeMethodNotAllowed},
-		{"unknown endpoint", "GET", "/v2/anything", "", 404, CodeNotFound},
-		{"peers bad method", "POST", "/v1/peers", "", 405, CodeMethodNotAllowed},
+		{"empty key", "PUT", "/v1/kv/", "v", 400, apitype.CodeInvalidKey},
+		{"control character", "PUT", "/v1/kv/a%01b", "v", 400, apitype.CodeInvalidKey},
+		{"DEL in key", "PUT", "/v1/kv/a%7Fb", "v", 400, apitype.CodeInvalidKey},
+		{"invalid UTF-8", "PUT", "/v1/kv/a%FFb", "v", 400, apitype.CodeInvalidKey},
+		{"key too long", "PUT", "/v1/kv/" + strings.Repeat("k", node.MaxKeyLen+1), "v", 400, apitype.CodeInvalidKey},
+		{"value too large", "PUT", "/v1/kv/big", strings.Repeat("v", testMaxValue+1), 413, apitype.CodeValueTooLarge},
+		{"bad namespace", "PUT", "/v1/kv/k?ns=Bad%20NS", "v", 400, apitype.CodeInvalidNamespace},
+		{"absent key", "GET", "/v1/kv/nothing", "", 404, apitype.CodeNotFound},
+		{"bad method", "PATCH", "/v1/kv/k", "v", 405, apitype.CodeMethodNotAllowed},
+		{"list bad limit", "GET", "/v1/kv?limit=abc", "", 400, apitype.CodeInvalidArgument},
+		{"list zero limit", "GET", "/v1/kv?limit=0", "", 400, apitype.CodeInvalidArgument},
+		{"list huge limit", "GET", fmt.Sprintf("/v1/kv?limit=%d", apitype.MaxListLimit+1), "", 400, apitype.CodeInvalidArgument},
+		{"list bad keys flag", "GET", "/v1/kv?keys=maybe", "", 400, apitype.CodeInvalidArgument},
+		{"list bad namespace", "GET", "/v1/kv?ns=a/b", "", 400, apitype.CodeInvalidNamespace},
+		{"counter bad by", "POST", "/v1/counter/c?by=abc", "", 400, apitype.CodeInvalidArgument},
+		{"counter by overflows int64", "POST", "/v1/counter/c?by=9223372036854775808", "", 400, apitype.CodeInvalidArgument},
+		{"counter bad key", "POST", "/v1/counter/%00", "", 400, apitype.CodeInvalidKey},
+		{"counter bad method", "DELETE", "/v1/counter/c", "", 405, apitype.CodeMethodNotAllowed},
+		{"unknown endpoint", "GET", "/v2/anything", "", 404, apitype.CodeNotFound},
+		{"peers bad method", "POST", "/v1/peers", "", 405, apitype.CodeMethodNotAllowed},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -63,7 +66,7 @@ func TestBadInput(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
-			var e Error
+			var e apitype.Error
 			if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
 				t.Fatalf("body is not a JSON error: %v", err)
 			}
@@ -84,7 +87,7 @@ func TestClientRoundTrip(t *testing.T) {
 	dead := httptest.NewServer(http.NotFoundHandler())
 	deadAddr := dead.Listener.Addr().String()
 	dead.Close()
-	cl, err := NewClient([]string{deadAddr, srv.URL}, "")
+	cl, err := client.New([]string{deadAddr, srv.URL}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +106,7 @@ func TestClientRoundTrip(t *testing.T) {
 	}
 	// Pagination visits every key once, in order.
 	var got []string
-	opts := ListOptions{Limit: 3}
+	opts := client.ListOptions{Limit: 3}
 	for {
 		page, err := cl.List(ctx, opts)
 		if err != nil {
@@ -125,14 +128,14 @@ func TestClientRoundTrip(t *testing.T) {
 			t.Fatalf("listing out of order: %q", got)
 		}
 	}
-	page, err := cl.List(ctx, ListOptions{Prefix: "a/", KeysOnly: true})
+	page, err := cl.List(ctx, client.ListOptions{Prefix: "a/", KeysOnly: true})
 	if err != nil || len(page.Entries) != 2 || page.Entries[0].Value != nil {
 		t.Fatalf("prefix listing = %+v, %v", page, err)
 	}
 	if err := cl.Delete(ctx, "plain"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cl.Get(ctx, "plain"); !errors.Is(err, ErrNotFound) {
+	if _, err := cl.Get(ctx, "plain"); !errors.Is(err, apitype.ErrNotFound) {
 		t.Fatalf("get after delete: %v", err)
 	}
 	for _, by := range []int64{5, -8, 1} {
@@ -151,37 +154,34 @@ func TestClientRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Namespaces are separate keyspaces.
-	other, _ := NewClient([]string{srv.URL}, "other")
-	if _, err := other.Get(ctx, "a/b/c"); !errors.Is(err, ErrNotFound) {
+	other, _ := client.New([]string{srv.URL}, "other")
+	if _, err := other.Get(ctx, "a/b/c"); !errors.Is(err, apitype.ErrNotFound) {
 		t.Fatalf("namespace leak: %v", err)
 	}
 }
 
 func TestWatchStreamsChanges(t *testing.T) {
 	srv, _ := newTestServer(t)
-	cl, _ := NewClient([]string{srv.URL}, "")
+	cl, _ := client.New([]string{srv.URL}, "")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	events := make(chan Event, 1000)
+	events := make(chan apitype.Event, 1000)
 	errc := make(chan error, 1)
-	go func() { errc <- cl.Watch(ctx, "w/", func(ev Event) error { events <- ev; return nil }) }()
+	go func() { errc <- cl.Watch(ctx, "w/", func(ev apitype.Event) error { events <- ev; return nil }) }()
 	// The watch is registered once the response headers arrive; poll with
 	// writes until the first event shows up.
-	var first Event
-	eventually := time.After(20 * time.Second)
-poll:
-	for {
+	var first apitype.Event
+	testutil.Eventually(t, "the first watch event", func() bool {
 		if _, err := cl.Put(ctx, "w/first", []byte("1")); err != nil {
 			t.Fatal(err)
 		}
 		select {
 		case first = <-events:
-			break poll
+			return true
 		case <-time.After(50 * time.Millisecond):
-		case <-eventually:
-			t.Fatal("no watch event")
+			return false
 		}
-	}
+	})
 	if first.Key != "w/first" || string(first.Value) != "1" || first.Type != "register" || first.Version == 0 {
 		t.Fatalf("first event %+v", first)
 	}
@@ -194,7 +194,7 @@ poll:
 	if err := cl.Delete(ctx, "w/first"); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []Event{{Key: "w/c", Type: "counter", Counter: 4}, {Key: "w/first", Type: "register", Deleted: true}} {
+	for _, want := range []apitype.Event{{Key: "w/c", Type: "counter", Counter: 4}, {Key: "w/first", Type: "register", Deleted: true}} {
 		select {
 		case ev := <-events:
 			for ev.Key == "w/first" && !ev.Deleted { // a late event of the polling puts
@@ -211,16 +211,6 @@ poll:
 	cancel()
 	if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatalf("watch ended with %v", err)
-	}
-}
-
-func TestClientUnreachable(t *testing.T) {
-	dead := httptest.NewServer(http.NotFoundHandler())
-	addr := dead.Listener.Addr().String()
-	dead.Close()
-	cl, _ := NewClient([]string{addr}, "")
-	if _, err := cl.Get(context.Background(), "k"); !errors.Is(err, ErrUnreachable) {
-		t.Fatalf("err = %v, want ErrUnreachable", err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grapevine-kv/grapevine/api/client"
 	"github.com/grapevine-kv/grapevine/node/nodetest"
 
 	"github.com/dgraph-io/badger/v4"
@@ -45,7 +46,7 @@ func BenchmarkHTTPPut(b *testing.B) {
 			n := nodetest.Start(b, cfg)
 			srv := httptest.NewServer(NewServer(n, cfg.MaxValueSize, cfg.Logger))
 			defer srv.Close()
-			cl, _ := NewClient([]string{srv.URL}, "")
+			cl, _ := client.New([]string{srv.URL}, "")
 			value := make([]byte, 100)
 			b.ReportAllocs()
 			b.ResetTimer()

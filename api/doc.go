@@ -1,7 +1,56 @@
-// Package api serves a Node over HTTP/JSON (Consul-like: /v1/kv, /v1/counter,
-// /v1/peers, /v1/status, /metrics, /healthz) and provides the typed Go
-// client the CLI uses, which fails over between several peers.
+// Package api serves a grapevine node over HTTP/JSON, Consul-like. The Go
+// client is package api/client and the request and response types are in
+// package api/apitype, so a program that only talks to a daemon imports
+// neither this package nor the node.
 //
-// Every error is a JSON object {"code": "...", "message": "..."} with a
-// stable code and an HTTP status that fits it.
+// # Endpoints
+//
+// Every request takes ?ns=NAME for a namespace ("default" when absent). A
+// {key} is path-escaped; escape "/" as %2F if the key has empty or dot
+// segments (the Go client always does).
+//
+//	PUT    /v1/kv/{key}       set key to the raw request body; 204, version in the Grapevine-Version header
+//	GET    /v1/kv/{key}       the raw value, its version in Grapevine-Version
+//	HEAD   /v1/kv/{key}       as GET, without the body
+//	DELETE /v1/kv/{key}       delete key (a tombstone); 204
+//	GET    /v1/kv             ?prefix=&after=&limit=&keys=true: a page of keys in order (apitype.Page); pass next as after
+//	POST   /v1/counter/{key}  ?by=N (default 1, may be negative): add to the counter; its new value (apitype.Counter)
+//	GET    /v1/counter/{key}  the counter's value (apitype.Counter)
+//	GET    /v1/watch          ?prefix=: every change, local or replicated, one apitype.Event a line, until the client leaves
+//	GET    /v1/peers          the connected peers ([]apitype.PeerInfo)
+//	GET    /v1/status         the peer, its network, and items and sync progress per namespace (apitype.Status)
+//	POST   /v1/sync           one anti-entropy round with a random peer (apitype.SyncResult)
+//	GET    /metrics           Prometheus metrics
+//	GET    /healthz           "ok"
+//
+// Any other path answers 404 not_found with the list of paths above; a
+// listed path with another method answers 405 method_not_allowed with an
+// Allow header. The test-only endpoints under /v1/test/ exist only on a
+// daemon started with --test-hooks; testhooks.go documents them.
+//
+// # Errors
+//
+// Every failed request answers a JSON object {"code": "...", "message":
+// "..."} (apitype.Error): the code is stable and scripts may match it, the
+// message tells a person what to do. A refused request changes nothing.
+// The codes and their HTTP statuses:
+//
+//	400 invalid_key         the key is empty, over 4096 bytes, not UTF-8, or has a control character
+//	400 invalid_namespace   the namespace is not 1 to 64 of a-z 0-9 . _ -
+//	400 invalid_argument    a query parameter or the body is malformed
+//	404 not_found           the key is absent or deleted (or the endpoint does not exist)
+//	405 method_not_allowed  the endpoint does not take this method
+//	409 overflow            the increment would take the counter past int64
+//	413 value_too_large     the value exceeds the peer's limit
+//	499 canceled            the request's context ended first (the client went away)
+//	500 storage_failure     the peer's disk or database failed
+//	500 internal            anything else: a bug, logged by the daemon
+//	502 sync_failed         the anti-entropy round with the other peer failed
+//	503 no_peers            POST /v1/sync found no connected peer
+//	503 unavailable         the peer is shutting down, or its network failed; try another peer
+//
+// Once the node is closed, every endpoint answers 503 unavailable. 409 is
+// used for overflow because the request is well-formed and conflicts only
+// with the counter's current value; 499 (nginx's "client closed request")
+// keeps a client hanging up out of the server-error statuses.
 package api

@@ -2,13 +2,14 @@ package api
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"testing"
+
+	"github.com/grapevine-kv/grapevine/api/apitype"
 )
 
 // FuzzKV sends PUT /v1/kv/{key}?ns=NS with arbitrary keys (escaped, or
@@ -57,12 +58,10 @@ func FuzzKV(f *testing.F) {
 		if raw {
 			return // the mux may clean or redirect a raw path: only no 5xx
 		}
-		keyErr := ValidKey(key)
-		var apiErr *Error
+		keyErr := apitype.ValidKey(key)
 		switch {
 		case keyErr != nil && rec.Code != http.StatusBadRequest:
-			errors.As(keyErr, &apiErr)
-			t.Fatalf("PUT invalid key %q (%v): status %d", key, apiErr, rec.Code)
+			t.Fatalf("PUT invalid key %q (%v): status %d", key, keyErr, rec.Code)
 		case keyErr != nil:
 			return
 		case len(body) > testMaxValue && rec.Code != http.StatusRequestEntityTooLarge:
@@ -77,7 +76,7 @@ func FuzzKV(f *testing.F) {
 		if grec.Code != http.StatusOK || !bytes.Equal(grec.Body.Bytes(), body) {
 			t.Fatalf("GET %q after PUT: status %d, %q, want %q", target, grec.Code, grec.Body.Bytes(), body)
 		}
-		if pv, gv := rec.Header().Get(VersionHeader), grec.Header().Get(VersionHeader); pv == "" || pv != gv {
+		if pv, gv := rec.Header().Get(apitype.VersionHeader), grec.Header().Get(apitype.VersionHeader); pv == "" || pv != gv {
 			t.Fatalf("GET version %q, the PUT answered %q", gv, pv)
 		}
 	})

@@ -1,23 +1,24 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/grapevine-kv/grapevine/api/apitype"
 	"github.com/grapevine-kv/grapevine/crdt"
 	"github.com/grapevine-kv/grapevine/node"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
-
-// MaxListLimit bounds the limit= of a listing.
-const MaxListLimit = 10000
 
 // Server is the HTTP handler of a node. Create it with NewServer.
 type Server struct {
@@ -26,6 +27,7 @@ type Server struct {
 	maxValue int
 	mux      *http.ServeMux
 	requests *prometheus.CounterVec
+	scrape   http.Handler // the Prometheus handler of the node's registry
 }
 
 // NewServer returns the HTTP API of n. maxValue is the node's value limit
@@ -37,28 +39,18 @@ func NewServer(n *node.Node, maxValue int, log *slog.Logger) *Server {
 		Help: "HTTP API requests by route and status code.",
 	}, []string{"route", "code"})
 	n.Metrics().MustRegister(s.requests)
-	s.route("/v1/kv/{key...}", s.kv)
-	s.route("/v1/kv", s.list)
-	s.route("/v1/counter/{key...}", s.counter)
-	s.route("/v1/peers", s.peers)
-	s.route("/v1/status", s.status)
-	s.route("/v1/sync", s.sync)
-	s.route("/v1/watch", s.watch)
-	s.route("/healthz", func(w http.ResponseWriter, r *http.Request) error {
-		_, err := io.WriteString(w, "ok\n")
-		return err
-	})
-	s.mux.Handle("/metrics", promhttp.HandlerFor(n.Metrics(), promhttp.HandlerOpts{}))
-	s.route("/", func(http.ResponseWriter, *http.Request) error {
-		return errorf(http.StatusNotFound, CodeNotFound, "no such endpoint; see /v1/kv, /v1/counter, /v1/peers, /v1/status, /metrics, /healthz")
+	s.scrape = promhttp.HandlerFor(n.Metrics(), promhttp.HandlerOpts{})
+	for _, rt := range routes {
+		s.register(rt)
+	}
+	s.handle("/", func(_ http.ResponseWriter, r *http.Request) error {
+		return errorf(http.StatusNotFound, apitype.CodeNotFound, "no such endpoint %s; the API has %s", r.URL.Path, paths(routes))
 	})
 	return s
 }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
-
-type handler func(http.ResponseWriter, *http.Request) error
 
 // statusWriter remembers the status code for metrics.
 type statusWriter struct {
@@ -74,7 +66,25 @@ func (w *statusWriter) WriteHeader(code int) {
 // Unwrap lets http.ResponseController reach the real writer (to flush).
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-func (s *Server) route(pattern string, h handler) {
+// register serves rt: a method it does not list gets 405 with an Allow
+// header; once the node is closed, every request gets 503 unavailable.
+func (s *Server) register(rt route) {
+	allowed := rt.methods()
+	s.handle(rt.pattern, func(w http.ResponseWriter, r *http.Request) error {
+		if !slices.Contains(allowed, r.Method) {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			return errorf(http.StatusMethodNotAllowed, apitype.CodeMethodNotAllowed, "%s takes %s, not %s", r.URL.Path, strings.Join(allowed, " or "), r.Method)
+		}
+		if err := s.open(r.Context()); err != nil {
+			return err
+		}
+		return rt.handle(s, w, r)
+	})
+}
+
+// handle serves pattern with h, answering h's error as JSON and counting
+// the request.
+func (s *Server) handle(pattern string, h func(http.ResponseWriter, *http.Request) error) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		if err := h(sw, r); err != nil {
@@ -84,27 +94,24 @@ func (s *Server) route(pattern string, h handler) {
 	})
 }
 
+// open returns node.ErrClosed once the node is closed, so that endpoints
+// that do not otherwise ask the node for an error (status, peers, metrics,
+// healthz) answer 503 like the others. Node has no method that only
+// reports this; Get checks for closure before anything else and, with an
+// empty key, stops at the key check without touching storage.
+func (s *Server) open(ctx context.Context) error {
+	if _, err := s.node.Get(ctx, "", nil); errors.Is(err, node.ErrClosed) {
+		return err
+	}
+	return nil
+}
+
+// writeError answers err as a JSON apitype.Error (see errorTable). Server
+// failures (5xx) are logged.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var e *Error
-	switch {
-	case errors.As(err, &e):
-	case errors.Is(err, node.ErrNotFound):
-		e = errorf(http.StatusNotFound, CodeNotFound, "key not found")
-	case errors.Is(err, node.ErrInvalidKey):
-		e = errorf(http.StatusBadRequest, CodeInvalidKey, "%v", err)
-	case errors.Is(err, node.ErrInvalidNamespace):
-		e = errorf(http.StatusBadRequest, CodeInvalidNamespace, "%v", err)
-	case errors.Is(err, node.ErrValueTooLarge):
-		e = errorf(http.StatusRequestEntityTooLarge, CodeValueTooLarge, "%v", err)
-	case errors.Is(err, crdt.ErrOverflow):
-		e = errorf(http.StatusBadRequest, CodeInvalidArgument, "the increment would overflow the counter")
-	case errors.Is(err, node.ErrNoPeers):
-		e = errorf(http.StatusServiceUnavailable, CodeUnavailable, "no connected peer to sync with; check `grapevine peers` and the bootstrap list")
-	case errors.Is(err, node.ErrClosed):
-		e = errorf(http.StatusServiceUnavailable, CodeUnavailable, "the peer is shutting down")
-	default:
-		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		e = errorf(http.StatusInternalServerError, CodeInternal, "internal error: %v", err)
+	e := apiError(err)
+	if e.Status >= 500 {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", e.Status, "err", err)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(e.Status)
@@ -116,28 +123,12 @@ func writeJSON(w http.ResponseWriter, v any) error {
 	return json.NewEncoder(w).Encode(v)
 }
 
-// ValidKey reports whether k is a valid API key: UTF-8, 1 to 4096 bytes,
-// no control characters.
-func ValidKey(k string) error {
-	switch {
-	case k == "":
-		return errorf(http.StatusBadRequest, CodeInvalidKey, "the key is empty")
-	case len(k) > node.MaxKeyLen:
-		return errorf(http.StatusBadRequest, CodeInvalidKey, "the key is %d bytes; the limit is %d", len(k), node.MaxKeyLen)
-	case !utf8.ValidString(k):
-		return errorf(http.StatusBadRequest, CodeInvalidKey, "the key is not valid UTF-8")
-	}
-	for _, c := range k {
-		if c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) {
-			return errorf(http.StatusBadRequest, CodeInvalidKey, "the key contains a control character (%U)", c)
-		}
-	}
-	return nil
-}
-
 func keyOf(r *http.Request) (string, error) {
 	k := r.PathValue("key")
-	return k, ValidKey(k)
+	if err := apitype.ValidKey(k); err != nil {
+		return "", errorf(http.StatusBadRequest, apitype.CodeInvalidKey, "%v", err)
+	}
+	return k, nil
 }
 
 func (s *Server) kv(w http.ResponseWriter, r *http.Request) error {
@@ -147,20 +138,20 @@ func (s *Server) kv(w http.ResponseWriter, r *http.Request) error {
 	}
 	ns := r.URL.Query().Get("ns")
 	switch r.Method {
-	case http.MethodPut, http.MethodPost:
+	case http.MethodPut:
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.maxValue)))
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return errorf(http.StatusRequestEntityTooLarge, CodeValueTooLarge, "the value exceeds the limit of %d bytes", s.maxValue)
+			return errorf(http.StatusRequestEntityTooLarge, apitype.CodeValueTooLarge, "the value exceeds the limit of %d bytes", s.maxValue)
 		}
 		if err != nil {
-			return errorf(http.StatusBadRequest, CodeInvalidArgument, "reading the body: %v", err)
+			return errorf(http.StatusBadRequest, apitype.CodeInvalidArgument, "reading the body: %v", err)
 		}
 		v, err := s.node.Put(r.Context(), ns, []byte(key), body)
 		if err != nil {
 			return err
 		}
-		w.Header().Set(VersionHeader, strconv.FormatUint(uint64(v), 10))
+		w.Header().Set(apitype.VersionHeader, strconv.FormatUint(uint64(v), 10))
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	case http.MethodGet, http.MethodHead:
@@ -168,7 +159,7 @@ func (s *Server) kv(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		w.Header().Set(VersionHeader, strconv.FormatUint(uint64(v.Version), 10))
+		w.Header().Set(apitype.VersionHeader, strconv.FormatUint(uint64(v.Version), 10))
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Header().Set("Content-Length", strconv.Itoa(len(v.Data)))
 		_, err = w.Write(v.Data)
@@ -184,15 +175,12 @@ func (s *Server) kv(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet {
-		return errMethod
-	}
 	q := r.URL.Query()
 	limit := 1000
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > MaxListLimit {
-			return errorf(http.StatusBadRequest, CodeInvalidArgument, "limit must be a number from 1 to %d, got %q", MaxListLimit, l)
+		if err != nil || n < 1 || n > apitype.MaxListLimit {
+			return errorf(http.StatusBadRequest, apitype.CodeInvalidArgument, "limit must be a number from 1 to %d, got %q", apitype.MaxListLimit, l)
 		}
 		limit = n
 	}
@@ -204,9 +192,9 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := Page{Entries: make([]Entry, 0, len(page.Entries)), Next: string(page.Next)}
+	out := apitype.Page{Entries: make([]apitype.Entry, 0, len(page.Entries)), Next: string(page.Next)}
 	for _, e := range page.Entries {
-		ent := Entry{Key: string(e.Key)}
+		ent := apitype.Entry{Key: string(e.Key)}
 		if !keysOnly {
 			ent.Value, ent.Version = e.Data, uint64(e.Version)
 		}
@@ -221,7 +209,7 @@ func boolParam(v string) (bool, error) {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, errorf(http.StatusBadRequest, CodeInvalidArgument, "expected true or false, got %q", v)
+		return false, errorf(http.StatusBadRequest, apitype.CodeInvalidArgument, "expected true or false, got %q", v)
 	}
 	return b, nil
 }
@@ -238,7 +226,7 @@ func (s *Server) counter(w http.ResponseWriter, r *http.Request) error {
 		by := int64(1)
 		if b := r.URL.Query().Get("by"); b != "" {
 			if by, err = strconv.ParseInt(b, 10, 64); err != nil {
-				return errorf(http.StatusBadRequest, CodeInvalidArgument, "by must be a whole number, got %q", b)
+				return errorf(http.StatusBadRequest, apitype.CodeInvalidArgument, "by must be a whole number, got %q", b)
 			}
 		}
 		v, err = s.node.Incr(r.Context(), ns, []byte(key), by)
@@ -250,16 +238,13 @@ func (s *Server) counter(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, Counter{Key: key, Value: v})
+	return writeJSON(w, apitype.Counter{Key: key, Value: v})
 }
 
 func (s *Server) peers(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet {
-		return errMethod
-	}
-	out := []PeerInfo{}
+	out := []apitype.PeerInfo{}
 	for _, p := range s.node.Peers() {
-		info := PeerInfo{ID: p.ID.String(), Addrs: []string{}, LatencyMS: float64(p.Latency) / float64(time.Millisecond)}
+		info := apitype.PeerInfo{ID: p.ID.String(), Addrs: []string{}, LatencyMS: float64(p.Latency) / float64(time.Millisecond)}
 		for _, a := range p.Addrs {
 			info.Addrs = append(info.Addrs, a.String())
 		}
@@ -269,19 +254,16 @@ func (s *Server) peers(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) sync(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodPost {
-		return errMethod
-	}
 	st, err := s.node.Sync(r.Context())
-	if err != nil && len(st.Namespaces) == 0 && st.Peer == "" {
-		return err
+	if err != nil && st.Peer != "" {
+		return fmt.Errorf("sync with %s: %w", st.Peer, err)
 	}
 	if err != nil {
-		return errorf(http.StatusBadGateway, CodeUnavailable, "sync with %s failed: %v", st.Peer, err)
+		return err
 	}
-	out := SyncResult{Peer: st.Peer.String(), Clean: st.Clean(), DurationMS: float64(st.Duration) / float64(time.Millisecond), Namespaces: []SyncNamespace{}}
+	out := apitype.SyncResult{Peer: st.Peer.String(), Clean: st.Clean(), DurationMS: float64(st.Duration) / float64(time.Millisecond), Namespaces: []apitype.SyncNamespace{}}
 	for _, ns := range st.Namespaces {
-		out.Namespaces = append(out.Namespaces, SyncNamespace{Namespace: ns.Namespace, RoundTrips: ns.RoundTrips,
+		out.Namespaces = append(out.Namespaces, apitype.SyncNamespace{Namespace: ns.Namespace, RoundTrips: ns.RoundTrips,
 			BytesSent: ns.BytesSent, BytesReceived: ns.BytesReceived, StatesSent: ns.StatesSent,
 			StatesReceived: ns.StatesReceived, Repaired: ns.Repaired})
 	}
@@ -292,9 +274,6 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request) error {
 // client falls too far behind, the stream ends; it should re-read and
 // watch again.
 func (s *Server) watch(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet {
-		return errMethod
-	}
 	q := r.URL.Query()
 	events, err := s.node.Watch(r.Context(), q.Get("ns"), []byte(q.Get("prefix")))
 	if err != nil {
@@ -308,7 +287,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) error {
 	}
 	enc := json.NewEncoder(w)
 	for ev := range events {
-		out := Event{Key: string(ev.Key), Type: ev.Type.String(), Deleted: ev.Deleted, Counter: ev.Counter}
+		out := apitype.Event{Key: string(ev.Key), Type: ev.Type.String(), Deleted: ev.Deleted, Counter: ev.Counter}
 		if ev.Type == crdt.TypeRegister {
 			out.Value, out.Version = ev.Value.Data, uint64(ev.Value.Version)
 		}
@@ -325,8 +304,33 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet {
-		return errMethod
+	return writeJSON(w, toStatus(s.node.Status()))
+}
+
+// toStatus converts the node's status to the API's, field by field (a test
+// checks that every field arrives).
+func toStatus(st node.Status) apitype.Status {
+	out := apitype.Status{ID: st.ID, Network: st.Network, Addrs: st.Addrs, Peers: st.Peers,
+		Namespaces: make(map[string]apitype.NamespaceStatus, len(st.Namespaces))}
+	if out.Addrs == nil {
+		out.Addrs = []string{}
 	}
-	return writeJSON(w, s.node.Status())
+	for name, ns := range st.Namespaces {
+		p := ns.Sync
+		out.Namespaces[name] = apitype.NamespaceStatus{Items: ns.Items, Sync: apitype.SyncProgress{
+			Syncing: p.Syncing, Peer: p.Peer, KeysReceived: p.KeysReceived, KeysEstimated: p.KeysEstimated,
+			RangesDone: p.RangesDone, RangesTotal: p.RangesTotal, LastRound: p.LastRound, LastRoundClean: p.LastRoundClean,
+		}}
+	}
+	return out
+}
+
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) error {
+	s.scrape.ServeHTTP(w, r)
+	return nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) error {
+	_, err := io.WriteString(w, "ok\n")
+	return err
 }

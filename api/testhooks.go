@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/grapevine-kv/grapevine/api/apitype"
 	"github.com/grapevine-kv/grapevine/node"
 	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 )
@@ -24,7 +25,8 @@ type ServeOption func(*Server)
 // internal/chaos): they cut a peer off from others through its connection
 // gater and skew its wall clock. A daemon serves them only when started with
 // --test-hooks; otherwise every /v1/test/ path answers 404 like any unknown
-// endpoint. Never enable them on a peer anyone else can reach.
+// endpoint. Never enable them on a peer anyone else can reach. Like every
+// endpoint, they answer 503 unavailable once the node is closed.
 //
 //	POST /v1/test/block?peer=ID[,ID...]    refuse and close connections with the peers
 //	POST /v1/test/unblock?peer=ID[,ID...]  allow them again (all=true: everyone, and end isolation)
@@ -68,12 +70,16 @@ func (h *TestHooks) ServeOptions() []ServeOption {
 }
 
 func (h *TestHooks) register(s *Server) {
-	n := s.node
-	post := func(f func(r *http.Request) (any, error)) handler {
-		return func(w http.ResponseWriter, r *http.Request) error {
-			if r.Method != http.MethodPost {
-				return errMethod
-			}
+	for _, rt := range h.routes(s.node) {
+		s.register(rt)
+	}
+}
+
+// routes returns the hooks' endpoints, as the server's own are listed in
+// routes.
+func (h *TestHooks) routes(n *node.Node) []route {
+	post := func(name string, f func(r *http.Request) (any, error)) route {
+		return route{TestHookPrefix + name, func(_ *Server, w http.ResponseWriter, r *http.Request) error {
 			v, err := f(r)
 			if err != nil {
 				return err
@@ -82,61 +88,60 @@ func (h *TestHooks) register(s *Server) {
 				v = h.state(n)
 			}
 			return writeJSON(w, v)
-		}
+		}, []endpoint{{http.MethodPost, TestHookPrefix + name}}}
 	}
-	s.route(TestHookPrefix+"block", post(func(r *http.Request) (any, error) {
-		ids, err := peerIDs(r.URL.Query().Get("peer"))
-		if err != nil {
-			return nil, err
-		}
-		n.Peer().Block(ids...)
-		return nil, nil
-	}))
-	s.route(TestHookPrefix+"unblock", post(func(r *http.Request) (any, error) {
-		q := r.URL.Query()
-		all, err := boolParam(q.Get("all"))
-		if err != nil {
-			return nil, err
-		}
-		if all {
-			n.Peer().UnblockAll()
+	return []route{
+		post("block", func(r *http.Request) (any, error) {
+			ids, err := peerIDs(r.URL.Query().Get("peer"))
+			if err != nil {
+				return nil, err
+			}
+			n.Peer().Block(ids...)
 			return nil, nil
-		}
-		ids, err := peerIDs(q.Get("peer"))
-		if err != nil {
-			return nil, err
-		}
-		n.Peer().Unblock(ids...)
-		return nil, nil
-	}))
-	s.route(TestHookPrefix+"isolate", post(func(r *http.Request) (any, error) {
-		on, err := boolParam(r.URL.Query().Get("on"))
-		if err != nil {
-			return nil, err
-		}
-		n.Peer().Isolate(on)
-		return nil, nil
-	}))
-	s.route(TestHookPrefix+"reconnect", post(func(r *http.Request) (any, error) {
-		ctx, cancel := context.WithTimeout(r.Context(), redialTimeout)
-		defer cancel()
-		return map[string]int{"dialled": n.Peer().Redial(ctx)}, nil
-	}))
-	s.route(TestHookPrefix+"clock", post(func(r *http.Request) (any, error) {
-		v := r.URL.Query().Get("skew")
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return nil, errorf(http.StatusBadRequest, CodeInvalidArgument, "skew must be a duration such as -90s or 5m, got %q", v)
-		}
-		h.SetSkew(d)
-		return nil, nil
-	}))
-	s.route(TestHookPrefix+"state", func(w http.ResponseWriter, r *http.Request) error {
-		if r.Method != http.MethodGet {
-			return errMethod
-		}
-		return writeJSON(w, h.state(n))
-	})
+		}),
+		post("unblock", func(r *http.Request) (any, error) {
+			q := r.URL.Query()
+			all, err := boolParam(q.Get("all"))
+			if err != nil {
+				return nil, err
+			}
+			if all {
+				n.Peer().UnblockAll()
+				return nil, nil
+			}
+			ids, err := peerIDs(q.Get("peer"))
+			if err != nil {
+				return nil, err
+			}
+			n.Peer().Unblock(ids...)
+			return nil, nil
+		}),
+		post("isolate", func(r *http.Request) (any, error) {
+			on, err := boolParam(r.URL.Query().Get("on"))
+			if err != nil {
+				return nil, err
+			}
+			n.Peer().Isolate(on)
+			return nil, nil
+		}),
+		post("reconnect", func(r *http.Request) (any, error) {
+			ctx, cancel := context.WithTimeout(r.Context(), redialTimeout)
+			defer cancel()
+			return map[string]int{"dialled": n.Peer().Redial(ctx)}, nil
+		}),
+		post("clock", func(r *http.Request) (any, error) {
+			v := r.URL.Query().Get("skew")
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return nil, errorf(http.StatusBadRequest, apitype.CodeInvalidArgument, "skew must be a duration such as -90s or 5m, got %q", v)
+			}
+			h.SetSkew(d)
+			return nil, nil
+		}),
+		{TestHookPrefix + "state", func(_ *Server, w http.ResponseWriter, _ *http.Request) error {
+			return writeJSON(w, h.state(n))
+		}, []endpoint{{http.MethodGet, TestHookPrefix + "state"}}},
+	}
 }
 
 func (h *TestHooks) state(n *node.Node) TestHookState {
@@ -156,12 +161,12 @@ func peerIDs(s string) ([]libp2ppeer.ID, error) {
 		}
 		id, err := libp2ppeer.Decode(p)
 		if err != nil {
-			return nil, errorf(http.StatusBadRequest, CodeInvalidArgument, "peer %q is not a peer ID: %v", p, err)
+			return nil, errorf(http.StatusBadRequest, apitype.CodeInvalidArgument, "peer %q is not a peer ID: %v", p, err)
 		}
 		ids = append(ids, id)
 	}
 	if len(ids) == 0 {
-		return nil, errorf(http.StatusBadRequest, CodeInvalidArgument, "name at least one peer: ?peer=ID[,ID...]")
+		return nil, errorf(http.StatusBadRequest, apitype.CodeInvalidArgument, "name at least one peer: ?peer=ID[,ID...]")
 	}
 	return ids, nil
 }

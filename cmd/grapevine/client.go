@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/grapevine-kv/grapevine/api"
+	"github.com/grapevine-kv/grapevine/api/apitype"
+	"github.com/grapevine-kv/grapevine/api/client"
 	"github.com/urfave/cli/v2"
 )
 
@@ -28,7 +30,7 @@ func clientFlags() []cli.Flag {
 }
 
 // newClient builds an API client from the client flags.
-func newClient(c *cli.Context) (*api.Client, error) {
+func newClient(c *cli.Context) (*client.Client, error) {
 	endpoints := c.String("api")
 	if endpoints == "" {
 		addr, err := api.ReadAddrFile(c.String("data"))
@@ -42,7 +44,7 @@ func newClient(c *cli.Context) (*api.Client, error) {
 	default:
 		return nil, &exitError{code: 2, msg: fmt.Sprintf("--output must be text or json, not %q", c.String("output"))}
 	}
-	return api.NewClient(strings.Split(endpoints, ","), c.String("ns"))
+	return client.New(strings.Split(endpoints, ","), c.String("ns"))
 }
 
 // ctxOf returns a context cancelled on Ctrl-C.
@@ -52,7 +54,7 @@ func ctxOf(c *cli.Context) (context.Context, context.CancelFunc) {
 
 // clientAction wraps a command body with its client, context and error
 // reporting.
-func clientAction(nargs string, minArgs, maxArgs int, body func(c *cli.Context, ctx context.Context, cl *api.Client) error) cli.ActionFunc {
+func clientAction(nargs string, minArgs, maxArgs int, body func(c *cli.Context, ctx context.Context, cl *client.Client) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		if n := c.NArg(); n < minArgs || n > maxArgs {
 			return &exitError{code: 2, msg: fmt.Sprintf("usage: grapevine %s %s", c.Command.Name, nargs)}
@@ -69,13 +71,13 @@ func clientAction(nargs string, minArgs, maxArgs int, body func(c *cli.Context, 
 
 // humanError turns API errors into messages for a person.
 func humanError(err error) error {
-	var e *api.Error
+	var e *apitype.Error
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &e):
 		return &exitError{code: 1, msg: e.Message}
-	case errors.Is(err, api.ErrUnreachable):
+	case errors.Is(err, client.ErrUnreachable):
 		return &exitError{code: 1, msg: "no grapevine daemon reachable: " + err.Error()}
 	}
 	return err
@@ -92,7 +94,7 @@ func printJSONLine(w io.Writer, v any) error { return json.NewEncoder(w).Encode(
 func putCommand() *cli.Command {
 	return &cli.Command{
 		Name: "put", Usage: "set KEY to VALUE (VALUE \"-\" reads standard input)", ArgsUsage: "KEY VALUE", Flags: clientFlags(),
-		Action: clientAction("KEY VALUE", 2, 2, func(c *cli.Context, ctx context.Context, cl *api.Client) error {
+		Action: clientAction("KEY VALUE", 2, 2, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
 			value := []byte(c.Args().Get(1))
 			if c.Args().Get(1) == "-" {
 				var err error
@@ -112,17 +114,17 @@ func putCommand() *cli.Command {
 func getCommand() *cli.Command {
 	return &cli.Command{
 		Name: "get", Usage: "print the value of KEY (exit status 1 if absent)", ArgsUsage: "KEY", Flags: clientFlags(),
-		Action: clientAction("KEY", 1, 1, func(c *cli.Context, ctx context.Context, cl *api.Client) error {
+		Action: clientAction("KEY", 1, 1, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
 			key := c.Args().Get(0)
 			v, err := cl.Get(ctx, key)
-			if errors.Is(err, api.ErrNotFound) {
+			if errors.Is(err, apitype.ErrNotFound) {
 				return &exitError{code: 1, msg: fmt.Sprintf("key %q not found", key)}
 			}
 			if err != nil {
 				return err
 			}
 			if c.String("output") == "json" {
-				return printJSON(c.App.Writer, api.Entry{Key: key, Value: v.Data, Version: v.Version})
+				return printJSON(c.App.Writer, apitype.Entry{Key: key, Value: v.Data, Version: v.Version})
 			}
 			_, err = c.App.Writer.Write(v.Data)
 			return err
@@ -133,7 +135,7 @@ func getCommand() *cli.Command {
 func delCommand() *cli.Command {
 	return &cli.Command{
 		Name: "del", Usage: "delete KEY", ArgsUsage: "KEY", Flags: clientFlags(),
-		Action: clientAction("KEY", 1, 1, func(c *cli.Context, ctx context.Context, cl *api.Client) error {
+		Action: clientAction("KEY", 1, 1, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
 			return cl.Delete(ctx, c.Args().Get(0))
 		}),
 	}
@@ -146,9 +148,9 @@ func lsCommand() *cli.Command {
 	)
 	return &cli.Command{
 		Name: "ls", Usage: "list keys (and values) in key order", Flags: flags,
-		Action: clientAction("[--prefix P] [--keys-only]", 0, 0, func(c *cli.Context, ctx context.Context, cl *api.Client) error {
-			opts := api.ListOptions{Prefix: c.String("prefix"), KeysOnly: c.Bool("keys-only"), Limit: 1000}
-			all := []api.Entry{}
+		Action: clientAction("[--prefix P] [--keys-only]", 0, 0, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
+			opts := client.ListOptions{Prefix: c.String("prefix"), KeysOnly: c.Bool("keys-only"), Limit: 1000}
+			all := []apitype.Entry{}
 			for {
 				page, err := cl.List(ctx, opts)
 				if err != nil {
@@ -179,7 +181,7 @@ func lsCommand() *cli.Command {
 func incrCommand() *cli.Command {
 	return &cli.Command{
 		Name: "incr", Usage: "add N (default 1, may be negative) to the counter KEY and print its new value", ArgsUsage: "KEY [N]", Flags: clientFlags(),
-		Action: clientAction("KEY [N]", 1, 2, func(c *cli.Context, ctx context.Context, cl *api.Client) error {
+		Action: clientAction("KEY [N]", 1, 2, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
 			by := int64(1)
 			if c.NArg() == 2 {
 				var err error
@@ -192,7 +194,7 @@ func incrCommand() *cli.Command {
 				return err
 			}
 			if c.String("output") == "json" {
-				return printJSON(c.App.Writer, api.Counter{Key: c.Args().Get(0), Value: v})
+				return printJSON(c.App.Writer, apitype.Counter{Key: c.Args().Get(0), Value: v})
 			}
 			_, err = fmt.Fprintln(c.App.Writer, v)
 			return err
@@ -203,7 +205,7 @@ func incrCommand() *cli.Command {
 func peersCommand() *cli.Command {
 	return &cli.Command{
 		Name: "peers", Usage: "list connected peers, one per line", Flags: clientFlags(),
-		Action: clientAction("", 0, 0, func(c *cli.Context, ctx context.Context, cl *api.Client) error {
+		Action: clientAction("", 0, 0, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
 			peers, err := cl.Peers(ctx)
 			if err != nil {
 				return err
@@ -222,7 +224,7 @@ func peersCommand() *cli.Command {
 func statusCommand() *cli.Command {
 	return &cli.Command{
 		Name: "status", Usage: "show the peer's identity, network, peers and key counts", Flags: clientFlags(),
-		Action: clientAction("", 0, 0, func(c *cli.Context, ctx context.Context, cl *api.Client) error {
+		Action: clientAction("", 0, 0, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
 			st, err := cl.Status(ctx)
 			if err != nil {
 				return err
@@ -259,7 +261,7 @@ func statusCommand() *cli.Command {
 func idCommand() *cli.Command {
 	return &cli.Command{
 		Name: "id", Usage: "print the peer's full multiaddrs, one per line (use one as another peer's --bootstrap)", Flags: clientFlags(),
-		Action: clientAction("", 0, 0, func(c *cli.Context, ctx context.Context, cl *api.Client) error {
+		Action: clientAction("", 0, 0, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
 			st, err := cl.Status(ctx)
 			if err != nil {
 				return err

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/grapevine-kv/grapevine/api"
+	"github.com/grapevine-kv/grapevine/internal/testutil"
 )
 
 // binary is the grapevine binary built once for the end-to-end tests.
@@ -60,7 +60,7 @@ func startDaemon(t *testing.T, bin, data string, extra ...string) *daemon {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.kill() })
-	waitFor(t, "daemon API in "+data, func() bool {
+	testutil.Eventually(t, "daemon API in "+data, func() bool {
 		addr, err := api.ReadAddrFile(data)
 		if err != nil {
 			return false
@@ -127,20 +127,9 @@ func (d *daemon) tcpAddr() string {
 	return ""
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func (d *daemon) waitValue(key, want string) {
 	d.t.Helper()
-	waitFor(d.t, fmt.Sprintf("%s=%s on %s", key, want, d.data), func() bool {
+	testutil.Eventually(d.t, fmt.Sprintf("%s=%s on %s", key, want, d.data), func() bool {
 		out, _, code := d.cli("get", key)
 		return code == 0 && out == want
 	})
@@ -148,7 +137,7 @@ func (d *daemon) waitValue(key, want string) {
 
 func (d *daemon) waitPeers(n int) {
 	d.t.Helper()
-	waitFor(d.t, fmt.Sprintf("%d peers on %s", n, d.data), func() bool {
+	testutil.Eventually(d.t, fmt.Sprintf("%d peers on %s", n, d.data), func() bool {
 		out, _, code := d.cli("peers")
 		return code == 0 && len(strings.Fields(out)) >= n
 	})
@@ -185,12 +174,12 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("incr printed %q, want 5", got)
 	}
 	a.mustCLI("incr", "visits", "-2")
-	waitFor(t, "counter on b", func() bool {
+	testutil.Eventually(t, "counter on b", func() bool {
 		out, _, _ := b.cli("incr", "visits", "0")
 		return strings.TrimSpace(out) == "3"
 	})
 	b.mustCLI("del", "greeting")
-	waitFor(t, "delete reaches c", func() bool {
+	testutil.Eventually(t, "delete reaches c", func() bool {
 		_, errOut, code := c.cli("get", "greeting")
 		return code == 1 && strings.Contains(errOut, "not found")
 	})

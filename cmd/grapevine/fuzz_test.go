@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/grapevine-kv/grapevine/api/apitype"
 	"github.com/grapevine-kv/grapevine/node/nodetest"
 
 	"github.com/grapevine-kv/grapevine/api"
@@ -50,7 +51,7 @@ func FuzzCLIPutGet(f *testing.F) {
 		if value == "-" {
 			want = stdin
 		}
-		valid := api.ValidKey(key) == nil && len(want) <= fuzzMaxValue
+		valid := apitype.ValidKey(key) == nil && len(want) <= fuzzMaxValue
 		switch {
 		case code != 0 && valid:
 			t.Fatalf("put %q (%d bytes): exit %d: %s", key, len(want), code, errOut)

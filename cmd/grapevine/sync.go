@@ -8,7 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/grapevine-kv/grapevine/api"
+	"github.com/grapevine-kv/grapevine/api/apitype"
+	"github.com/grapevine-kv/grapevine/api/client"
 	"github.com/urfave/cli/v2"
 )
 
@@ -21,7 +22,7 @@ func syncCommand() *cli.Command {
 		Name:  "sync",
 		Usage: "run an anti-entropy round now (with --wait: until the peer is in sync)",
 		Flags: flags,
-		Action: clientAction("[--wait] [--timeout D]", 0, 0, func(c *cli.Context, ctx context.Context, cl *api.Client) error {
+		Action: clientAction("[--wait] [--timeout D]", 0, 0, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
 			ctx, cancel := context.WithTimeout(ctx, c.Duration("timeout"))
 			defer cancel()
 			w := c.App.Writer
@@ -54,7 +55,7 @@ func syncCommand() *cli.Command {
 	}
 }
 
-func printRound(w io.Writer, round int, res api.SyncResult) {
+func printRound(w io.Writer, round int, res apitype.SyncResult) {
 	var sent, received, repaired, trips int
 	var bytesIn, bytesOut int64
 	for _, ns := range res.Namespaces {
@@ -95,7 +96,7 @@ func isTerminal(w io.Writer) bool {
 
 // showProgress draws a progress bar from the daemon's status while a round
 // runs, until the returned stop is called. It draws nothing if !enabled.
-func showProgress(ctx context.Context, w io.Writer, cl *api.Client, enabled bool) (stop func()) {
+func showProgress(ctx context.Context, w io.Writer, cl *client.Client, enabled bool) (stop func()) {
 	if !enabled {
 		return func() {}
 	}

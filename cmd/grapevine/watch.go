@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/grapevine-kv/grapevine/api"
+	"github.com/grapevine-kv/grapevine/api/apitype"
+	"github.com/grapevine-kv/grapevine/api/client"
 	"github.com/urfave/cli/v2"
 )
 
@@ -16,9 +17,9 @@ func watchCommand() *cli.Command {
 		Description: "Prints one line per change: \"put KEY VALUE\", \"del KEY\" or \"counter KEY VALUE\"\n" +
 			"(with --output json, one JSON object per line).",
 		Flags: flags,
-		Action: clientAction("[--prefix P]", 0, 0, func(c *cli.Context, ctx context.Context, cl *api.Client) error {
+		Action: clientAction("[--prefix P]", 0, 0, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
 			w := c.App.Writer
-			err := cl.Watch(ctx, c.String("prefix"), func(ev api.Event) error {
+			err := cl.Watch(ctx, c.String("prefix"), func(ev apitype.Event) error {
 				switch {
 				case c.String("output") == "json":
 					return printJSONLine(w, ev)

@@ -1,4 +1,11 @@
-package api
+// Package client is a typed Go client of grapevine's HTTP API. It imports
+// only the standard library and api/apitype, so embedding it does not pull
+// in the server, libp2p, Badger or Prometheus.
+//
+//	c, err := client.New([]string{"127.0.0.1:4100", "127.0.0.1:4200"}, "")
+//	version, err := c.Put(ctx, "key", []byte("value"))
+//	v, err := c.Get(ctx, "key") // errors.Is(err, apitype.ErrNotFound) if absent
+package client
 
 import (
 	"bytes"
@@ -15,7 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/grapevine-kv/grapevine/node"
+	"github.com/grapevine-kv/grapevine/api/apitype"
 )
 
 // Client talks to grapevine daemons over HTTP. Given several endpoints it
@@ -29,9 +36,12 @@ type Client struct {
 	current   atomic.Int64 // index of the endpoint that last answered
 }
 
-// NewClient returns a client for the given endpoints ("host:port" or
+// ErrUnreachable is returned when no endpoint answers.
+var ErrUnreachable = errors.New("client: no grapevine daemon reachable")
+
+// New returns a client for the given endpoints ("host:port" or
 // "http://host:port") using namespace ns ("" for the default).
-func NewClient(endpoints []string, ns string) (*Client, error) {
+func New(endpoints []string, ns string) (*Client, error) {
 	c := &Client{namespace: ns, hc: &http.Client{}}
 	for _, e := range endpoints {
 		e = strings.TrimSpace(e)
@@ -43,12 +53,12 @@ func NewClient(endpoints []string, ns string) (*Client, error) {
 		}
 		u, err := url.Parse(e)
 		if err != nil || u.Host == "" {
-			return nil, fmt.Errorf("api: bad endpoint %q: want host:port", e)
+			return nil, fmt.Errorf("client: bad endpoint %q: want host:port", e)
 		}
 		c.endpoints = append(c.endpoints, strings.TrimRight(u.String(), "/"))
 	}
 	if len(c.endpoints) == 0 {
-		return nil, errors.New("api: no endpoint given")
+		return nil, errors.New("client: no endpoint given")
 	}
 	return c, nil
 }
@@ -96,7 +106,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 			return resp, nil
 		}
 		if ctx.Err() != nil || !unreachable(err) {
-			return nil, fmt.Errorf("api: %s: %w", c.endpoints[idx], err)
+			return nil, fmt.Errorf("client: %s: %w", c.endpoints[idx], err)
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", c.endpoints[idx], err))
 	}
@@ -133,10 +143,10 @@ func unreachable(err error) bool {
 }
 
 func decodeError(resp *http.Response) error {
-	e := &Error{Status: resp.StatusCode}
+	e := &apitype.Error{Status: resp.StatusCode}
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if json.Unmarshal(data, e) != nil || e.Code == "" {
-		e.Code, e.Message = CodeInternal, fmt.Sprintf("unexpected response %s: %s", resp.Status, bytes.TrimSpace(data))
+		e.Code, e.Message = apitype.CodeInternal, fmt.Sprintf("unexpected response %s: %s", resp.Status, bytes.TrimSpace(data))
 	}
 	return e
 }
@@ -148,7 +158,7 @@ func (c *Client) getJSON(ctx context.Context, method, path string, q url.Values,
 	}
 	defer resp.Body.Close()
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("api: decoding %s: %w", path, err)
+		return fmt.Errorf("client: decoding %s: %w", path, err)
 	}
 	return nil
 }
@@ -162,23 +172,23 @@ func (c *Client) Put(ctx context.Context, key string, value []byte) (uint64, err
 		return 0, err
 	}
 	defer resp.Body.Close()
-	v, _ := strconv.ParseUint(resp.Header.Get(VersionHeader), 10, 64)
+	v, _ := strconv.ParseUint(resp.Header.Get(apitype.VersionHeader), 10, 64)
 	return v, nil
 }
 
-// Get reads key; the error matches ErrNotFound if it is absent.
-func (c *Client) Get(ctx context.Context, key string) (Value, error) {
+// Get reads key; the error matches apitype.ErrNotFound if it is absent.
+func (c *Client) Get(ctx context.Context, key string) (apitype.Value, error) {
 	resp, err := c.do(ctx, http.MethodGet, kvPath("/v1/kv/", key), nil, nil)
 	if err != nil {
-		return Value{}, err
+		return apitype.Value{}, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return Value{}, fmt.Errorf("api: reading value: %w", err)
+		return apitype.Value{}, fmt.Errorf("client: reading value: %w", err)
 	}
-	v, _ := strconv.ParseUint(resp.Header.Get(VersionHeader), 10, 64)
-	return Value{Data: data, Version: v}, nil
+	v, _ := strconv.ParseUint(resp.Header.Get(apitype.VersionHeader), 10, 64)
+	return apitype.Value{Data: data, Version: v}, nil
 }
 
 // Delete removes key.
@@ -198,7 +208,7 @@ type ListOptions struct {
 }
 
 // List returns one page of keys.
-func (c *Client) List(ctx context.Context, opts ListOptions) (Page, error) {
+func (c *Client) List(ctx context.Context, opts ListOptions) (apitype.Page, error) {
 	q := url.Values{}
 	if opts.Prefix != "" {
 		q.Set("prefix", opts.Prefix)
@@ -212,41 +222,41 @@ func (c *Client) List(ctx context.Context, opts ListOptions) (Page, error) {
 	if opts.KeysOnly {
 		q.Set("keys", "true")
 	}
-	var p Page
+	var p apitype.Page
 	return p, c.getJSON(ctx, http.MethodGet, "/v1/kv", q, &p)
 }
 
 // Incr adds by to the counter at key and returns its new value.
 func (c *Client) Incr(ctx context.Context, key string, by int64) (int64, error) {
-	var out Counter
+	var out apitype.Counter
 	err := c.getJSON(ctx, http.MethodPost, kvPath("/v1/counter/", key), url.Values{"by": {strconv.FormatInt(by, 10)}}, &out)
 	return out.Value, err
 }
 
 // Counter reads the counter at key.
 func (c *Client) Counter(ctx context.Context, key string) (int64, error) {
-	var out Counter
+	var out apitype.Counter
 	err := c.getJSON(ctx, http.MethodGet, kvPath("/v1/counter/", key), nil, &out)
 	return out.Value, err
 }
 
 // Peers lists the daemon's connected peers.
-func (c *Client) Peers(ctx context.Context) ([]PeerInfo, error) {
-	var out []PeerInfo
+func (c *Client) Peers(ctx context.Context) ([]apitype.PeerInfo, error) {
+	var out []apitype.PeerInfo
 	return out, c.getJSON(ctx, http.MethodGet, "/v1/peers", nil, &out)
 }
 
 // Sync runs one anti-entropy round on the daemon with a random peer. It
 // may take long (a bootstrap); bound it with ctx.
-func (c *Client) Sync(ctx context.Context) (SyncResult, error) {
-	var out SyncResult
+func (c *Client) Sync(ctx context.Context) (apitype.SyncResult, error) {
+	var out apitype.SyncResult
 	return out, c.getJSON(withoutTimeout(ctx), http.MethodPost, "/v1/sync", nil, &out)
 }
 
 // Watch streams changes of keys with prefix to fn until ctx is done, fn
 // returns an error, or the daemon ends the stream (then it returns nil:
 // re-read and watch again).
-func (c *Client) Watch(ctx context.Context, prefix string, fn func(Event) error) error {
+func (c *Client) Watch(ctx context.Context, prefix string, fn func(apitype.Event) error) error {
 	q := url.Values{}
 	if prefix != "" {
 		q.Set("prefix", prefix)
@@ -260,12 +270,12 @@ func (c *Client) Watch(ctx context.Context, prefix string, fn func(Event) error)
 	defer resp.Body.Close()
 	dec := json.NewDecoder(resp.Body)
 	for {
-		var ev Event
+		var ev apitype.Event
 		if err := dec.Decode(&ev); err != nil {
 			if ctx.Err() != nil || errors.Is(err, io.EOF) {
 				return ctx.Err()
 			}
-			return fmt.Errorf("api: watch stream: %w", err)
+			return fmt.Errorf("client: watch stream: %w", err)
 		}
 		if err := fn(ev); err != nil {
 			return err
@@ -274,7 +284,7 @@ func (c *Client) Watch(ctx context.Context, prefix string, fn func(Event) error)
 }
 
 // Status returns the daemon's status.
-func (c *Client) Status(ctx context.Context) (node.Status, error) {
-	var out node.Status
+func (c *Client) Status(ctx context.Context) (apitype.Status, error) {
+	var out apitype.Status
 	return out, c.getJSON(ctx, http.MethodGet, "/v1/status", nil, &out)
 }

@@ -1,0 +1,209 @@
+// Package apitype holds the request and response types of grapevine's
+// HTTP API: the JSON bodies the server emits, the error body with its
+// stable codes, and the headers. It imports only the standard library, so
+// a program that talks to a daemon (through package api/client or its own
+// HTTP code) does not pull in the server, libp2p or Badger.
+package apitype
+
+import (
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// VersionHeader carries a value's version (its HLC stamp as a decimal).
+const VersionHeader = "Grapevine-Version"
+
+// MaxKeyLen is the longest key in bytes (the node's limit; a test in the
+// api package checks that they agree).
+const MaxKeyLen = 4096
+
+// MaxListLimit bounds the limit= of a listing (GET /v1/kv).
+const MaxListLimit = 10000
+
+// ValidKey returns nil if k is a key the API accepts: valid UTF-8, 1 to
+// MaxKeyLen bytes, no control characters; otherwise an error saying why
+// (the server answers it as invalid_key). A client may check keys first.
+func ValidKey(k string) error {
+	switch {
+	case k == "":
+		return errors.New("the key is empty")
+	case len(k) > MaxKeyLen:
+		return fmt.Errorf("the key is %d bytes; the limit is %d", len(k), MaxKeyLen)
+	case !utf8.ValidString(k):
+		return errors.New("the key is not valid UTF-8")
+	}
+	for _, c := range k {
+		if c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) {
+			return fmt.Errorf("the key contains a control character (%U)", c)
+		}
+	}
+	return nil
+}
+
+// Error codes: stable strings that scripts may match. The HTTP status of
+// each is fixed (see the api package documentation for the table).
+const (
+	CodeInvalidKey       = "invalid_key"        // 400: the key is empty, too long, not UTF-8 or has a control character
+	CodeInvalidNamespace = "invalid_namespace"  // 400: the namespace breaks the naming rule
+	CodeInvalidArgument  = "invalid_argument"   // 400: a query parameter or the body is malformed
+	CodeNotFound         = "not_found"          // 404: the key (or the endpoint) does not exist
+	CodeMethodNotAllowed = "method_not_allowed" // 405: the endpoint exists, not with this method
+	CodeOverflow         = "overflow"           // 409: the increment would take the counter past int64
+	CodeValueTooLarge    = "value_too_large"    // 413: the value exceeds the peer's limit
+	CodeCanceled         = "canceled"           // 499: the request was cancelled before it completed
+	CodeInternal         = "internal"           // 500: a bug or an unexpected failure
+	CodeStorageFailure   = "storage_failure"    // 500: the peer's disk or database failed
+	CodeSyncFailed       = "sync_failed"        // 502: the anti-entropy round with the other peer failed
+	CodeUnavailable      = "unavailable"        // 503: the peer is shutting down, or its network failed
+	CodeNoPeers          = "no_peers"           // 503: no connected peer to sync with
+)
+
+// Sentinels matching an *Error by its code with errors.Is, e.g.
+// errors.Is(err, apitype.ErrNotFound). There is one per code.
+var (
+	ErrInvalidKey       = errors.New("grapevine: invalid key")
+	ErrInvalidNamespace = errors.New("grapevine: invalid namespace")
+	ErrInvalidArgument  = errors.New("grapevine: invalid argument")
+	ErrNotFound         = errors.New("grapevine: not found")
+	ErrMethodNotAllowed = errors.New("grapevine: method not allowed")
+	ErrOverflow         = errors.New("grapevine: counter overflow")
+	ErrValueTooLarge    = errors.New("grapevine: value too large")
+	ErrCanceled         = errors.New("grapevine: canceled")
+	ErrInternal         = errors.New("grapevine: internal error")
+	ErrStorageFailure   = errors.New("grapevine: storage failure")
+	ErrSyncFailed       = errors.New("grapevine: sync failed")
+	ErrUnavailable      = errors.New("grapevine: unavailable")
+	ErrNoPeers          = errors.New("grapevine: no connected peer")
+)
+
+// codeErrors maps each code to its sentinel.
+var codeErrors = map[string]error{
+	CodeInvalidKey:       ErrInvalidKey,
+	CodeInvalidNamespace: ErrInvalidNamespace,
+	CodeInvalidArgument:  ErrInvalidArgument,
+	CodeNotFound:         ErrNotFound,
+	CodeMethodNotAllowed: ErrMethodNotAllowed,
+	CodeOverflow:         ErrOverflow,
+	CodeValueTooLarge:    ErrValueTooLarge,
+	CodeCanceled:         ErrCanceled,
+	CodeInternal:         ErrInternal,
+	CodeStorageFailure:   ErrStorageFailure,
+	CodeSyncFailed:       ErrSyncFailed,
+	CodeUnavailable:      ErrUnavailable,
+	CodeNoPeers:          ErrNoPeers,
+}
+
+// CodeError returns the sentinel of code (nil for an unknown code).
+func CodeError(code string) error { return codeErrors[code] }
+
+// Error is the JSON body of every failed request.
+type Error struct {
+	Status  int    `json:"-"` // the HTTP status it came with
+	Code    string `json:"code"`
+	Message string `json:"message"` // for a person: what went wrong and what to do
+}
+
+// Error returns the message with its code.
+func (e *Error) Error() string { return fmt.Sprintf("%s (%s)", e.Message, e.Code) }
+
+// Is reports whether target is the sentinel of e's code, so that
+// errors.Is(err, ErrNotFound) holds for a not_found Error.
+func (e *Error) Is(target error) bool {
+	s, ok := codeErrors[e.Code]
+	return ok && s == target
+}
+
+// Entry is one key of a listing (GET /v1/kv). Value is base64 in JSON
+// (absent with keys=true).
+type Entry struct {
+	Key     string `json:"key"`
+	Value   []byte `json:"value,omitempty"`
+	Version uint64 `json:"version,omitempty"`
+}
+
+// Page is one page of a listing; Next, when set, is the after= cursor of
+// the next page.
+type Page struct {
+	Entries []Entry `json:"entries"`
+	Next    string  `json:"next,omitempty"`
+}
+
+// Counter is a counter's value (POST and GET /v1/counter/{key}).
+type Counter struct {
+	Key   string `json:"key"`
+	Value int64  `json:"value"`
+}
+
+// Value is a key's value with its version (GET /v1/kv/{key} answers the
+// raw value, with the version in VersionHeader).
+type Value struct {
+	Data    []byte
+	Version uint64
+}
+
+// PeerInfo is one connected peer (GET /v1/peers answers a list).
+type PeerInfo struct {
+	ID        string   `json:"id"`
+	Addrs     []string `json:"addrs"`
+	LatencyMS float64  `json:"latency_ms"`
+}
+
+// SyncResult reports one anti-entropy round (POST /v1/sync).
+type SyncResult struct {
+	Peer       string          `json:"peer"`
+	Clean      bool            `json:"clean"` // the round found no difference
+	DurationMS float64         `json:"duration_ms"`
+	Namespaces []SyncNamespace `json:"namespaces"`
+}
+
+// SyncNamespace reports one namespace of a round.
+type SyncNamespace struct {
+	Namespace      string `json:"namespace"`
+	RoundTrips     int    `json:"round_trips"`
+	BytesSent      int64  `json:"bytes_sent"`
+	BytesReceived  int64  `json:"bytes_received"`
+	StatesSent     int    `json:"states_sent"`
+	StatesReceived int    `json:"states_received"`
+	Repaired       int    `json:"repaired"`
+}
+
+// Event is one change streamed by GET /v1/watch, one JSON object a line.
+type Event struct {
+	Key     string `json:"key"`
+	Type    string `json:"type"`              // "register" or "counter"
+	Value   []byte `json:"value,omitempty"`   // register value (base64)
+	Version uint64 `json:"version,omitempty"` // register version
+	Deleted bool   `json:"deleted,omitempty"` // the register was deleted
+	Counter int64  `json:"counter,omitempty"` // counter value
+}
+
+// Status describes a peer (GET /v1/status).
+type Status struct {
+	ID         string                     `json:"id"`      // libp2p peer ID
+	Network    string                     `json:"network"` // network name
+	Addrs      []string                   `json:"addrs"`   // full multiaddrs, with /p2p/ID
+	Peers      int                        `json:"peers"`   // connected peers
+	Namespaces map[string]NamespaceStatus `json:"namespaces"`
+}
+
+// NamespaceStatus describes one namespace on a peer.
+type NamespaceStatus struct {
+	// Items counts stored states: registers (tombstones included) and counters.
+	Items uint64 `json:"items"`
+	// Sync is the anti-entropy progress of the namespace.
+	Sync SyncProgress `json:"sync"`
+}
+
+// SyncProgress is the anti-entropy progress of one namespace.
+type SyncProgress struct {
+	Syncing        bool      `json:"syncing"`                   // a round is receiving states now
+	Peer           string    `json:"peer,omitempty"`            // the peer of that round
+	KeysReceived   uint64    `json:"keys_received"`             // states received in that round so far
+	KeysEstimated  uint64    `json:"keys_estimated"`            // states the peer announced it streams whole
+	RangesDone     int       `json:"ranges_done"`               // streamed ranges fully received
+	RangesTotal    int       `json:"ranges_total"`              // streamed ranges announced
+	LastRound      time.Time `json:"last_round,omitzero"`       // end of the last completed round
+	LastRoundClean bool      `json:"last_round_clean,omitzero"` // it found no difference
+}
