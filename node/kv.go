@@ -37,8 +37,8 @@ type Page struct {
 }
 
 func (n *Node) check(ns string, key []byte) (string, error) {
-	if n.closed.Load() {
-		return "", ErrClosed
+	if err := n.Err(); err != nil {
+		return "", err
 	}
 	if ns == "" {
 		ns = DefaultNamespace

@@ -177,6 +177,15 @@ func (n *Node) Close() error {
 	return errors.Join(wrap(ErrNetwork, netErr), wrap(ErrStorage, dbErr))
 }
 
+// Err returns ErrClosed once Close has been called, and nil before (like
+// context.Context's Err). It never blocks.
+func (n *Node) Err() error {
+	if n.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
 // ID returns the peer's libp2p ID as a replica ID.
 func (n *Node) ID() crdt.ReplicaID { return n.self }
 

@@ -38,8 +38,8 @@ func (n *Node) applySynced(ctx context.Context, _ libp2ppeer.ID, ns string, delt
 // Sync runs one anti-entropy round now with a random connected peer and
 // reports what it found.
 func (n *Node) Sync(ctx context.Context) (gossip.RoundStats, error) {
-	if n.closed.Load() {
-		return gossip.RoundStats{}, ErrClosed
+	if err := n.Err(); err != nil {
+		return gossip.RoundStats{}, err
 	}
 	p, ok := n.syncer.RandomPeer()
 	if !ok {
@@ -50,11 +50,11 @@ func (n *Node) Sync(ctx context.Context) (gossip.RoundStats, error) {
 
 // SyncWith runs one anti-entropy round now with peer p.
 func (n *Node) SyncWith(ctx context.Context, p libp2ppeer.ID) (gossip.RoundStats, error) {
-	if n.closed.Load() {
-		return gossip.RoundStats{}, ErrClosed
+	if err := n.Err(); err != nil {
+		return gossip.RoundStats{}, err
 	}
 	st, err := n.syncer.SyncWith(ctx, p)
-	if err != nil && n.closed.Load() {
+	if err != nil && n.Err() != nil {
 		err = fmt.Errorf("%w: %w", ErrClosed, err)
 	}
 	return st, translate(err, ErrSync)
