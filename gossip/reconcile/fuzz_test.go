@@ -4,6 +4,8 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+
+	"github.com/grapevine-kv/grapevine/internal/rangetree"
 )
 
 // traffic returns the messages of a real session between two small,
@@ -128,7 +130,7 @@ func FuzzUnmarshalSummary(f *testing.F) {
 }
 
 func FuzzUnmarshalChildren(f *testing.F) {
-	for _, cs := range [][]Summary{sampleChildren(), make([]Summary, Fanout)} {
+	for _, cs := range [][]Summary{sampleChildren(), make([]Summary, rangetree.Fanout)} {
 		r := Response{Kind: KindChildren, Children: cs}
 		b := appendResponse(nil, &r)
 		fl, _, _ := nextField(b)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/grapevine-kv/grapevine/internal/rangetree"
 )
 
 // Session limits beyond those of a single message.
@@ -334,8 +336,8 @@ func (s *Session) receive(m *Message) error {
 		}
 		switch r.Kind {
 		case KindChildren:
-			newWeight += Fanout
-			newCount += Fanout
+			newWeight += rangetree.Fanout
+			newCount += rangetree.Fanout
 		case KindItems:
 			newWeight += 1 + len(r.Fingerprints)
 			newCount++
@@ -407,7 +409,7 @@ func checkAnswer(q *question, r *Response) error {
 			// A range this side is empty in is always answered by streaming.
 			return fmt.Errorf("%v for a range this side holds nothing in", r.Kind)
 		}
-		if r.Kind == KindChildren && q.level >= LeafLevel {
+		if r.Kind == KindChildren && q.level >= rangetree.LeafLevel {
 			return fmt.Errorf("children of a leaf")
 		}
 	case KindStreaming:
@@ -496,7 +498,7 @@ func (s *Session) answer(q *question) (answer, error) {
 		}, nil
 	}
 	t := uint64(s.cfg.ListThreshold)
-	canDescend := q.level < LeafLevel
+	canDescend := q.level < rangetree.LeafLevel
 	if canDescend && min(mine.Count, theirs.Count) > t {
 		return s.children(q), nil
 	}
@@ -533,8 +535,8 @@ func (s *Session) answer(q *question) (answer, error) {
 }
 
 func (s *Session) children(q *question) answer {
-	cs := make([]Summary, Fanout)
-	asked := make([]question, Fanout)
+	cs := make([]Summary, rangetree.Fanout)
+	asked := make([]question, rangetree.Fanout)
 	for i := range cs {
 		c := q.child(i)
 		cs[i] = s.summarize(c)

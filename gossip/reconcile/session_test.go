@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/grapevine-kv/grapevine/crdt"
+	"github.com/grapevine-kv/grapevine/internal/rangetree"
 	"pgregory.net/rapid"
 )
 
@@ -22,13 +23,19 @@ const (
 	numPlacements
 )
 
+// inLeaf returns the hash at offset h (mod the leaf's size) in leaf i.
+func inLeaf(i, h uint64) uint64 {
+	r := rangetree.NodeRange(rangetree.LeafLevel, i)
+	return r.Lo + h%(r.Hi-r.Lo+1)
+}
+
 func place(mode int, typ crdt.Type, key []byte) uint64 {
 	h := hashBytes(uint64(typ), key)
 	switch mode {
 	case placeOneLeaf:
-		return 0xabcd<<48 | h>>16
+		return inLeaf(0xabcd, h)
 	case placeCollide:
-		return 0x1234<<48 + h%4
+		return inLeaf(0x1234, h%4)
 	case placeClusters:
 		return (h%3)<<56 | h>>40
 	}
@@ -316,7 +323,7 @@ func TestBootstrapIsOneRoundTrip(t *testing.T) {
 		if dir == "responder empty" {
 			full, empty = x.outA, x.outB
 		}
-		whole := []Range{{0, math.MaxUint64}}
+		whole := []Range{rangetree.NodeRange(0, 0)}
 		if x.roundTrips() != 1 || len(full.Stream) != 1 || full.Stream[0] != whole[0] || len(full.Send) != 0 {
 			t.Fatalf("%s: %d round trips, full side %+v", dir, x.roundTrips(), full)
 		}
@@ -340,7 +347,7 @@ func TestPartialBootstrapStreamsTheRest(t *testing.T) {
 	if len(x.outA.Send) != 0 || len(x.outA.Stream) != 0 {
 		t.Fatalf("the partial side sends %+v", x.outA)
 	}
-	if len(x.outB.Stream) != 1 || x.outB.Stream[0] != (Range{0x6000_0000_0000_0000, math.MaxUint64}) {
+	if len(x.outB.Stream) != 1 || x.outB.Stream[0] != (Range{Lo: 0x6000_0000_0000_0000, Hi: math.MaxUint64}) {
 		t.Fatalf("full side streams %v, want the missing upper part", x.outB.Stream)
 	}
 	var expect uint64
@@ -405,32 +412,24 @@ func TestMisuse(t *testing.T) {
 }
 
 func TestMergeRanges(t *testing.T) {
-	got := mergeRanges([]Range{NodeRange(1, 3), NodeRange(1, 1), NodeRange(1, 2), NodeRange(1, 15), NodeRange(2, 0)})
-	want := []Range{NodeRange(2, 0), {NodeRange(1, 1).Lo, NodeRange(1, 3).Hi}, NodeRange(1, 15)}
+	got := mergeRanges([]Range{rangetree.NodeRange(1, 3), rangetree.NodeRange(1, 1), rangetree.NodeRange(1, 2), rangetree.NodeRange(1, 15), rangetree.NodeRange(2, 0)})
+	want := []Range{rangetree.NodeRange(2, 0), {Lo: rangetree.NodeRange(1, 1).Lo, Hi: rangetree.NodeRange(1, 3).Hi}, rangetree.NodeRange(1, 15)}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
-	spans := mergeSpans([]Span{{NodeRange(1, 1), 2}, {NodeRange(1, 0), 3}, {NodeRange(1, 5), 1}})
-	if len(spans) != 2 || spans[0].Count != 5 || spans[0].Hi != NodeRange(1, 1).Hi {
+	spans := mergeSpans([]Span{{rangetree.NodeRange(1, 1), 2}, {rangetree.NodeRange(1, 0), 3}, {rangetree.NodeRange(1, 5), 1}})
+	if len(spans) != 2 || spans[0].Count != 5 || spans[0].Hi != rangetree.NodeRange(1, 1).Hi {
 		t.Fatalf("spans %v", spans)
 	}
 }
 
-func TestNodeRange(t *testing.T) {
-	if r := NodeRange(0, 0); r != (Range{0, math.MaxUint64}) {
-		t.Fatal(r)
-	}
-	if r := NodeRange(1, 15); r != (Range{0xf << 60, math.MaxUint64}) {
-		t.Fatal(r)
-	}
-	if r := NodeRange(LeafLevel, 0x1234); r != (Range{0x1234 << 48, 0x1234<<48 | (1<<48 - 1)}) {
-		t.Fatal(r)
-	}
-	for L := 0; L <= LeafLevel; L++ {
+// TestNodeChildren checks that a node's first and last children span it.
+func TestNodeChildren(t *testing.T) {
+	for L := 0; L <= rangetree.LeafLevel; L++ {
 		n := node{uint8(L), 5 % (1 << (4 * L))}
 		r := n.rng()
-		first, last := n.child(0).rng(), n.child(Fanout-1).rng()
-		if L < LeafLevel && (first.Lo != r.Lo || last.Hi != r.Hi) {
+		first, last := n.child(0).rng(), n.child(rangetree.Fanout-1).rng()
+		if L < rangetree.LeafLevel && (first.Lo != r.Lo || last.Hi != r.Hi) {
 			t.Fatalf("level %d: children %v..%v do not cover %v", L, first, last, r)
 		}
 	}
@@ -460,7 +459,7 @@ func TestListOverflow(t *testing.T) {
 		items[i] = newItem(placeOneLeaf, crdt.TypeRegister, fmt.Appendf(nil, "k%d", i), uint64(i))
 	}
 	ix := newMemIndex(items, false)
-	leaf := node{LeafLevel, 0xabcd}
+	leaf := node{rangetree.LeafLevel, 0xabcd}
 	s, err := NewResponder(lyingIndex{ix}, Config{})
 	if err != nil {
 		t.Fatal(err)
