@@ -103,6 +103,13 @@ func (r replica) clone() replica {
 	return c
 }
 
+// withBudget is DefaultConfig with a MessageBudget of n bytes.
+func withBudget(n int) Config {
+	c := DefaultConfig()
+	c.MessageBudget = n
+	return c
+}
+
 // exchange is the record of one session between two sides.
 type exchange struct {
 	outA, outB     Outcome // a: initiator, b: responder

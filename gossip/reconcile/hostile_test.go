@@ -22,7 +22,7 @@ func mustMarshal(t *testing.T, m Message) []byte {
 func running(t *testing.T, open ...question) *Session {
 	t.Helper()
 	a, _ := genPair(pairSpec{n: 40, seed: 5})
-	s, err := NewResponder(indexOf(a, false), Config{})
+	s, err := NewResponder(indexOf(a, false), DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func listQ(level uint8, index uint64, fps ...uint64) question {
 
 func TestHostileMessagesEndTheSession(t *testing.T) {
 	fresh := func(t *testing.T) *Session {
-		s, err := NewResponder(indexOf(replica{}, false), Config{})
+		s, err := NewResponder(indexOf(replica{}, false), DefaultConfig())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +138,7 @@ func TestHostileMessagesEndTheSession(t *testing.T) {
 // no more than it holds.
 func TestHostileSummariesAreHarmless(t *testing.T) {
 	a, _ := genPair(pairSpec{n: 300, seed: 8})
-	s, err := NewResponder(indexOf(a, false), Config{})
+	s, err := NewResponder(indexOf(a, false), DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestKeysAreCopied(t *testing.T) {
 	ix := &reusingIndex{item: Item{Hash: 5, Fingerprint: 7, Type: crdt.TypeRegister, Key: key}}
 	b := replica{}
 	b.merge(Item{Hash: 5, Fingerprint: 8, Type: crdt.TypeRegister, Key: []byte("k1")})
-	x, err := runSession(ix, indexOf(b, false), Config{}, Config{}, false)
+	x, err := runSession(ix, indexOf(b, false), DefaultConfig(), DefaultConfig(), false)
 	if err != nil {
 		t.Fatal(err)
 	}

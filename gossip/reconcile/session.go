@@ -30,18 +30,23 @@ var ErrState = errors.New("reconcile: session method called out of turn")
 // errOverflow stops an item scan that outgrew MaxListItems.
 var errOverflow = errors.New("reconcile: list overflow")
 
-// Config tunes a session. The zero value is valid and means DefaultConfig.
-// The two sides of a session may use different configurations.
+// ErrInvalidConfig is wrapped by every problem Config.Validate reports.
+var ErrInvalidConfig = errors.New("reconcile: invalid config")
+
+// Config tunes a session. Start from DefaultConfig: the zero Config is
+// invalid. The two sides of a session may use different configurations.
 type Config struct {
 	// ListThreshold: a differing range where either side holds at most
 	// this many items is resolved by an item list instead of descending
-	// further. Default 16: a list of 16 fingerprints (128 B) costs less
-	// than the 16 child summaries (~170 B) and round trip it replaces.
+	// further; in [1, MaxListItems/16]. Default 16: a list of 16
+	// fingerprints (128 B) costs less than the 16 child summaries
+	// (~170 B) and the round trip it replaces.
 	ListThreshold int
-	// MessageBudget is the size a built message stays under (one response
-	// may exceed it, within MaxMessageSize). Default MaxMessageSize: all
-	// differing ranges of a level go in one message. Smaller values split
-	// a level over several messages (used by tests).
+	// MessageBudget is the size in bytes a built message stays under (one
+	// response may exceed it, within MaxMessageSize); in [64,
+	// MaxMessageSize]. Smaller values split a level over several messages
+	// (tests use them). Default MaxMessageSize: all differing ranges of a
+	// level go in one message, so each round trip descends two levels.
 	MessageBudget int
 }
 
@@ -50,22 +55,25 @@ func DefaultConfig() Config {
 	return Config{ListThreshold: 16, MessageBudget: MaxMessageSize}
 }
 
-func (c Config) withDefaults() (Config, error) {
-	d := DefaultConfig()
-	if c.ListThreshold == 0 {
-		c.ListThreshold = d.ListThreshold
-	}
-	if c.MessageBudget == 0 {
-		c.MessageBudget = d.MessageBudget
+// Validate returns nil if c can run a session, or an error listing every
+// invalid field, each wrapping ErrInvalidConfig.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...))
 	}
 	if c.ListThreshold < 1 || c.ListThreshold > MaxListItems/listRatio {
-		return c, fmt.Errorf("reconcile: ListThreshold %d out of [1, %d]", c.ListThreshold, MaxListItems/listRatio)
+		bad("ListThreshold %d out of [1, %d] (default %d)", c.ListThreshold, MaxListItems/listRatio, DefaultConfig().ListThreshold)
 	}
-	if c.MessageBudget < 64 || c.MessageBudget > MaxMessageSize {
-		return c, fmt.Errorf("reconcile: MessageBudget %d out of [64, %d]", c.MessageBudget, MaxMessageSize)
+	if c.MessageBudget < minMessageBudget || c.MessageBudget > MaxMessageSize {
+		bad("MessageBudget %d out of [%d, %d] (default %d)", c.MessageBudget, minMessageBudget, MaxMessageSize, DefaultConfig().MessageBudget)
 	}
-	return c, nil
+	return errors.Join(errs...)
 }
+
+// minMessageBudget is the smallest MessageBudget: room for a message's
+// header and a few responses.
+const minMessageBudget = 64
 
 // listRatio bounds how lopsided a listed range may be: a side lists its
 // items only if it holds at most listRatio times as many as the other
@@ -186,18 +194,18 @@ type Session struct {
 }
 
 // NewInitiator returns the side of a session that speaks first (Start).
+// It fails if cfg is invalid (see Config.Validate).
 func NewInitiator(ix Index, cfg Config) (*Session, error) { return newSession(ix, cfg, true) }
 
 // NewResponder returns the side of a session that answers the initiator's
-// first message.
+// first message. It fails if cfg is invalid (see Config.Validate).
 func NewResponder(ix Index, cfg Config) (*Session, error) { return newSession(ix, cfg, false) }
 
 func newSession(ix Index, cfg Config, initiator bool) (*Session, error) {
 	if ix == nil {
 		return nil, errors.New("reconcile: nil Index")
 	}
-	cfg, err := cfg.withDefaults()
-	if err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	return &Session{ix: ix, cfg: cfg, initiator: initiator}, nil

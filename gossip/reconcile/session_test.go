@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/grapevine-kv/grapevine/crdt"
@@ -126,7 +127,7 @@ func drawSpec(t *rapid.T) pairSpec {
 func drawConfig(t *rapid.T, name string) Config {
 	return Config{
 		ListThreshold: rapid.SampledFrom([]int{1, 2, 16, 16, 100}).Draw(t, name+".ListThreshold"),
-		MessageBudget: rapid.SampledFrom([]int{64, 300, 4096, 0, 0}).Draw(t, name+".MessageBudget"),
+		MessageBudget: rapid.SampledFrom([]int{64, 300, 4096, MaxMessageSize, MaxMessageSize}).Draw(t, name+".MessageBudget"),
 	}
 }
 
@@ -226,8 +227,8 @@ func TestConvergesTable(t *testing.T) {
 		s.seed = uint64(i)
 		t.Run(fmt.Sprintf("%+v", s), func(t *testing.T) {
 			a, b := genPair(s)
-			for _, budget := range []int{64, 0} {
-				x := checkSession(t, a, b, Config{MessageBudget: budget}, Config{MessageBudget: budget}, false)
+			for _, budget := range []int{64, MaxMessageSize} {
+				x := checkSession(t, a, b, withBudget(budget), withBudget(budget), false)
 				t.Logf("budget %d: %d/%d items, %d round trips, %d+%d bytes", budget, len(a), len(b), x.roundTrips(), x.bytesAB, x.bytesBA)
 			}
 		})
@@ -247,7 +248,7 @@ func TestCostGoals(t *testing.T) {
 	}
 	for _, d := range []int{0, 1, 100} {
 		a, b := synthPair(base, d, rng)
-		x, err := runSession(a, b, Config{}, Config{}, false)
+		x, err := runSession(a, b, DefaultConfig(), DefaultConfig(), false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -312,9 +313,9 @@ func TestBootstrapIsOneRoundTrip(t *testing.T) {
 		x := exchange{}
 		var err error
 		if dir == "initiator empty" {
-			x, err = runSession(indexOf(replica{}, true), indexOf(a, true), Config{}, Config{}, false)
+			x, err = runSession(indexOf(replica{}, true), indexOf(a, true), DefaultConfig(), DefaultConfig(), false)
 		} else {
-			x, err = runSession(indexOf(a, true), indexOf(replica{}, true), Config{}, Config{}, false)
+			x, err = runSession(indexOf(a, true), indexOf(replica{}, true), DefaultConfig(), DefaultConfig(), false)
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -343,7 +344,7 @@ func TestPartialBootstrapStreamsTheRest(t *testing.T) {
 			part[k] = it
 		}
 	}
-	x := checkSession(t, part, full, Config{}, Config{}, false)
+	x := checkSession(t, part, full, DefaultConfig(), DefaultConfig(), false)
 	if len(x.outA.Send) != 0 || len(x.outA.Stream) != 0 {
 		t.Fatalf("the partial side sends %+v", x.outA)
 	}
@@ -364,28 +365,56 @@ func TestIndexErrorEndsSession(t *testing.T) {
 	ia, ib := indexOf(a, false), indexOf(b, false)
 	boom := errors.New("disk on fire")
 	ib.failItems = boom
-	_, err := runSession(ia, ib, Config{}, Config{}, false)
+	_, err := runSession(ia, ib, DefaultConfig(), DefaultConfig(), false)
 	if !errors.Is(err, boom) || errors.Is(err, ErrMalformed) {
 		t.Fatalf("got %v, want the index's error, not ErrMalformed", err)
 	}
 }
 
 func TestConfigValidation(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatalf("DefaultConfig: %v", err)
+	}
 	ix := indexOf(replica{}, false)
-	for _, c := range []Config{{ListThreshold: -1}, {ListThreshold: MaxListItems}, {MessageBudget: 10}, {MessageBudget: MaxMessageSize + 1}} {
-		if _, err := NewInitiator(ix, c); err == nil {
-			t.Errorf("config %+v accepted", c)
+	for _, tc := range []struct {
+		cfg  Config
+		want []string // every problem, each on its own line
+	}{
+		{Config{}, []string{"ListThreshold 0 out of", "MessageBudget 0 out of"}},
+		{Config{ListThreshold: -1, MessageBudget: MaxMessageSize + 1}, []string{"ListThreshold -1", "MessageBudget 4194305"}},
+		{Config{ListThreshold: MaxListItems, MessageBudget: 64}, []string{"ListThreshold 65536"}},
+		{Config{ListThreshold: 1, MessageBudget: 10}, []string{"MessageBudget 10"}},
+	} {
+		err := tc.cfg.Validate()
+		if !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%+v: Validate = %v, want ErrInvalidConfig", tc.cfg, err)
+			continue
+		}
+		lines := strings.Split(err.Error(), "\n")
+		if len(lines) != len(tc.want) {
+			t.Errorf("%+v: %d problems reported, want %d:\n%v", tc.cfg, len(lines), len(tc.want), err)
+		}
+		for i, line := range lines {
+			if !strings.HasPrefix(line, "reconcile: invalid config: ") || i < len(tc.want) && !strings.Contains(line, tc.want[i]) {
+				t.Errorf("%+v: problem %d is %q, want it to name %q", tc.cfg, i, line, tc.want)
+			}
+		}
+		if _, err := NewInitiator(ix, tc.cfg); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("NewInitiator(%+v) = %v", tc.cfg, err)
+		}
+		if _, err := NewResponder(ix, tc.cfg); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("NewResponder(%+v) = %v", tc.cfg, err)
 		}
 	}
-	if _, err := NewResponder(nil, Config{}); err == nil {
+	if _, err := NewResponder(nil, DefaultConfig()); err == nil {
 		t.Error("nil index accepted")
 	}
 }
 
 func TestMisuse(t *testing.T) {
 	ix := indexOf(replica{}, false)
-	ini, _ := NewInitiator(ix, Config{})
-	res, _ := NewResponder(ix, Config{})
+	ini, _ := NewInitiator(ix, DefaultConfig())
+	res, _ := NewResponder(ix, DefaultConfig())
 	if _, _, err := ini.Handle([]byte{8, 0}); !errors.Is(err, ErrState) {
 		t.Errorf("Handle before Start: %v", err)
 	}
@@ -460,7 +489,7 @@ func TestListOverflow(t *testing.T) {
 	}
 	ix := newMemIndex(items, false)
 	leaf := node{rangetree.LeafLevel, 0xabcd}
-	s, err := NewResponder(lyingIndex{ix}, Config{})
+	s, err := NewResponder(lyingIndex{ix}, DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
