@@ -421,11 +421,11 @@ func testSummarize(t *testing.T, open opener) {
 	mustApply(t, db, ops...)
 	ranges := [][2]uint64{
 		{0, math.MaxUint64},
-		{0, 1<<48 - 1},         // one leaf
-		{5 << 48, 300<<48 - 1}, // aligned, many leaves
+		{0, leafRange(0).Hi},                 // one leaf
+		{leafRange(5).Lo, leafRange(299).Hi}, // aligned, many leaves
 		{1 << 63, math.MaxUint64},
-		{12345, 1<<63 + 999},      // unaligned both ends
-		{7<<48 + 5, 7<<48 + 1e12}, // inside one leaf
+		{12345, 1<<63 + 999},                          // unaligned both ends
+		{leafRange(7).Lo + 5, leafRange(7).Lo + 1e12}, // inside one leaf
 		{math.MaxUint64, math.MaxUint64},
 		{0, 0},
 	}
@@ -570,19 +570,13 @@ func testReopen(t *testing.T, open opener) {
 	}
 	mustApply(t, db, ops...)
 	db.trees.RLock()
-	want := map[string]*rangeTree{}
-	for ns, tr := range db.trees.byNS {
-		c := newRangeTree()
-		for l := range tr.levels {
-			copy(c.levels[l], tr.levels[l])
-		}
-		want[ns] = c
-	}
+	want := treeNodes(db.trees.byNS)
 	db.trees.RUnlock()
 	db = reopen(db)
 	db.trees.RLock()
-	same := treesEqual(db.trees.byNS, want)
+	got := treeNodes(db.trees.byNS)
 	db.trees.RUnlock()
+	same := sameNodes(got, want)
 	if !same {
 		t.Fatal("trees rebuilt at open differ from the trees before close")
 	}

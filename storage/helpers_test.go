@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/grapevine-kv/grapevine/crdt"
+	"github.com/grapevine-kv/grapevine/internal/rangetree"
 )
 
 // tester is what the shared checkers need: *testing.T, *testing.B or
@@ -174,10 +176,10 @@ func checkInvariants(t tester, db *DB) {
 				wantIndex[string(hashKey(string(ns), h, typ, key))] = fp
 				tr := wantTrees[string(ns)]
 				if tr == nil {
-					tr = newRangeTree()
+					tr = rangetree.New()
 					wantTrees[string(ns)] = tr
 				}
-				tr.add(h, 1, fp)
+				tr.Add(h, Summary{Count: 1, Hash: fp})
 				if r, ok := s.(crdt.Register); ok && r.Deleted {
 					wantTomb[string(tombKey(r.Time, string(ns), key))] = true
 				}
@@ -227,22 +229,26 @@ func checkInvariants(t tester, db *DB) {
 	}
 }
 
-func treesEqual(a, b map[string]*rangeTree) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for ns, ta := range a {
-		tb := b[ns]
-		if tb == nil {
-			return false
-		}
-		for l := range ta.levels {
-			if !slices.Equal(ta.levels[l], tb.levels[l]) {
-				return false
+func treesEqual(a, b map[string]*rangeTree) bool { return sameNodes(treeNodes(a), treeNodes(b)) }
+
+func sameNodes(a, b map[string][]Summary) bool {
+	return maps.EqualFunc(a, b, func(x, y []Summary) bool { return slices.Equal(x, y) })
+}
+
+// treeNodes copies the summaries of every node of each tree, level by
+// level, for comparing trees across a reopen.
+func treeNodes(trees map[string]*rangeTree) map[string][]Summary {
+	out := make(map[string][]Summary, len(trees))
+	for ns, t := range trees {
+		var nodes []Summary
+		for l := 0; l <= rangetree.LeafLevel; l++ {
+			for i := range uint64(1) << (4 * l) {
+				nodes = append(nodes, t.Node(l, i))
 			}
 		}
+		out[ns] = nodes
 	}
-	return true
+	return out
 }
 
 func mapKeys[V any](m map[string]V) []string {
@@ -268,3 +274,6 @@ func bruteSummary(t tester, db *DB, ns string, lo, hi uint64) Summary {
 	}
 	return s
 }
+
+// leafRange is the hash range of leaf i of the range tree.
+func leafRange(i uint64) rangetree.Range { return rangetree.NodeRange(rangetree.LeafLevel, i) }

@@ -9,15 +9,12 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/grapevine-kv/grapevine/crdt"
+	"github.com/grapevine-kv/grapevine/internal/rangetree"
 )
 
 // Summary describes the items of a hash range: how many there are and the
-// sum (mod 2^64) of their fingerprints. Equal summaries mean, with
-// overwhelming probability, equal contents.
-type Summary struct {
-	Count uint64
-	Hash  uint64
-}
+// sum (mod 2^64) of their fingerprints. It is the range tree's summary.
+type Summary = rangetree.Summary
 
 // Item is one entry of the hash index: an item's placement hash, its
 // fingerprint, and the type and key it stands for.
@@ -28,71 +25,9 @@ type Item struct {
 	Key         []byte    // the key; valid only during the callback
 }
 
-// The range-sum tree is 16-ary over 2^16 leaf ranges: leaf i covers the
-// placement hashes [i<<48, (i+1)<<48 - 1].
-const (
-	treeFanBits = 4
-	treeDepth   = 4 // levels below the root
-	leafBits    = treeFanBits * treeDepth
-	leafShift   = 64 - leafBits
-	leafMask    = 1<<leafShift - 1 // low bits of a hash within its leaf
-)
-
-// rangeTree holds the count and fingerprint sum of every node of a 16-ary
-// tree: level 0 is the root, level treeDepth the 2^16 leaves. It is dense
-// (about 1.1 MB per namespace) and freed when its namespace empties.
-type rangeTree struct {
-	levels [treeDepth + 1][]Summary
-}
-
-func newRangeTree() *rangeTree {
-	t := &rangeTree{}
-	for l := range t.levels {
-		t.levels[l] = make([]Summary, 1<<(treeFanBits*l))
-	}
-	return t
-}
-
-// add adds count and sum (both mod 2^64, so negative deltas wrap) to the
-// leaf holding hash h and to its ancestors.
-func (t *rangeTree) add(h uint64, count, sum uint64) {
-	leaf := h >> leafShift
-	for l := treeDepth; l >= 0; l-- {
-		n := &t.levels[l][leaf>>(treeFanBits*(treeDepth-l))]
-		n.Count += count
-		n.Hash += sum
-	}
-}
-
-func (t *rangeTree) total() Summary { return t.levels[0][0] }
-
-// sum returns the summary of leaves a..b inclusive, touching at most 15
-// nodes per side per level.
-func (t *rangeTree) sum(a, b uint64) Summary {
-	var s Summary
-	const fan = 1 << treeFanBits
-	for l := treeDepth; l >= 0 && a <= b; l-- {
-		lv := t.levels[l]
-		for a <= b && a%fan != 0 {
-			s.Count += lv[a].Count
-			s.Hash += lv[a].Hash
-			a++
-		}
-		for a <= b && b%fan != fan-1 {
-			s.Count += lv[b].Count
-			s.Hash += lv[b].Hash
-			if b == 0 {
-				return s
-			}
-			b--
-		}
-		if a > b {
-			break
-		}
-		a, b = a/fan, b/fan
-	}
-	return s
-}
+// rangeTree is one namespace's tree of range sums (see rangetree.Tree):
+// about 1.1 MB, freed when its namespace empties.
+type rangeTree = rangetree.Tree
 
 // treeDelta is one committed change to a namespace's tree.
 type treeDelta struct {
@@ -114,18 +49,18 @@ func (db *DB) absentLocked(ns string, h uint64) bool {
 	db.trees.RLock()
 	defer db.trees.RUnlock()
 	t := db.trees.byNS[ns]
-	return t == nil || t.levels[treeDepth][h>>leafShift].Count == 0
+	return t == nil || t.Leaf(rangetree.LeafOf(h)).Count == 0
 }
 
 // applyTreeLocked applies committed deltas; the caller holds trees' write lock.
 func (db *DB) applyTreeLocked(d treeDelta) {
 	t := db.trees.byNS[d.ns]
 	if t == nil {
-		t = newRangeTree()
+		t = rangetree.New()
 		db.trees.byNS[d.ns] = t
 	}
-	t.add(d.hash, d.count, d.sum)
-	if t.total().Count == 0 {
+	t.Add(d.hash, Summary{Count: d.count, Hash: d.sum})
+	if t.Total().Count == 0 {
 		delete(db.trees.byNS, d.ns)
 	}
 }
@@ -155,11 +90,11 @@ func (db *DB) rebuildTrees() error {
 				lastNS = append(lastNS[:0], ns...)
 				cur = trees[string(ns)]
 				if cur == nil {
-					cur = newRangeTree()
+					cur = rangetree.New()
 					trees[string(ns)] = cur
 				}
 			}
-			cur.add(h, 1, fp)
+			cur.Add(h, Summary{Count: 1, Hash: fp})
 		}
 		return nil
 	})
@@ -185,8 +120,8 @@ func fingerprintOf(item *badger.Item) (uint64, error) {
 }
 
 // Summarize returns the count and fingerprint sum of the items of ns whose
-// placement hash is in [lo, hi] (inclusive). Leaf-aligned bounds (lo a
-// multiple of 2^48, hi one less than a multiple) are answered from the
+// placement hash is in [lo, hi] (inclusive). Leaf-aligned bounds (see
+// rangetree.Range.LeafAligned; every node of the tree) are answered from the
 // in-memory tree with no disk read; the unaligned ends of other ranges are
 // read from the hash index (and, under concurrent writes, may reflect a
 // commit the tree does not show yet). An empty range, an unknown or empty
@@ -206,35 +141,33 @@ func (db *DB) Summarize(ns string, lo, hi uint64) Summary {
 	if t == nil {
 		return Summary{}
 	}
-	a, b := lo>>leafShift, hi>>leafShift
+	a, b := rangetree.LeafOf(lo), rangetree.LeafOf(hi)
+	first, last := rangetree.NodeRange(rangetree.LeafLevel, a), rangetree.NodeRange(rangetree.LeafLevel, b)
 	var s Summary
 	addDisk := func(lo, hi uint64) {
-		if t.sum(lo>>leafShift, lo>>leafShift).Count == 0 {
+		if t.Leaf(rangetree.LeafOf(lo)).Count == 0 {
 			return // empty leaf: nothing on disk either
 		}
 		d, err := db.summarizeDisk(ns, lo, hi)
 		if err != nil {
 			db.log.Error("storage: summarize from index failed", "ns", ns, "err", err)
 		}
-		s.Count += d.Count
-		s.Hash += d.Hash
+		s = s.Add(d)
 	}
-	if a == b && (lo&leafMask != 0 || hi&leafMask != leafMask) {
+	if a == b && (lo != first.Lo || hi != last.Hi) {
 		addDisk(lo, hi)
 		return s
 	}
-	if lo&leafMask != 0 {
-		addDisk(lo, lo|leafMask)
+	if lo != first.Lo {
+		addDisk(lo, first.Hi)
 		a++
 	}
-	if hi&leafMask != leafMask {
-		addDisk(hi&^leafMask, hi)
+	if hi != last.Hi {
+		addDisk(last.Lo, hi)
 		b-- // b > a here, since a == b was handled above
 	}
 	if a <= b {
-		ts := t.sum(a, b)
-		s.Count += ts.Count
-		s.Hash += ts.Hash
+		s = s.Add(t.SumLeaves(a, b))
 	}
 	return s
 }

@@ -92,8 +92,8 @@ type benchRun struct {
 // decoding) and times the calls.
 func runBench(b *testing.B, a, r Index) benchRun {
 	var x benchRun
-	ini, _ := NewInitiator(a, Config{})
-	res, _ := NewResponder(r, Config{})
+	ini, _ := NewInitiator(a, DefaultConfig())
+	res, _ := NewResponder(r, DefaultConfig())
 	t0 := time.Now()
 	msg, err := ini.Start()
 	x.cpu += time.Since(t0)

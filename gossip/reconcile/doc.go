@@ -6,9 +6,9 @@
 // Each side sees its namespace through an Index: a set of items, each a
 // (type, key) identity placed at a 64-bit hash and carrying a fingerprint of
 // its state. Ranges of the hash space are summarized by (count, sum of
-// fingerprints); the ranges compared are those of a 16-ary tree, from the
-// whole space (level 0) down to 2^16 leaves (LeafLevel), which storage keeps
-// in memory.
+// fingerprints); the ranges compared are those of the 16-ary tree defined
+// by internal/rangetree, from the whole space (level 0) down to 2^16 leaves
+// (rangetree.LeafLevel), which storage keeps in memory.
 //
 // A session is a dialogue of questions and answers. The initiator's first
 // message asks about the root. A side answering a summary question about a

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+
+	"github.com/grapevine-kv/grapevine/internal/rangetree"
 )
 
 // traffic returns the messages of a real session between two small,
@@ -11,8 +13,8 @@ import (
 func traffic(tb testing.TB) [][]byte {
 	tb.Helper()
 	a, b := genPair(pairSpec{n: 400, missA: 20, missB: 20, diff: 20, seed: 11})
-	ini, _ := NewInitiator(indexOf(a, false), Config{MessageBudget: 300})
-	res, _ := NewResponder(indexOf(b, false), Config{MessageBudget: 300})
+	ini, _ := NewInitiator(indexOf(a, false), withBudget(300))
+	res, _ := NewResponder(indexOf(b, false), withBudget(300))
 	msg, err := ini.Start()
 	if err != nil {
 		tb.Fatal(err)
@@ -128,7 +130,7 @@ func FuzzUnmarshalSummary(f *testing.F) {
 }
 
 func FuzzUnmarshalChildren(f *testing.F) {
-	for _, cs := range [][]Summary{sampleChildren(), make([]Summary, Fanout)} {
+	for _, cs := range [][]Summary{sampleChildren(), make([]Summary, rangetree.Fanout)} {
 		r := Response{Kind: KindChildren, Children: cs}
 		b := appendResponse(nil, &r)
 		fl, _, _ := nextField(b)
@@ -200,11 +202,11 @@ func FuzzHandle(f *testing.F) {
 				}
 			}
 		}
-		res, _ := NewResponder(ib, Config{MessageBudget: 300})
+		res, _ := NewResponder(ib, withBudget(300))
 		reply, _, err := res.Handle(data)
 		check(reply, err)
 
-		ini, _ := NewInitiator(ia, Config{MessageBudget: 300})
+		ini, _ := NewInitiator(ia, withBudget(300))
 		if _, err := ini.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -213,8 +215,8 @@ func FuzzHandle(f *testing.F) {
 
 		// Part-way through: replay the real session up to step, then
 		// deliver data instead, then keep going with honest replies.
-		ini, _ = NewInitiator(ia, Config{MessageBudget: 300})
-		res, _ = NewResponder(ib, Config{MessageBudget: 300})
+		ini, _ = NewInitiator(ia, withBudget(300))
+		res, _ = NewResponder(ib, withBudget(300))
 		msg, _ := ini.Start()
 		sides := [2]*Session{res, ini}
 		for i, turn := 1, 0; msg != nil && i < 1000; i, turn = i+1, 1-turn {

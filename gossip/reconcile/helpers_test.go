@@ -5,18 +5,19 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"sort"
 
 	"github.com/grapevine-kv/grapevine/crdt"
+	"github.com/grapevine-kv/grapevine/internal/rangetree"
 )
 
 // memIndex is an in-memory Index: items sorted by hash, summaries by brute
-// force, or from a precomputed tree of range sums when built with tree.
+// force, or, when built with tree, from a rangetree.Tree (as storage does)
+// for leaf-aligned ranges.
 type memIndex struct {
 	items []Item
-	tree  [][]Summary // tree[L][i]: node i of level L, if built
+	tree  *rangetree.Tree // if built
 	// failItems makes Items fail with this error.
 	failItems error
 }
@@ -30,52 +31,17 @@ func newMemIndex(items []Item, tree bool) *memIndex {
 	slices.SortFunc(items, itemCmp)
 	m := &memIndex{items: items}
 	if tree {
-		m.buildTree()
+		m.tree = rangetree.New()
+		for _, it := range items {
+			m.tree.Add(it.Hash, Summary{Count: 1, Hash: it.Fingerprint})
+		}
 	}
 	return m
 }
 
-func (m *memIndex) buildTree() {
-	m.tree = make([][]Summary, LeafLevel+1)
-	leaves := make([]Summary, 1<<(4*LeafLevel))
-	for _, it := range m.items {
-		l := &leaves[it.Hash>>(64-4*LeafLevel)]
-		l.Count++
-		l.Hash += it.Fingerprint
-	}
-	m.tree[LeafLevel] = leaves
-	for L := LeafLevel - 1; L >= 0; L-- {
-		up := make([]Summary, 1<<(4*L))
-		for i, s := range m.tree[L+1] {
-			up[i/Fanout].Count += s.Count
-			up[i/Fanout].Hash += s.Hash
-		}
-		m.tree[L] = up
-	}
-}
-
-// node returns the tree level and index of r, if r is a node of the tree.
-func treeNode(r Range) (level int, index uint64, ok bool) {
-	for L := 0; L <= LeafLevel; L++ {
-		var size uint64 = math.MaxUint64 // size-1 of a node at level L
-		if L > 0 {
-			size = 1<<(64-4*L) - 1
-		}
-		if r.Hi-r.Lo == size && r.Lo&size == 0 {
-			if L == 0 {
-				return 0, 0, true
-			}
-			return L, r.Lo >> (64 - 4*L), true
-		}
-	}
-	return 0, 0, false
-}
-
 func (m *memIndex) Summarize(lo, hi uint64) Summary {
-	if m.tree != nil {
-		if L, i, ok := treeNode(Range{lo, hi}); ok {
-			return m.tree[L][i]
-		}
+	if r := (Range{Lo: lo, Hi: hi}); m.tree != nil && r.LeafAligned() {
+		return m.tree.Sum(r)
 	}
 	var s Summary
 	for i := m.first(lo); i < len(m.items) && m.items[i].Hash <= hi; i++ {
@@ -134,6 +100,13 @@ func (r replica) clone() replica {
 	for k, v := range r {
 		c[k] = v
 	}
+	return c
+}
+
+// withBudget is DefaultConfig with a MessageBudget of n bytes.
+func withBudget(n int) Config {
+	c := DefaultConfig()
+	c.MessageBudget = n
 	return c
 }
 

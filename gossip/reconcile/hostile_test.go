@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/grapevine-kv/grapevine/crdt"
+	"github.com/grapevine-kv/grapevine/internal/rangetree"
 )
 
 func mustMarshal(t *testing.T, m Message) []byte {
@@ -21,7 +22,7 @@ func mustMarshal(t *testing.T, m Message) []byte {
 func running(t *testing.T, open ...question) *Session {
 	t.Helper()
 	a, _ := genPair(pairSpec{n: 40, seed: 5})
-	s, err := NewResponder(indexOf(a, false), Config{})
+	s, err := NewResponder(indexOf(a, false), DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +36,7 @@ func summaryQ(level uint8, index uint64, count uint64) question {
 	if count > 0 {
 		h = 99
 	}
-	return question{node: node{level, index}, sum: Summary{count, h}}
+	return question{node: node{level, index}, sum: Summary{Count: count, Hash: h}}
 }
 
 func listQ(level uint8, index uint64, fps ...uint64) question {
@@ -44,13 +45,13 @@ func listQ(level uint8, index uint64, fps ...uint64) question {
 
 func TestHostileMessagesEndTheSession(t *testing.T) {
 	fresh := func(t *testing.T) *Session {
-		s, err := NewResponder(indexOf(replica{}, false), Config{})
+		s, err := NewResponder(indexOf(replica{}, false), DefaultConfig())
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}
-	leafQ := summaryQ(LeafLevel, 7, 5)
+	leafQ := summaryQ(rangetree.LeafLevel, 7, 5)
 	cases := []struct {
 		name  string
 		setup func(*testing.T) *Session
@@ -77,9 +78,9 @@ func TestHostileMessagesEndTheSession(t *testing.T) {
 		{name: "need answers a summary", setup: func(t *testing.T) *Session { return running(t, summaryQ(0, 0, 5)) },
 			msg: Message{Ack: 1, Responses: []Response{{Kind: KindNeed, Need: []uint32{0}}}}},
 		{name: "children of a leaf", setup: func(t *testing.T) *Session { return running(t, leafQ) },
-			msg: Message{Ack: 1, Responses: []Response{{Kind: KindChildren, Children: make([]Summary, Fanout)}}}},
+			msg: Message{Ack: 1, Responses: []Response{{Kind: KindChildren, Children: make([]Summary, rangetree.Fanout)}}}},
 		{name: "children of an empty range", setup: func(t *testing.T) *Session { return running(t, summaryQ(1, 3, 0)) },
-			msg: Message{Ack: 1, Responses: []Response{{Kind: KindChildren, Children: make([]Summary, Fanout)}}}},
+			msg: Message{Ack: 1, Responses: []Response{{Kind: KindChildren, Children: make([]Summary, rangetree.Fanout)}}}},
 		{name: "streaming where this side has items", setup: func(t *testing.T) *Session { return running(t, summaryQ(2, 9, 5)) },
 			msg: Message{Ack: 1, Responses: []Response{{Kind: KindStreaming, Count: 3}}}},
 		{name: "stream-to-me where this side is empty", setup: func(t *testing.T) *Session { return running(t, summaryQ(2, 9, 0)) },
@@ -89,7 +90,7 @@ func TestHostileMessagesEndTheSession(t *testing.T) {
 		{name: "items answer an item list", setup: func(t *testing.T) *Session { return running(t, listQ(3, 1, 10, 20)) },
 			msg: Message{Ack: 1, Responses: []Response{{Kind: KindItems, Fingerprints: []uint64{1}}}}},
 		{name: "children answer an item list", setup: func(t *testing.T) *Session { return running(t, listQ(3, 1, 10, 20)) },
-			msg: Message{Ack: 1, Responses: []Response{{Kind: KindChildren, Children: make([]Summary, Fanout)}}}},
+			msg: Message{Ack: 1, Responses: []Response{{Kind: KindChildren, Children: make([]Summary, rangetree.Fanout)}}}},
 		{name: "need beyond the list", setup: func(t *testing.T) *Session { return running(t, listQ(3, 1, 10, 20, 30)) },
 			msg: Message{Ack: 1, Responses: []Response{{Kind: KindNeed, Need: []uint32{1, 3}}}}},
 		{name: "need from an empty list", setup: func(t *testing.T) *Session { return running(t, listQ(3, 1)) },
@@ -137,7 +138,7 @@ func TestHostileMessagesEndTheSession(t *testing.T) {
 // no more than it holds.
 func TestHostileSummariesAreHarmless(t *testing.T) {
 	a, _ := genPair(pairSpec{n: 300, seed: 8})
-	s, err := NewResponder(indexOf(a, false), Config{})
+	s, err := NewResponder(indexOf(a, false), DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,11 +152,11 @@ func TestHostileSummariesAreHarmless(t *testing.T) {
 		t.Fatalf("reply %+v %v", m, err)
 	}
 	// Answer every child with a list of junk.
-	resps := make([]Response, Fanout)
+	resps := make([]Response, rangetree.Fanout)
 	for i := range resps {
 		resps[i] = Response{Kind: KindItems, Fingerprints: []uint64{uint64(i), 1 << 60}}
 	}
-	reply, _, err = s.Handle(mustMarshal(t, Message{Ack: Fanout, Responses: resps}))
+	reply, _, err = s.Handle(mustMarshal(t, Message{Ack: rangetree.Fanout, Responses: resps}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +190,7 @@ func TestKeysAreCopied(t *testing.T) {
 	ix := &reusingIndex{item: Item{Hash: 5, Fingerprint: 7, Type: crdt.TypeRegister, Key: key}}
 	b := replica{}
 	b.merge(Item{Hash: 5, Fingerprint: 8, Type: crdt.TypeRegister, Key: []byte("k1")})
-	x, err := runSession(ix, indexOf(b, false), Config{}, Config{}, false)
+	x, err := runSession(ix, indexOf(b, false), DefaultConfig(), DefaultConfig(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +206,7 @@ func (r *reusingIndex) Summarize(lo, hi uint64) Summary {
 	if r.item.Hash < lo || r.item.Hash > hi {
 		return Summary{}
 	}
-	return Summary{1, r.item.Fingerprint}
+	return Summary{Count: 1, Hash: r.item.Fingerprint}
 }
 
 func (r *reusingIndex) Items(lo, hi uint64, fn func(Item) error) error {

@@ -2,27 +2,23 @@ package reconcile
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/grapevine-kv/grapevine/crdt"
+	"github.com/grapevine-kv/grapevine/internal/rangetree"
 )
 
-// The shape of the range tree over the hash space. Level 0 is the whole
-// space; level L has Fanout^L ranges, each the set of hashes sharing a
-// prefix of 4·L bits. LeafLevel is the deepest level compared by summaries
-// (2^16 ranges, kept in memory by the index); a differing leaf is resolved
-// by an item list.
-const (
-	Fanout    = 16
-	LeafLevel = 4
-)
+// The ranges a session compares are the nodes of the range tree defined
+// by package rangetree: level 0 is the whole hash space, level L has
+// rangetree.Fanout^L ranges, and rangetree.LeafLevel is the deepest level
+// compared by summaries (2^16 ranges, kept in memory by the index); a
+// differing leaf is resolved by an item list.
 
 // Summary condenses the items of a range: their number and the sum of their
 // fingerprints modulo 2^64. A range with Count 0 has Hash 0.
-type Summary struct {
-	Count uint64 // number of items in the range
-	Hash  uint64 // sum of their fingerprints, mod 2^64
-}
+type Summary = rangetree.Summary
+
+// Range is an inclusive range [Lo, Hi] of the hash space.
+type Range = rangetree.Range
 
 // Item is one stored state as the index sees it.
 type Item struct {
@@ -47,7 +43,7 @@ type Item struct {
 type Index interface {
 	// Summarize returns the Summary of the items with lo ≤ Hash ≤ hi.
 	// A session asks only for the ranges of the tree from level 0 to
-	// LeafLevel (see NodeRange), which an in-memory tree of range sums
+	// rangetree.LeafLevel (see rangetree.NodeRange), which an in-memory tree of range sums
 	// answers without I/O; it must not block. Called only from the
 	// goroutine driving the session.
 	Summarize(lo, hi uint64) Summary
@@ -58,38 +54,16 @@ type Index interface {
 	Items(lo, hi uint64, fn func(Item) error) error
 }
 
-// Range is an inclusive range [Lo, Hi] of the hash space.
-type Range struct {
-	Lo, Hi uint64
-}
-
-// String formats r as [lo, hi] in hexadecimal.
-func (r Range) String() string { return fmt.Sprintf("[%016x, %016x]", r.Lo, r.Hi) }
-
-// Contains reports whether h lies in r.
-func (r Range) Contains(h uint64) bool { return r.Lo <= h && h <= r.Hi }
-
-// NodeRange returns the range of node index at a level of the tree:
-// level in [0, LeafLevel], index in [0, Fanout^level).
-func NodeRange(level int, index uint64) Range {
-	if level <= 0 {
-		return Range{0, math.MaxUint64}
-	}
-	shift := 64 - 4*uint(level)
-	lo := index << shift
-	return Range{lo, lo | (1<<shift - 1)}
-}
-
 // node names one range of the tree.
 type node struct {
 	level uint8
 	index uint64
 }
 
-func (n node) rng() Range { return NodeRange(int(n.level), n.index) }
+func (n node) rng() Range { return rangetree.NodeRange(int(n.level), n.index) }
 
 func (n node) child(i int) node {
-	return node{level: n.level + 1, index: n.index*Fanout + uint64(i)}
+	return node{level: n.level + 1, index: n.index*rangetree.Fanout + uint64(i)}
 }
 
 func (n node) String() string { return fmt.Sprintf("level %d node %d", n.level, n.index) }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/grapevine-kv/grapevine/internal/rangetree"
 )
 
 // Wire limits, enforced by Unmarshal (and so by Session.Handle) and
@@ -26,7 +28,8 @@ type Kind uint8
 // The kinds of Response. Values are the protobuf field numbers.
 const (
 	// KindChildren answers a summary question about a range: the
-	// responder's summaries of its Fanout children, each a new question.
+	// responder's summaries of its rangetree.Fanout children, each a new
+	// question.
 	KindChildren Kind = 2
 	// KindItems answers a summary question with the responder's item list
 	// of the range (fingerprints, ascending Hash): a new question.
@@ -112,7 +115,7 @@ type Message struct {
 type Response struct {
 	Skip         uint64    // questions passed over since the previous response
 	Kind         Kind      // what follows
-	Children     []Summary // KindChildren: exactly Fanout summaries
+	Children     []Summary // KindChildren: exactly rangetree.Fanout summaries
 	Fingerprints []uint64  // KindItems: at most MaxListItems
 	Need         []uint32  // KindNeed: 1..MaxListItems strictly ascending positions
 	Count        uint64    // KindStreaming, KindStreamBoth: the sender's item count, ≥ 1
@@ -179,8 +182,8 @@ func (m *Message) validate() error {
 func (r *Response) validate() error {
 	switch r.Kind {
 	case KindChildren:
-		if len(r.Children) != Fanout {
-			return fmt.Errorf("%d children, want %d", len(r.Children), Fanout)
+		if len(r.Children) != rangetree.Fanout {
+			return fmt.Errorf("%d children, want %d", len(r.Children), rangetree.Fanout)
 		}
 		for i, c := range r.Children {
 			if c.Count == 0 && c.Hash != 0 {
@@ -556,8 +559,8 @@ func unmarshalResponse(b []byte) (Response, error) {
 	return r, nil
 }
 
-// unmarshalChildren decodes a Children message: exactly Fanout counts and
-// one hash per non-zero count.
+// unmarshalChildren decodes a Children message: exactly rangetree.Fanout
+// counts and one hash per non-zero count.
 func unmarshalChildren(b []byte) ([]Summary, error) {
 	var counts, hashes []byte
 	var seen once
@@ -580,7 +583,7 @@ func unmarshalChildren(b []byte) ([]Summary, error) {
 			hashes = f.v
 		}
 	}
-	cs := make([]Summary, Fanout)
+	cs := make([]Summary, rangetree.Fanout)
 	for i := range cs {
 		x, n := protowire.ConsumeVarint(counts)
 		if n < 0 {
@@ -589,7 +592,7 @@ func unmarshalChildren(b []byte) ([]Summary, error) {
 		cs[i].Count, counts = x, counts[n:]
 	}
 	if len(counts) != 0 {
-		return nil, fmt.Errorf("children: more than %d counts", Fanout)
+		return nil, fmt.Errorf("children: more than %d counts", rangetree.Fanout)
 	}
 	for i := range cs {
 		if cs[i].Count == 0 {

@@ -8,10 +8,12 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"pgregory.net/rapid"
+
+	"github.com/grapevine-kv/grapevine/internal/rangetree"
 )
 
 func sampleChildren() []Summary {
-	cs := make([]Summary, Fanout)
+	cs := make([]Summary, rangetree.Fanout)
 	for i := range cs {
 		if i%3 != 0 {
 			cs[i] = Summary{Count: uint64(i * 1000), Hash: uint64(i) * 0x0101010101010101}
@@ -34,7 +36,7 @@ func sampleMessages() []Message {
 			{Kind: KindStreaming, Count: 12},
 			{Kind: KindStreamBoth, Count: 1 << 40},
 		}},
-		{Ack: 1, Responses: []Response{{Kind: KindChildren, Children: make([]Summary, Fanout)}}},
+		{Ack: 1, Responses: []Response{{Kind: KindChildren, Children: make([]Summary, rangetree.Fanout)}}},
 	}
 }
 
@@ -83,7 +85,7 @@ func TestMessageRoundTripProperty(t *testing.T) {
 		r.Kind = Kind(rapid.IntRange(int(KindChildren), int(KindStreamBoth)).Draw(t, "kind"))
 		switch r.Kind {
 		case KindChildren:
-			r.Children = rapid.SliceOfN(summary, Fanout, Fanout).Draw(t, "children")
+			r.Children = rapid.SliceOfN(summary, rangetree.Fanout, rangetree.Fanout).Draw(t, "children")
 		case KindItems:
 			r.Fingerprints = rapid.SliceOf(rapid.Uint64()).Draw(t, "fps")
 		case KindNeed:

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/grapevine-kv/grapevine/internal/rangetree"
 )
 
 // Session limits beyond those of a single message.
@@ -28,18 +30,23 @@ var ErrState = errors.New("reconcile: session method called out of turn")
 // errOverflow stops an item scan that outgrew MaxListItems.
 var errOverflow = errors.New("reconcile: list overflow")
 
-// Config tunes a session. The zero value is valid and means DefaultConfig.
-// The two sides of a session may use different configurations.
+// ErrInvalidConfig is wrapped by every problem Config.Validate reports.
+var ErrInvalidConfig = errors.New("reconcile: invalid config")
+
+// Config tunes a session. Start from DefaultConfig: the zero Config is
+// invalid. The two sides of a session may use different configurations.
 type Config struct {
 	// ListThreshold: a differing range where either side holds at most
 	// this many items is resolved by an item list instead of descending
-	// further. Default 16: a list of 16 fingerprints (128 B) costs less
-	// than the 16 child summaries (~170 B) and round trip it replaces.
+	// further; in [1, MaxListItems/16]. Default 16: a list of 16
+	// fingerprints (128 B) costs less than the 16 child summaries
+	// (~170 B) and the round trip it replaces.
 	ListThreshold int
-	// MessageBudget is the size a built message stays under (one response
-	// may exceed it, within MaxMessageSize). Default MaxMessageSize: all
-	// differing ranges of a level go in one message. Smaller values split
-	// a level over several messages (used by tests).
+	// MessageBudget is the size in bytes a built message stays under (one
+	// response may exceed it, within MaxMessageSize); in [64,
+	// MaxMessageSize]. Smaller values split a level over several messages
+	// (tests use them). Default MaxMessageSize: all differing ranges of a
+	// level go in one message, so each round trip descends two levels.
 	MessageBudget int
 }
 
@@ -48,22 +55,25 @@ func DefaultConfig() Config {
 	return Config{ListThreshold: 16, MessageBudget: MaxMessageSize}
 }
 
-func (c Config) withDefaults() (Config, error) {
-	d := DefaultConfig()
-	if c.ListThreshold == 0 {
-		c.ListThreshold = d.ListThreshold
-	}
-	if c.MessageBudget == 0 {
-		c.MessageBudget = d.MessageBudget
+// Validate returns nil if c can run a session, or an error listing every
+// invalid field, each wrapping ErrInvalidConfig.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...))
 	}
 	if c.ListThreshold < 1 || c.ListThreshold > MaxListItems/listRatio {
-		return c, fmt.Errorf("reconcile: ListThreshold %d out of [1, %d]", c.ListThreshold, MaxListItems/listRatio)
+		bad("ListThreshold %d out of [1, %d] (default %d)", c.ListThreshold, MaxListItems/listRatio, DefaultConfig().ListThreshold)
 	}
-	if c.MessageBudget < 64 || c.MessageBudget > MaxMessageSize {
-		return c, fmt.Errorf("reconcile: MessageBudget %d out of [64, %d]", c.MessageBudget, MaxMessageSize)
+	if c.MessageBudget < minMessageBudget || c.MessageBudget > MaxMessageSize {
+		bad("MessageBudget %d out of [%d, %d] (default %d)", c.MessageBudget, minMessageBudget, MaxMessageSize, DefaultConfig().MessageBudget)
 	}
-	return c, nil
+	return errors.Join(errs...)
 }
+
+// minMessageBudget is the smallest MessageBudget: room for a message's
+// header and a few responses.
+const minMessageBudget = 64
 
 // listRatio bounds how lopsided a listed range may be: a side lists its
 // items only if it holds at most listRatio times as many as the other
@@ -184,18 +194,18 @@ type Session struct {
 }
 
 // NewInitiator returns the side of a session that speaks first (Start).
+// It fails if cfg is invalid (see Config.Validate).
 func NewInitiator(ix Index, cfg Config) (*Session, error) { return newSession(ix, cfg, true) }
 
 // NewResponder returns the side of a session that answers the initiator's
-// first message.
+// first message. It fails if cfg is invalid (see Config.Validate).
 func NewResponder(ix Index, cfg Config) (*Session, error) { return newSession(ix, cfg, false) }
 
 func newSession(ix Index, cfg Config, initiator bool) (*Session, error) {
 	if ix == nil {
 		return nil, errors.New("reconcile: nil Index")
 	}
-	cfg, err := cfg.withDefaults()
-	if err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	return &Session{ix: ix, cfg: cfg, initiator: initiator}, nil
@@ -334,8 +344,8 @@ func (s *Session) receive(m *Message) error {
 		}
 		switch r.Kind {
 		case KindChildren:
-			newWeight += Fanout
-			newCount += Fanout
+			newWeight += rangetree.Fanout
+			newCount += rangetree.Fanout
 		case KindItems:
 			newWeight += 1 + len(r.Fingerprints)
 			newCount++
@@ -407,7 +417,7 @@ func checkAnswer(q *question, r *Response) error {
 			// A range this side is empty in is always answered by streaming.
 			return fmt.Errorf("%v for a range this side holds nothing in", r.Kind)
 		}
-		if r.Kind == KindChildren && q.level >= LeafLevel {
+		if r.Kind == KindChildren && q.level >= rangetree.LeafLevel {
 			return fmt.Errorf("children of a leaf")
 		}
 	case KindStreaming:
@@ -496,7 +506,7 @@ func (s *Session) answer(q *question) (answer, error) {
 		}, nil
 	}
 	t := uint64(s.cfg.ListThreshold)
-	canDescend := q.level < LeafLevel
+	canDescend := q.level < rangetree.LeafLevel
 	if canDescend && min(mine.Count, theirs.Count) > t {
 		return s.children(q), nil
 	}
@@ -533,8 +543,8 @@ func (s *Session) answer(q *question) (answer, error) {
 }
 
 func (s *Session) children(q *question) answer {
-	cs := make([]Summary, Fanout)
-	asked := make([]question, Fanout)
+	cs := make([]Summary, rangetree.Fanout)
+	asked := make([]question, rangetree.Fanout)
 	for i := range cs {
 		c := q.child(i)
 		cs[i] = s.summarize(c)

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/grapevine-kv/grapevine/crdt"
+	"github.com/grapevine-kv/grapevine/internal/rangetree"
 	"pgregory.net/rapid"
 )
 
@@ -22,13 +24,19 @@ const (
 	numPlacements
 )
 
+// inLeaf returns the hash at offset h (mod the leaf's size) in leaf i.
+func inLeaf(i, h uint64) uint64 {
+	r := rangetree.NodeRange(rangetree.LeafLevel, i)
+	return r.Lo + h%(r.Hi-r.Lo+1)
+}
+
 func place(mode int, typ crdt.Type, key []byte) uint64 {
 	h := hashBytes(uint64(typ), key)
 	switch mode {
 	case placeOneLeaf:
-		return 0xabcd<<48 | h>>16
+		return inLeaf(0xabcd, h)
 	case placeCollide:
-		return 0x1234<<48 + h%4
+		return inLeaf(0x1234, h%4)
 	case placeClusters:
 		return (h%3)<<56 | h>>40
 	}
@@ -119,7 +127,7 @@ func drawSpec(t *rapid.T) pairSpec {
 func drawConfig(t *rapid.T, name string) Config {
 	return Config{
 		ListThreshold: rapid.SampledFrom([]int{1, 2, 16, 16, 100}).Draw(t, name+".ListThreshold"),
-		MessageBudget: rapid.SampledFrom([]int{64, 300, 4096, 0, 0}).Draw(t, name+".MessageBudget"),
+		MessageBudget: rapid.SampledFrom([]int{64, 300, 4096, MaxMessageSize, MaxMessageSize}).Draw(t, name+".MessageBudget"),
 	}
 }
 
@@ -219,8 +227,8 @@ func TestConvergesTable(t *testing.T) {
 		s.seed = uint64(i)
 		t.Run(fmt.Sprintf("%+v", s), func(t *testing.T) {
 			a, b := genPair(s)
-			for _, budget := range []int{64, 0} {
-				x := checkSession(t, a, b, Config{MessageBudget: budget}, Config{MessageBudget: budget}, false)
+			for _, budget := range []int{64, MaxMessageSize} {
+				x := checkSession(t, a, b, withBudget(budget), withBudget(budget), false)
 				t.Logf("budget %d: %d/%d items, %d round trips, %d+%d bytes", budget, len(a), len(b), x.roundTrips(), x.bytesAB, x.bytesBA)
 			}
 		})
@@ -240,7 +248,7 @@ func TestCostGoals(t *testing.T) {
 	}
 	for _, d := range []int{0, 1, 100} {
 		a, b := synthPair(base, d, rng)
-		x, err := runSession(a, b, Config{}, Config{}, false)
+		x, err := runSession(a, b, DefaultConfig(), DefaultConfig(), false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -305,9 +313,9 @@ func TestBootstrapIsOneRoundTrip(t *testing.T) {
 		x := exchange{}
 		var err error
 		if dir == "initiator empty" {
-			x, err = runSession(indexOf(replica{}, true), indexOf(a, true), Config{}, Config{}, false)
+			x, err = runSession(indexOf(replica{}, true), indexOf(a, true), DefaultConfig(), DefaultConfig(), false)
 		} else {
-			x, err = runSession(indexOf(a, true), indexOf(replica{}, true), Config{}, Config{}, false)
+			x, err = runSession(indexOf(a, true), indexOf(replica{}, true), DefaultConfig(), DefaultConfig(), false)
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -316,7 +324,7 @@ func TestBootstrapIsOneRoundTrip(t *testing.T) {
 		if dir == "responder empty" {
 			full, empty = x.outA, x.outB
 		}
-		whole := []Range{{0, math.MaxUint64}}
+		whole := []Range{rangetree.NodeRange(0, 0)}
 		if x.roundTrips() != 1 || len(full.Stream) != 1 || full.Stream[0] != whole[0] || len(full.Send) != 0 {
 			t.Fatalf("%s: %d round trips, full side %+v", dir, x.roundTrips(), full)
 		}
@@ -336,11 +344,11 @@ func TestPartialBootstrapStreamsTheRest(t *testing.T) {
 			part[k] = it
 		}
 	}
-	x := checkSession(t, part, full, Config{}, Config{}, false)
+	x := checkSession(t, part, full, DefaultConfig(), DefaultConfig(), false)
 	if len(x.outA.Send) != 0 || len(x.outA.Stream) != 0 {
 		t.Fatalf("the partial side sends %+v", x.outA)
 	}
-	if len(x.outB.Stream) != 1 || x.outB.Stream[0] != (Range{0x6000_0000_0000_0000, math.MaxUint64}) {
+	if len(x.outB.Stream) != 1 || x.outB.Stream[0] != (Range{Lo: 0x6000_0000_0000_0000, Hi: math.MaxUint64}) {
 		t.Fatalf("full side streams %v, want the missing upper part", x.outB.Stream)
 	}
 	var expect uint64
@@ -357,28 +365,56 @@ func TestIndexErrorEndsSession(t *testing.T) {
 	ia, ib := indexOf(a, false), indexOf(b, false)
 	boom := errors.New("disk on fire")
 	ib.failItems = boom
-	_, err := runSession(ia, ib, Config{}, Config{}, false)
+	_, err := runSession(ia, ib, DefaultConfig(), DefaultConfig(), false)
 	if !errors.Is(err, boom) || errors.Is(err, ErrMalformed) {
 		t.Fatalf("got %v, want the index's error, not ErrMalformed", err)
 	}
 }
 
 func TestConfigValidation(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatalf("DefaultConfig: %v", err)
+	}
 	ix := indexOf(replica{}, false)
-	for _, c := range []Config{{ListThreshold: -1}, {ListThreshold: MaxListItems}, {MessageBudget: 10}, {MessageBudget: MaxMessageSize + 1}} {
-		if _, err := NewInitiator(ix, c); err == nil {
-			t.Errorf("config %+v accepted", c)
+	for _, tc := range []struct {
+		cfg  Config
+		want []string // every problem, each on its own line
+	}{
+		{Config{}, []string{"ListThreshold 0 out of", "MessageBudget 0 out of"}},
+		{Config{ListThreshold: -1, MessageBudget: MaxMessageSize + 1}, []string{"ListThreshold -1", "MessageBudget 4194305"}},
+		{Config{ListThreshold: MaxListItems, MessageBudget: 64}, []string{"ListThreshold 65536"}},
+		{Config{ListThreshold: 1, MessageBudget: 10}, []string{"MessageBudget 10"}},
+	} {
+		err := tc.cfg.Validate()
+		if !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%+v: Validate = %v, want ErrInvalidConfig", tc.cfg, err)
+			continue
+		}
+		lines := strings.Split(err.Error(), "\n")
+		if len(lines) != len(tc.want) {
+			t.Errorf("%+v: %d problems reported, want %d:\n%v", tc.cfg, len(lines), len(tc.want), err)
+		}
+		for i, line := range lines {
+			if !strings.HasPrefix(line, "reconcile: invalid config: ") || i < len(tc.want) && !strings.Contains(line, tc.want[i]) {
+				t.Errorf("%+v: problem %d is %q, want it to name %q", tc.cfg, i, line, tc.want)
+			}
+		}
+		if _, err := NewInitiator(ix, tc.cfg); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("NewInitiator(%+v) = %v", tc.cfg, err)
+		}
+		if _, err := NewResponder(ix, tc.cfg); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("NewResponder(%+v) = %v", tc.cfg, err)
 		}
 	}
-	if _, err := NewResponder(nil, Config{}); err == nil {
+	if _, err := NewResponder(nil, DefaultConfig()); err == nil {
 		t.Error("nil index accepted")
 	}
 }
 
 func TestMisuse(t *testing.T) {
 	ix := indexOf(replica{}, false)
-	ini, _ := NewInitiator(ix, Config{})
-	res, _ := NewResponder(ix, Config{})
+	ini, _ := NewInitiator(ix, DefaultConfig())
+	res, _ := NewResponder(ix, DefaultConfig())
 	if _, _, err := ini.Handle([]byte{8, 0}); !errors.Is(err, ErrState) {
 		t.Errorf("Handle before Start: %v", err)
 	}
@@ -405,32 +441,24 @@ func TestMisuse(t *testing.T) {
 }
 
 func TestMergeRanges(t *testing.T) {
-	got := mergeRanges([]Range{NodeRange(1, 3), NodeRange(1, 1), NodeRange(1, 2), NodeRange(1, 15), NodeRange(2, 0)})
-	want := []Range{NodeRange(2, 0), {NodeRange(1, 1).Lo, NodeRange(1, 3).Hi}, NodeRange(1, 15)}
+	got := mergeRanges([]Range{rangetree.NodeRange(1, 3), rangetree.NodeRange(1, 1), rangetree.NodeRange(1, 2), rangetree.NodeRange(1, 15), rangetree.NodeRange(2, 0)})
+	want := []Range{rangetree.NodeRange(2, 0), {Lo: rangetree.NodeRange(1, 1).Lo, Hi: rangetree.NodeRange(1, 3).Hi}, rangetree.NodeRange(1, 15)}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
-	spans := mergeSpans([]Span{{NodeRange(1, 1), 2}, {NodeRange(1, 0), 3}, {NodeRange(1, 5), 1}})
-	if len(spans) != 2 || spans[0].Count != 5 || spans[0].Hi != NodeRange(1, 1).Hi {
+	spans := mergeSpans([]Span{{rangetree.NodeRange(1, 1), 2}, {rangetree.NodeRange(1, 0), 3}, {rangetree.NodeRange(1, 5), 1}})
+	if len(spans) != 2 || spans[0].Count != 5 || spans[0].Hi != rangetree.NodeRange(1, 1).Hi {
 		t.Fatalf("spans %v", spans)
 	}
 }
 
-func TestNodeRange(t *testing.T) {
-	if r := NodeRange(0, 0); r != (Range{0, math.MaxUint64}) {
-		t.Fatal(r)
-	}
-	if r := NodeRange(1, 15); r != (Range{0xf << 60, math.MaxUint64}) {
-		t.Fatal(r)
-	}
-	if r := NodeRange(LeafLevel, 0x1234); r != (Range{0x1234 << 48, 0x1234<<48 | (1<<48 - 1)}) {
-		t.Fatal(r)
-	}
-	for L := 0; L <= LeafLevel; L++ {
+// TestNodeChildren checks that a node's first and last children span it.
+func TestNodeChildren(t *testing.T) {
+	for L := 0; L <= rangetree.LeafLevel; L++ {
 		n := node{uint8(L), 5 % (1 << (4 * L))}
 		r := n.rng()
-		first, last := n.child(0).rng(), n.child(Fanout-1).rng()
-		if L < LeafLevel && (first.Lo != r.Lo || last.Hi != r.Hi) {
+		first, last := n.child(0).rng(), n.child(rangetree.Fanout-1).rng()
+		if L < rangetree.LeafLevel && (first.Lo != r.Lo || last.Hi != r.Hi) {
 			t.Fatalf("level %d: children %v..%v do not cover %v", L, first, last, r)
 		}
 	}
@@ -460,8 +488,8 @@ func TestListOverflow(t *testing.T) {
 		items[i] = newItem(placeOneLeaf, crdt.TypeRegister, fmt.Appendf(nil, "k%d", i), uint64(i))
 	}
 	ix := newMemIndex(items, false)
-	leaf := node{LeafLevel, 0xabcd}
-	s, err := NewResponder(lyingIndex{ix}, Config{})
+	leaf := node{rangetree.LeafLevel, 0xabcd}
+	s, err := NewResponder(lyingIndex{ix}, DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
