@@ -477,7 +477,7 @@ type nsIndex struct {
 }
 
 func (x nsIndex) Summarize(lo, hi uint64) reconcile.Summary {
-	return reconcile.Summary(x.store.Summarize(x.ns, lo, hi))
+	return x.store.Summarize(x.ns, lo, hi)
 }
 
 func (x nsIndex) Items(lo, hi uint64, fn func(reconcile.Item) error) error {

@@ -146,7 +146,7 @@ func checkInvariants(t tester, db *DB) {
 	helper(t)
 	wantIndex := map[string]uint64{}
 	wantTomb := map[string]bool{}
-	wantTrees := map[string]*rangeTree{}
+	wantTrees := map[string]*rangetree.Tree{}
 	gotIndex := map[string]uint64{}
 	gotTomb := map[string]bool{}
 	err := db.bdb.View(func(txn *badger.Txn) error {
@@ -229,7 +229,7 @@ func checkInvariants(t tester, db *DB) {
 	}
 }
 
-func treesEqual(a, b map[string]*rangeTree) bool { return sameNodes(treeNodes(a), treeNodes(b)) }
+func treesEqual(a, b map[string]*rangetree.Tree) bool { return sameNodes(treeNodes(a), treeNodes(b)) }
 
 func sameNodes(a, b map[string][]Summary) bool {
 	return maps.EqualFunc(a, b, func(x, y []Summary) bool { return slices.Equal(x, y) })
@@ -237,7 +237,7 @@ func sameNodes(a, b map[string][]Summary) bool {
 
 // treeNodes copies the summaries of every node of each tree, level by
 // level, for comparing trees across a reopen.
-func treeNodes(trees map[string]*rangeTree) map[string][]Summary {
+func treeNodes(trees map[string]*rangetree.Tree) map[string][]Summary {
 	out := make(map[string][]Summary, len(trees))
 	for ns, t := range trees {
 		var nodes []Summary

@@ -25,10 +25,6 @@ type Item struct {
 	Key         []byte    // the key; valid only during the callback
 }
 
-// rangeTree is one namespace's tree of range sums (see rangetree.Tree):
-// about 1.1 MB, freed when its namespace empties.
-type rangeTree = rangetree.Tree
-
 // treeDelta is one committed change to a namespace's tree.
 type treeDelta struct {
 	ns    string
@@ -67,7 +63,7 @@ func (db *DB) applyTreeLocked(d treeDelta) {
 
 // rebuildTrees builds every namespace's tree by one scan of the hash index.
 func (db *DB) rebuildTrees() error {
-	trees := make(map[string]*rangeTree)
+	trees := make(map[string]*rangetree.Tree)
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		io := badger.DefaultIteratorOptions
 		io.PrefetchValues = false
@@ -75,7 +71,7 @@ func (db *DB) rebuildTrees() error {
 		it := txn.NewIterator(io)
 		defer it.Close()
 		var lastNS []byte
-		var cur *rangeTree
+		var cur *rangetree.Tree
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
 			ns, h, _, _, ok := parseHashKey(item.Key())

@@ -30,9 +30,13 @@ var layer = map[string]int{
 	// lengths included, which storage enforces); it ranks below storage
 	// and gossip and imports only crdt (and protowire, see wireImports).
 	"internal/wire": 1,
-	"storage":       2,
-	"gossip":        3,
-	"peer":          3,
+	// internal/rangetree is the one definition of the anti-entropy range
+	// tree, shared by storage and gossip/reconcile; standard library only
+	// (rangetree_test.go).
+	"internal/rangetree": 1,
+	"storage":            2,
+	"gossip":             3,
+	"peer":               3,
 	// internal/chaos sends hostile input built with internal/wire; it may
 	// not import gossip (nor gossip/reconcile), node or api.
 	"internal/chaos":    3,
