@@ -39,10 +39,21 @@ type Client struct {
 // ErrUnreachable is returned when no endpoint answers.
 var ErrUnreachable = errors.New("client: no grapevine daemon reachable")
 
+// Option changes a Client that New builds.
+type Option func(*Client)
+
+// WithHTTPClient makes the client send its requests through hc (its
+// transport, connection pool and dial timeout) instead of a plain
+// &http.Client{}. The caller keeps hc and may share it between clients.
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
+
 // New returns a client for the given endpoints ("host:port" or
 // "http://host:port") using namespace ns ("" for the default).
-func New(endpoints []string, ns string) (*Client, error) {
+func New(endpoints []string, ns string, opts ...Option) (*Client, error) {
 	c := &Client{namespace: ns, hc: &http.Client{}}
+	for _, o := range opts {
+		o(c)
+	}
 	for _, e := range endpoints {
 		e = strings.TrimSpace(e)
 		if e == "" {

@@ -83,3 +83,30 @@ func TestErrorCodes(t *testing.T) {
 		t.Errorf("a non-JSON answer: %v, want internal", err)
 	}
 }
+
+// TestWithHTTPClient: the requests go through the given http.Client.
+func TestWithHTTPClient(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(apitype.VersionHeader, "7")
+	}))
+	defer srv.Close()
+	var sent atomic.Int32
+	hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		sent.Add(1)
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	c, err := New([]string{srv.URL}, "", WithHTTPClient(hc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.Put(context.Background(), "k", []byte("v")); err != nil || v != 7 {
+		t.Fatalf("Put = %d, %v; want 7", v, err)
+	}
+	if sent.Load() != 1 {
+		t.Fatalf("%d requests through the given client, want 1", sent.Load())
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

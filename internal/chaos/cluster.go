@@ -18,17 +18,13 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/grapevine-kv/grapevine/api/apitype"
+	"github.com/grapevine-kv/grapevine/api/client"
 )
 
-// versionHeader carries a value's HLC stamp as a decimal (api.VersionHeader;
-// internal/ may not import api).
-const versionHeader = "Grapevine-Version"
-
-// Errors of the cluster.
-var (
-	ErrNotRunning = errors.New("chaos: peer not running")
-	errNotFound   = errors.New("chaos: not found")
-)
+// ErrNotRunning: the peer named has no running process (no API address).
+var ErrNotRunning = errors.New("chaos: peer not running")
 
 // Daemon is one `grapevine daemon` process, restartable on the same data
 // directory and libp2p address.
@@ -226,10 +222,17 @@ func (d *Daemon) Stop(grace time.Duration) error {
 	return nil
 }
 
-// Client talks to the daemons' HTTP APIs.
+// Client talks to the daemons' HTTP APIs: through one api/client.Client
+// per peer address, each built with that single endpoint, so a request goes
+// to exactly the peer it names and is never failed over to another. Every
+// request is bounded by the timeout. Safe for concurrent use.
 type Client struct {
 	http    *http.Client
 	timeout time.Duration
+	mu      struct {
+		sync.Mutex
+		peers map[string]*client.Client // by API address
+	}
 }
 
 // NewClient returns a client whose requests time out after timeout.
@@ -239,39 +242,57 @@ func NewClient(timeout time.Duration) *Client {
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     30 * time.Second,
 	}
-	return &Client{http: &http.Client{Transport: tr}, timeout: timeout}
+	c := &Client{http: &http.Client{Transport: tr}, timeout: timeout}
+	c.mu.peers = map[string]*client.Client{}
+	return c
 }
 
 // Close closes idle connections.
 func (c *Client) Close() { c.http.CloseIdleConnections() }
 
+// errNoAddr is the error of a request to a peer without an API address: a
+// dial that cannot happen, so a definite failure.
+func errNoAddr() error { return &net.OpError{Op: "dial", Net: "tcp", Err: ErrNotRunning} }
+
+// peer returns the client of the peer serving its API at addr.
+func (c *Client) peer(addr string) (*client.Client, error) {
+	if addr == "" {
+		return nil, errNoAddr()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if pc, ok := c.mu.peers[addr]; ok {
+		return pc, nil
+	}
+	pc, err := client.New([]string{addr}, "", client.WithHTTPClient(c.http))
+	if err != nil {
+		return nil, err
+	}
+	c.mu.peers[addr] = pc
+	return pc, nil
+}
+
 // Outcome classifies a failed request: fail when it certainly did not
-// reach the handler (connection refused, a 4xx), info when it may have
-// (timeout, reset, 5xx).
+// reach the handler (connection refused, a 4xx, 503 unavailable), info when
+// it may have (timeout, reset, another 5xx).
 func outcome(err error) string {
 	var ne *net.OpError
 	if errors.As(err, &ne) && ne.Op == "dial" {
 		return TypeFail
 	}
-	var he *httpError
-	if errors.As(err, &he) && (he.status < 500 || he.code == "unavailable") {
+	var ae *apitype.Error
+	if errors.As(err, &ae) && (ae.Status < 500 || ae.Code == apitype.CodeUnavailable) {
 		return TypeFail
 	}
 	return TypeInfo
 }
 
-type httpError struct {
-	status  int
-	code    string
-	message string
-}
-
-func (e *httpError) Error() string { return fmt.Sprintf("HTTP %d %s: %s", e.status, e.code, e.message) }
-
-// do sends one request and returns the response body and headers for a 2xx.
-func (c *Client) do(ctx context.Context, method, addr, path string, q url.Values, body []byte) ([]byte, http.Header, error) {
+// raw sends one request as given, for what api/client does not cover: the
+// test hooks, /metrics and the rogue's malformed requests. It returns the
+// body of a 2xx answer, else an *apitype.Error or the transport's error.
+func (c *Client) raw(ctx context.Context, method, addr, path string, q url.Values, body []byte) ([]byte, error) {
 	if addr == "" {
-		return nil, nil, &net.OpError{Op: "dial", Net: "tcp", Err: ErrNotRunning}
+		return nil, errNoAddr()
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -285,155 +306,143 @@ func (c *Client) do(ctx context.Context, method, addr, path string, q url.Values
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		return nil, nil, &httpError{status: 400, code: "bad_request", message: err.Error()}
+		// Not sent: refused as the server would refuse a malformed request.
+		return nil, &apitype.Error{Status: http.StatusBadRequest, Code: apitype.CodeInvalidArgument, Message: err.Error()}
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if resp.StatusCode/100 != 2 {
-		var e struct{ Code, Message string }
-		_ = json.Unmarshal(b, &e)
-		if resp.StatusCode == http.StatusNotFound && e.Code == "not_found" {
-			return nil, resp.Header, errNotFound
+		e := &apitype.Error{Status: resp.StatusCode}
+		if json.Unmarshal(b, e) != nil || e.Code == "" {
+			e.Code, e.Message = apitype.CodeInternal, fmt.Sprintf("unexpected response %s: %s", resp.Status, bytes.TrimSpace(b))
 		}
-		return nil, resp.Header, &httpError{status: resp.StatusCode, code: e.Code, message: e.Message}
+		return nil, e
 	}
-	return b, resp.Header, nil
+	return b, nil
 }
-
-// kvPath escapes a key for /v1/kv/{key} (every byte but unreserved ones).
-func kvPath(prefix, key string) string { return prefix + url.PathEscape(key) }
 
 // Put writes key and returns the write's version.
 func (c *Client) Put(ctx context.Context, addr, key, value string) (uint64, error) {
-	_, h, err := c.do(ctx, http.MethodPut, addr, kvPath("/v1/kv/", key), nil, []byte(value))
+	pc, err := c.peer(addr)
 	if err != nil {
 		return 0, err
 	}
-	v, err := strconv.ParseUint(h.Get(versionHeader), 10, 64)
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	v, err := pc.Put(ctx, key, []byte(value))
 	if err != nil {
-		return 0, fmt.Errorf("chaos: PUT answered without a valid %s header: %w", versionHeader, err)
+		return 0, err
+	}
+	if v == 0 { // api/client reads a missing or malformed version as 0, which no write has
+		return 0, fmt.Errorf("chaos: PUT answered without a valid %s header", apitype.VersionHeader)
 	}
 	return v, nil
 }
 
 // Get reads key; a missing or deleted key is Reg{Absent: true}.
 func (c *Client) Get(ctx context.Context, addr, key string) (Reg, error) {
-	b, h, err := c.do(ctx, http.MethodGet, addr, kvPath("/v1/kv/", key), nil, nil)
-	if errors.Is(err, errNotFound) {
-		return Reg{Absent: true}, nil
-	}
+	pc, err := c.peer(addr)
 	if err != nil {
 		return Reg{}, err
 	}
-	v, err := strconv.ParseUint(h.Get(versionHeader), 10, 64)
-	if err != nil {
-		return Reg{}, fmt.Errorf("chaos: GET answered without a valid %s header: %w", versionHeader, err)
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	v, err := pc.Get(ctx, key)
+	switch {
+	case errors.Is(err, apitype.ErrNotFound):
+		return Reg{Absent: true}, nil
+	case err != nil:
+		return Reg{}, err
+	case v.Version == 0: // as in Put
+		return Reg{}, fmt.Errorf("chaos: GET answered without a valid %s header", apitype.VersionHeader)
 	}
-	return Reg{Value: string(b), Version: v}, nil
+	return Reg{Value: string(v.Data), Version: v.Version}, nil
 }
 
 // Delete deletes key.
 func (c *Client) Delete(ctx context.Context, addr, key string) error {
-	_, _, err := c.do(ctx, http.MethodDelete, addr, kvPath("/v1/kv/", key), nil, nil)
-	return err
+	pc, err := c.peer(addr)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	return pc.Delete(ctx, key)
 }
 
 // Incr adds by to the counter at key and returns its new value on the peer.
 func (c *Client) Incr(ctx context.Context, addr, key string, by int64) (int64, error) {
-	b, _, err := c.do(ctx, http.MethodPost, addr, kvPath("/v1/counter/", key), url.Values{"by": {strconv.FormatInt(by, 10)}}, nil)
+	pc, err := c.peer(addr)
 	if err != nil {
 		return 0, err
 	}
-	var r struct{ Value int64 }
-	if err := json.Unmarshal(b, &r); err != nil {
-		return 0, fmt.Errorf("chaos: counter answer: %w", err)
-	}
-	return r.Value, nil
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	return pc.Incr(ctx, key, by)
 }
 
 // Counter reads the counter at key.
 func (c *Client) Counter(ctx context.Context, addr, key string) (int64, error) {
-	b, _, err := c.do(ctx, http.MethodGet, addr, kvPath("/v1/counter/", key), nil, nil)
+	pc, err := c.peer(addr)
 	if err != nil {
 		return 0, err
 	}
-	var r struct{ Value int64 }
-	if err := json.Unmarshal(b, &r); err != nil {
-		return 0, fmt.Errorf("chaos: counter answer: %w", err)
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	return pc.Counter(ctx, key)
+}
+
+// List returns every live register with the prefix, all pages; each page
+// is one request, bounded by the timeout.
+func (c *Client) List(ctx context.Context, addr, prefix string) ([]apitype.Entry, error) {
+	pc, err := c.peer(addr)
+	if err != nil {
+		return nil, err
 	}
-	return r.Value, nil
-}
-
-// entry is one key of a listing.
-type entry struct {
-	Key     string `json:"key"`
-	Value   []byte `json:"value"`
-	Version uint64 `json:"version"`
-}
-
-// List returns every live register with the prefix, all pages.
-func (c *Client) List(ctx context.Context, addr, prefix string) ([]entry, error) {
-	var out []entry
-	after := ""
+	var out []apitype.Entry
+	opts := client.ListOptions{Prefix: prefix, Limit: apitype.MaxListLimit}
 	for {
-		q := url.Values{"limit": {"10000"}}
-		if prefix != "" {
-			q.Set("prefix", prefix)
-		}
-		if after != "" {
-			q.Set("after", after)
-		}
-		b, _, err := c.do(ctx, http.MethodGet, addr, "/v1/kv", q, nil)
+		pctx, cancel := context.WithTimeout(ctx, c.timeout)
+		page, err := pc.List(pctx, opts)
+		cancel()
 		if err != nil {
 			return nil, err
-		}
-		var page struct {
-			Entries []entry `json:"entries"`
-			Next    string  `json:"next"`
-		}
-		if err := json.Unmarshal(b, &page); err != nil {
-			return nil, fmt.Errorf("chaos: listing: %w", err)
 		}
 		out = append(out, page.Entries...)
 		if page.Next == "" {
 			return out, nil
 		}
-		after = page.Next
+		opts.After = page.Next
 	}
-}
-
-// status is the part of /v1/status the harness uses.
-type status struct {
-	ID    string `json:"id"`
-	Peers int    `json:"peers"`
 }
 
 // Status reads /v1/status.
-func (c *Client) Status(ctx context.Context, addr string) (status, error) {
-	var st status
-	b, _, err := c.do(ctx, http.MethodGet, addr, "/v1/status", nil, nil)
+func (c *Client) Status(ctx context.Context, addr string) (apitype.Status, error) {
+	pc, err := c.peer(addr)
 	if err != nil {
-		return st, err
+		return apitype.Status{}, err
 	}
-	return st, json.Unmarshal(b, &st)
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	return pc.Status(ctx)
 }
 
 // Hook calls a test hook (POST /v1/test/<name>).
 func (c *Client) Hook(ctx context.Context, addr, name string, q url.Values) error {
-	_, _, err := c.do(ctx, http.MethodPost, addr, "/v1/test/"+name, q, nil)
+	_, err := c.raw(ctx, http.MethodPost, addr, "/v1/test/"+name, q, nil)
 	return err
 }
 
 // Metric returns the sum of the samples of a Prometheus counter.
 func (c *Client) Metric(ctx context.Context, addr, name string) (float64, error) {
-	b, _, err := c.do(ctx, http.MethodGet, addr, "/metrics", nil, nil)
+	b, err := c.raw(ctx, http.MethodGet, addr, "/metrics", nil, nil)
 	if err != nil {
 		return 0, err
 	}

@@ -10,7 +10,7 @@ import (
 
 // Operation functions (Op.F).
 const (
-	FPut  = "put"  // PUT /v1/kv/{key}: Value written; Version from Grapevine-Version
+	FPut  = "put"  // PUT /v1/kv/{key}: Value written; Version from apitype.VersionHeader
 	FGet  = "get"  // GET /v1/kv/{key}: Value and Version read, or Absent
 	FIncr = "incr" // POST /v1/counter/{key}?by=Delta: Result is the new value on the peer
 	FDel  = "del"  // DELETE /v1/kv/{key}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grapevine-kv/grapevine/api/apitype"
 	"github.com/grapevine-kv/grapevine/crdt"
 	"github.com/grapevine-kv/grapevine/internal/wire"
 	"github.com/libp2p/go-libp2p"
@@ -266,21 +267,22 @@ func (r *rogue) sync(ctx context.Context, d *Daemon) {
 
 // api sends one invalid API request.
 func (r *rogue) api(ctx context.Context, d *Daemon) {
-	key := string(r.key("a"))
-	method, path, q, body := http.MethodPut, kvPath("/v1/kv/", key), url.Values(nil), []byte("bad")
+	kv := "/v1/kv/" + url.PathEscape(string(r.key("a")))
+	ctr := "/v1/counter/" + url.PathEscape(badKeyPrefix+"ctr")
+	method, path, q, body := http.MethodPut, kv, url.Values(nil), []byte("bad")
 	switch r.rng.IntN(10) {
 	case 0:
-		body = bytes.Repeat([]byte("v"), 1<<20+1)
+		body = bytes.Repeat([]byte("v"), 1<<20+1) // over the daemons' default MaxValueSize
 	case 1:
-		path = kvPath("/v1/kv/", key+"\x01")
+		path = kv + url.PathEscape("\x01")
 	case 2:
-		path = kvPath("/v1/kv/", key+strings.Repeat("k", 4096))
+		path = kv + strings.Repeat("k", apitype.MaxKeyLen)
 	case 3:
 		q = url.Values{"ns": {"Not A Namespace!"}}
 	case 4:
-		method, path, q, body = http.MethodPost, kvPath("/v1/counter/", badKeyPrefix+"ctr"), url.Values{"by": {"abc"}}, nil
+		method, path, q, body = http.MethodPost, ctr, url.Values{"by": {"abc"}}, nil
 	case 5:
-		method, path, q, body = http.MethodPost, kvPath("/v1/counter/", badKeyPrefix+"ctr"), url.Values{"by": {"99999999999999999999"}}, nil
+		method, path, q, body = http.MethodPost, ctr, url.Values{"by": {"99999999999999999999"}}, nil
 	case 6:
 		method, path, q, body = http.MethodGet, "/v1/kv", url.Values{"limit": {"0"}}, nil
 	case 7:
@@ -291,18 +293,16 @@ func (r *rogue) api(ctx context.Context, d *Daemon) {
 		path = "/v1/kv/"
 	}
 	r.stats.APISent++
-	_, _, err := r.c.do(ctx, method, d.API(), path, q, body)
-	var he *httpError
+	_, err := r.c.raw(ctx, method, d.API(), path, q, body)
+	var ae *apitype.Error
 	switch {
 	case err == nil:
 		r.stats.APIAccepted++
 		r.hist.Event("rogue-api-accepted", fmt.Sprintf("%s %s?%s answered 2xx", method, path, q.Encode()), d.Index)
-	case errors.Is(err, errNotFound):
-		r.stats.APIRejected++
-	case errors.As(err, &he) && he.status >= 500:
+	case errors.As(err, &ae) && ae.Status >= 500:
 		r.stats.APIServerErrors++
 		r.hist.Event("rogue-api-error", fmt.Sprintf("%s %s?%s: %v", method, path, q.Encode(), err), d.Index)
-	case errors.As(err, &he):
+	case errors.As(err, &ae): // 4xx, not_found included
 		r.stats.APIRejected++
 	default:
 		r.stats.APIUnreachable++

@@ -1,8 +1,9 @@
 // Package deptest enforces the project's layering and documentation rules:
 // data flows one way (cmd → api → node → {gossip, peer} → storage → crdt),
-// internal/wire ranks below gossip, internal/chaos does not import gossip,
-// crdt imports only the standard library, and every package and exported
-// name carries a doc comment.
+// internal/wire ranks below gossip, internal/chaos imports no server layer
+// (only crdt, internal/wire and the API's client and types), crdt imports
+// only the standard library, and every package and exported name carries a
+// doc comment.
 package deptest
 
 import (
@@ -20,12 +21,18 @@ import (
 
 const module = "github.com/grapevine-kv/grapevine"
 
-// layer ranks each top-level folder, and each package of internal/ on its
-// own; a package may import project packages of a strictly lower rank only.
+// layer ranks each top-level folder, each package of internal/ and the
+// two-level folders it names (api/apitype, api/client) on their own; a
+// package may import project packages of a strictly lower rank only.
 // Rank -1 is shared plumbing (internal/testutil, internal/deptest): allowed
 // from everywhere but crdt, and it must not import above storage itself.
 var layer = map[string]int{
 	"crdt": 0,
+	// The API's wire types and its Go client import only the standard
+	// library and each other (TestClientIsLight), so they rank at the
+	// bottom: anything may use them, they use nothing of the project.
+	"api/apitype": 0,
+	"api/client":  1,
 	// internal/wire holds every wire format and limit (key and namespace
 	// lengths included, which storage enforces); it ranks below storage
 	// and gossip and imports only crdt (and protowire, see wireImports).
@@ -35,11 +42,13 @@ var layer = map[string]int{
 	// (rangetree_test.go).
 	"internal/rangetree": 1,
 	"storage":            2,
-	"gossip":             3,
-	"peer":               3,
-	// internal/chaos sends hostile input built with internal/wire; it may
-	// not import gossip (nor gossip/reconcile), node or api.
-	"internal/chaos":    3,
+	// internal/chaos drives real daemons through api/client and sends
+	// hostile input built with internal/wire; ranked with storage, it may
+	// import none of the server: not storage, gossip (nor
+	// gossip/reconcile), peer, node or api.
+	"internal/chaos":    2,
+	"gossip":            3,
+	"peer":              3,
 	"node":              4,
 	"api":               5,
 	"cmd":               6,
@@ -77,13 +86,17 @@ func listPackages(t *testing.T) []pkg {
 	return pkgs
 }
 
-// top returns the unit of a project import path that layer ranks: its
-// top-level folder, or internal/<name> for a package of internal/.
+// top returns the unit of a project import path that layer ranks:
+// internal/<name> for a package of internal/, a two-level folder that layer
+// ranks on its own (api/client), else its top-level folder.
 func top(path string) string {
 	rel := strings.TrimPrefix(strings.TrimPrefix(path, module), "/")
 	parts := strings.SplitN(rel, "/", 3)
-	if parts[0] == "internal" && len(parts) > 1 {
-		return "internal/" + parts[1]
+	if len(parts) > 1 {
+		sub := parts[0] + "/" + parts[1]
+		if _, ranked := layer[sub]; ranked || parts[0] == "internal" {
+			return sub
+		}
 	}
 	return parts[0]
 }
@@ -150,6 +163,17 @@ func TestCheckImport(t *testing.T) {
 		{"internal/chaos", module + "/gossip/reconcile", false},
 		{"internal/chaos", module + "/node", false},
 		{"internal/chaos", module + "/api", false},
+		{"internal/chaos", module + "/api/apitype", true},
+		{"internal/chaos", module + "/api/client", true},
+		{"internal/chaos", module + "/peer", false},
+		{"internal/chaos", module + "/storage", false},
+		{"api/client", module + "/api/apitype", true},
+		{"api/apitype", module + "/api/client", false},
+		{"api/client", module + "/api", false},
+		{"api/apitype", module + "/api", false},
+		{"api/client", module + "/node", false},
+		{"api", module + "/api/apitype", true},
+		{"cmd", module + "/api/client", true},
 		{"internal/wire", module + "/crdt", true},
 		{"internal/wire", "google.golang.org/protobuf/encoding/protowire", true},
 		{"internal/wire", module + "/gossip", false},
