@@ -36,9 +36,9 @@ type Node struct {
 	reg    *prometheus.Registry
 	m      metrics
 
-	// beforeSyncApply, set only by tests, runs before each chunk of
-	// synced states is applied; an error aborts the round.
-	beforeSyncApply func() error
+	// beforeSyncApply, if set (SetBeforeSyncApplyForTest), runs before
+	// each chunk of synced states is applied; an error aborts the round.
+	beforeSyncApply atomic.Pointer[func() error]
 
 	closed atomic.Bool // set first thing in Close: every method then returns ErrClosed
 
@@ -184,9 +184,6 @@ func (n *Node) Peer() *peer.Peer { return n.peer }
 
 // Metrics returns the node's Prometheus registry.
 func (n *Node) Metrics() *prometheus.Registry { return n.reg }
-
-// Gossip returns the push side of replication (for tests and stats).
-func (n *Node) Gossip() *gossip.Push { return n.push }
 
 // join subscribes to a namespace's gossip once.
 func (n *Node) join(ns string) error {
