@@ -144,6 +144,7 @@ func TestStoppedPeerCatchesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, "first write everywhere", func() bool { return c.Converged() })
+	id := c.Node(2).ID()
 	c.Stop(2)
 	for k := range 200 {
 		if _, err := nodes[k%2].Put(ctx, "", []byte(fmt.Sprint("during-", k)), []byte("v")); err != nil {
@@ -154,6 +155,9 @@ func TestStoppedPeerCatchesUp(t *testing.T) {
 	// holds before the heal comes from its own data directory.
 	c.Partition(2)
 	restarted := c.Restart(2)
+	if restarted.ID() != id {
+		t.Fatalf("restarted as %s, want its own identity %s", restarted.ID(), id)
+	}
 	if _, err := restarted.Get(ctx, "", []byte("before")); err != nil {
 		t.Fatalf("restarted peer lost its data: %v", err)
 	}

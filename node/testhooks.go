@@ -11,7 +11,8 @@ import (
 
 // Test hooks: everything in package node that exists only for tests and
 // benchmarks lives in this file, and every name ends in ForTest. Production
-// code never calls them; node/nodetest and node's own tests do.
+// code never calls them; node/nodetest and node's own tests do. (The
+// daemon's hidden --test-hooks HTTP surface is another thing: api/testhooks.go.)
 
 // DigestForTest condenses the node's whole stored state into a string: per
 // namespace, the count and fingerprint sum of every stored state. Two
