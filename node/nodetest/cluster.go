@@ -132,8 +132,9 @@ func (c *Cluster) running(i int) {
 	}
 }
 
-// Partition cuts the cluster in two, sideA and the other nodes: it unlinks
-// and disconnects every pair across the cut. Heal undoes it.
+// Partition cuts a healed cluster in two, sideA and the other nodes: it
+// unlinks and disconnects every pair of running nodes across the cut. A
+// stopped node listed in sideA restarts on that side. Heal undoes it.
 func (c *Cluster) Partition(sideA ...int) {
 	c.tb.Helper()
 	c.sideA = make(map[int]bool)
