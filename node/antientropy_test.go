@@ -1,100 +1,39 @@
-package node
+package node_test
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"testing"
 
 	"github.com/grapevine-kv/grapevine/crdt"
-	"github.com/grapevine-kv/grapevine/storage"
-	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
+	"github.com/grapevine-kv/grapevine/internal/testutil"
+	"github.com/grapevine-kv/grapevine/node"
+	"github.com/grapevine-kv/grapevine/node/nodetest"
 )
 
-// digest condenses a node's whole state: per namespace, the count and
-// fingerprint sum of every stored state.
-func digest(n *Node) string {
-	var b bytes.Buffer
-	for _, ns := range n.db.Namespaces() {
-		s := n.db.Summarize(ns, 0, math.MaxUint64)
-		fmt.Fprintf(&b, "%s:%d:%x;", ns, s.Count, s.Hash)
+// gossipReceived is the node's count of valid gossip messages received,
+// from its metrics.
+func gossipReceived(tb testing.TB, n *node.Node) float64 {
+	tb.Helper()
+	mfs, err := n.Metrics().Gather()
+	if err != nil {
+		tb.Fatal(err)
 	}
-	return b.String()
-}
-
-func converged(nodes []*Node) bool {
-	d := digest(nodes[0])
-	for _, n := range nodes[1:] {
-		if digest(n) != d {
-			return false
+	for _, mf := range mfs {
+		if mf.GetName() == "grapevine_gossip_messages_received_total" {
+			return mf.GetMetric()[0].GetCounter().GetValue()
 		}
 	}
-	return true
-}
-
-// startNodes starts n nodes on mn's hosts (which the caller links and
-// connects as it likes), without waiting for gossip.
-func startNodes(t *testing.T, mn mocknet.Mocknet, configure func(i int, cfg *Config)) []*Node {
-	t.Helper()
-	var nodes []*Node
-	for i, h := range mn.Hosts() {
-		cfg := testConfig(t)
-		cfg.Host = h
-		if configure != nil {
-			configure(i, &cfg)
-		}
-		nd, err := New(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = nd.Close() })
-		if err := nd.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		nodes = append(nodes, nd)
-	}
-	return nodes
-}
-
-func partition(t *testing.T, mn mocknet.Mocknet, nodes []*Node, sideA []int) {
-	t.Helper()
-	inA := map[int]bool{}
-	for _, i := range sideA {
-		inA[i] = true
-	}
-	for i := range nodes {
-		for j := range nodes {
-			if i < j && inA[i] != inA[j] {
-				a, b := nodes[i].peer.ID(), nodes[j].peer.ID()
-				if err := mn.UnlinkPeers(a, b); err != nil {
-					t.Fatal(err)
-				}
-				_ = mn.DisconnectPeers(a, b)
-			}
-		}
-	}
-}
-
-func heal(t *testing.T, mn mocknet.Mocknet) {
-	t.Helper()
-	if err := mn.LinkAll(); err != nil {
-		t.Fatal(err)
-	}
-	if err := mn.ConnectAllButSelf(); err != nil {
-		t.Fatal(err)
-	}
+	tb.Fatal("no grapevine_gossip_messages_received_total metric")
+	return 0
 }
 
 func TestPartitionHealsToIdenticalState(t *testing.T) {
-	mn, err := mocknet.FullMeshConnected(5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = mn.Close() })
-	nodes := startNodes(t, mn, nil)
-	partition(t, mn, nodes, []int{0, 1})
+	c := nodetest.NewCluster(t, 5)
+	nodes := c.Nodes()
+	c.Partition(0, 1)
 	ctx := context.Background()
 	type write struct {
 		node       int
@@ -135,8 +74,8 @@ func TestPartitionHealsToIdenticalState(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	heal(t, mn)
-	eventually(t, "identical state on all five", func() bool { return converged(nodes) })
+	c.Heal()
+	c.WaitConverged()
 
 	// The winner of each key is the acknowledged write greatest by (HLC, origin).
 	winner := map[string]int{}
@@ -149,7 +88,7 @@ func TestPartitionHealsToIdenticalState(t *testing.T) {
 		for _, nd := range nodes {
 			v, err := nd.Get(ctx, "", []byte(key))
 			if key == "deleted-left" {
-				if err != ErrNotFound {
+				if err != node.ErrNotFound {
 					t.Fatalf("deleted key came back on %s: %q %v", nd.ID(), v.Data, err)
 				}
 				continue
@@ -167,14 +106,10 @@ func TestPartitionHealsToIdenticalState(t *testing.T) {
 }
 
 func TestAntiEntropyAloneReplicates(t *testing.T) {
-	mn, err := mocknet.FullMeshConnected(4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = mn.Close() })
-	nodes := startNodes(t, mn, nil)
+	c := nodetest.NewCluster(t, 4)
+	nodes := c.Nodes()
 	for _, nd := range nodes {
-		nd.push.SetDropAllForTest(true)
+		nd.DropGossipForTest(true)
 	}
 	ctx := context.Background()
 	for i, nd := range nodes {
@@ -187,79 +122,60 @@ func TestAntiEntropyAloneReplicates(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "convergence without gossip", func() bool { return converged(nodes) })
+	testutil.Eventually(t, "convergence without gossip", func() bool { return c.Converged() })
 	for _, nd := range nodes {
 		if v, _ := nd.Counter(ctx, "", []byte("c")); v != 10 {
 			t.Fatalf("counter = %d, want 10", v)
 		}
-		if got := len(nd.db.Namespaces()); got != 4 {
+		if got := len(nd.NamespacesForTest()); got != 4 {
 			t.Fatalf("%d namespaces on a peer, want 4 (default + ns0..ns2)", got)
 		}
-		if nd.push.Stats().Received != 0 {
-			t.Fatalf("gossip delivered despite SetDropAllForTest")
+		if got := gossipReceived(t, nd); got != 0 {
+			t.Fatalf("%v gossip messages delivered despite DropGossipForTest", got)
 		}
 	}
 }
 
 func TestStoppedPeerCatchesUp(t *testing.T) {
-	mn, err := mocknet.FullMeshConnected(3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = mn.Close() })
-	dirs := make([]string, 3)
-	nodes := startNodes(t, mn, func(i int, cfg *Config) {
-		cfg.Storage.InMemory = false
-		dirs[i] = cfg.DataDir
-	})
+	c := nodetest.NewCluster(t, 3, nodetest.OnDisk())
+	nodes := c.Nodes()
 	ctx := context.Background()
 	if _, err := nodes[0].Put(ctx, "", []byte("before"), []byte("1")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "first write everywhere", func() bool { return converged(nodes) })
-	if err := nodes[2].Close(); err != nil {
-		t.Fatal(err)
-	}
+	testutil.Eventually(t, "first write everywhere", func() bool { return c.Converged() })
+	id := c.Node(2).ID()
+	c.Stop(2)
 	for k := range 200 {
 		if _, err := nodes[k%2].Put(ctx, "", []byte(fmt.Sprint("during-", k)), []byte("v")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// Restart on a new host (mocknet cannot reuse the old one) and the
-	// same data directory.
-	h, err := mn.GenPeer()
-	if err != nil {
-		t.Fatal(err)
+	// Restart node 2 alone on its side of a partition, so that what it
+	// holds before the heal comes from its own data directory.
+	c.Partition(2)
+	restarted := c.Restart(2)
+	if restarted.ID() != id {
+		t.Fatalf("restarted as %s, want its own identity %s", restarted.ID(), id)
 	}
-	heal(t, mn)
-	cfg := testConfig(t)
-	cfg.Storage.InMemory, cfg.DataDir, cfg.Host = false, dirs[2], h
-	restarted, err := New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = restarted.Close() })
 	if _, err := restarted.Get(ctx, "", []byte("before")); err != nil {
 		t.Fatalf("restarted peer lost its data: %v", err)
 	}
-	if err := restarted.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "restarted peer catches up", func() bool { return converged([]*Node{nodes[0], nodes[1], restarted}) })
+	c.Heal()
+	testutil.Eventually(t, "restarted peer catches up", func() bool { return c.Converged(nodes[0], nodes[1], restarted) })
 }
 
 // fill writes n keys straight into a node's storage, in batches.
-func fill(t *testing.T, nd *Node, n int) {
+func fill(t *testing.T, nd *node.Node, n int) {
 	t.Helper()
 	const batch = 5000
 	value := bytes.Repeat([]byte("v"), 100)
 	for i := 0; i < n; i += batch {
-		var ops []storage.Op
+		var keys, values [][]byte
 		for k := i; k < min(n, i+batch); k++ {
-			ops = append(ops, storage.Op{Namespace: DefaultNamespace, Key: fmt.Appendf(nil, "key-%07d", k),
-				State: crdt.Register{Time: nd.clock.Now(), Origin: nd.self, Value: value}})
+			keys, values = append(keys, fmt.Appendf(nil, "key-%07d", k)), append(values, value)
 		}
-		if _, err := nd.db.Apply(ops); err != nil {
+		if err := nd.FillForTest(node.DefaultNamespace, keys, values); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -270,64 +186,49 @@ func TestNewPeerBootstrapsAndResumes(t *testing.T) {
 	if testing.Short() {
 		keys = 20_000
 	}
-	mn := mocknet.New()
-	t.Cleanup(func() { _ = mn.Close() })
-	for range 2 {
-		if _, err := mn.GenPeer(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := mn.LinkAll(); err != nil {
-		t.Fatal(err)
-	}
-	newDir := t.TempDir()
-	nodes := startNodes(t, mn, func(i int, cfg *Config) {
+	c := nodetest.NewCluster(t, 2, nodetest.Unconnected(), nodetest.Configure(func(i int, cfg *node.Config) {
 		cfg.ManualSync = true // rounds only when the test asks
-		if i == 1 {
-			cfg.Storage.InMemory, cfg.DataDir = false, newDir
-		}
-	})
-	src, fresh := nodes[0], nodes[1]
+		cfg.Storage.InMemory = i != 1
+	}))
+	src, fresh := c.Node(0), c.Node(1)
 	fill(t, src, keys)
 	ctx := context.Background()
-	if err := mn.ConnectAllButSelf(); err != nil {
-		t.Fatal(err)
-	}
+	c.Connect(0, 1)
 
 	// Interrupt the first bootstrap after its first chunk has committed.
 	chunks := 0
-	fresh.beforeSyncApply = func() error {
+	fresh.SetBeforeSyncApplyForTest(func() error {
 		if chunks++; chunks == 2 {
 			return errors.New("interrupted by the test")
 		}
 		return nil
-	}
-	if _, err := fresh.SyncWith(ctx, src.peer.ID()); err == nil {
+	})
+	if _, err := fresh.SyncWith(ctx, src.Peer().ID()); err == nil {
 		t.Fatal("interrupted round reported success")
 	}
-	fresh.beforeSyncApply = nil
-	partial := fresh.db.Summarize(DefaultNamespace, 0, math.MaxUint64).Count
+	fresh.SetBeforeSyncApplyForTest(nil)
+	partial := fresh.Status().Namespaces[node.DefaultNamespace].Items
 	if partial == 0 || partial >= uint64(keys) {
 		t.Fatalf("after the interruption the new peer holds %d of %d keys; want a part", partial, keys)
 	}
 
 	// The next round resumes: it transfers only what is missing.
-	stats, err := fresh.SyncWith(ctx, src.peer.ID())
+	stats, err := fresh.SyncWith(ctx, src.Peer().ID())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !converged([]*Node{src, fresh}) {
+	if !c.Converged(src, fresh) {
 		t.Fatalf("not converged after the second round")
 	}
 	got := stats.Namespaces[0].StatesReceived
 	if got >= keys || got < keys-int(partial) {
 		t.Fatalf("second round received %d states; %d were missing", got, keys-int(partial))
 	}
-	if st := fresh.Status().Namespaces[DefaultNamespace]; st.Items != uint64(keys) || st.Sync.Syncing {
+	if st := fresh.Status().Namespaces[node.DefaultNamespace]; st.Items != uint64(keys) || st.Sync.Syncing {
 		t.Fatalf("status after bootstrap: %+v", st)
 	}
 	// A further round finds nothing to do.
-	stats, err = fresh.SyncWith(ctx, src.peer.ID())
+	stats, err = fresh.SyncWith(ctx, src.Peer().ID())
 	if err != nil || !stats.Clean() || stats.Namespaces[0].RoundTrips != 1 {
 		t.Fatalf("round on identical replicas: %+v, %v", stats, err)
 	}

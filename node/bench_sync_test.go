@@ -1,14 +1,11 @@
 //go:build unix
 
-package node
+package node_test
 
 import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -22,10 +19,10 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
-	"github.com/grapevine-kv/grapevine/crdt"
 	"github.com/grapevine-kv/grapevine/gossip"
+	"github.com/grapevine-kv/grapevine/node"
+	"github.com/grapevine-kv/grapevine/node/nodetest"
 	"github.com/grapevine-kv/grapevine/storage"
-	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 )
 
 // Anti-entropy benchmarks of issue 4. Each builds a store of a million keys
@@ -53,44 +50,18 @@ func init() {
 var syncBenchProfile = flag.String("syncbench.cpuprofile", "",
 	"write a CPU profile of the first measured round of each anti-entropy sub-benchmark to PREFIX-<name>.prof")
 
-// syncBenchConfig is a node on real loopback TCP with no discovery and no
-// periodic anti-entropy: rounds run only when the benchmark asks.
-func syncBenchConfig(b *testing.B, inMemory, sync bool) Config {
-	cfg := DefaultConfig()
-	cfg.DataDir = b.TempDir()
+// syncBenchConfig is the test profile (nodetest.Config) on a real libp2p
+// host listening on loopback TCP, with no discovery and no periodic
+// anti-entropy: rounds run only when the benchmark asks.
+func syncBenchConfig(b *testing.B, inMemory, sync bool) node.Config {
+	cfg := nodetest.Config(b)
+	cfg.Host = nil
 	cfg.Storage.InMemory = inMemory
 	cfg.Storage.SyncWrites = sync
 	cfg.ManualSync = true
-	cfg.Peer.MDNS = false
 	cfg.Peer.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
 	cfg.Peer.DiscoveryInterval = time.Hour
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	return cfg
-}
-
-// startSyncBenchNode builds and starts a node; it is closed when the
-// benchmark ends unless the caller closes it first.
-func startSyncBenchNode(b *testing.B, cfg Config) *Node {
-	b.Helper()
-	nd, err := New(context.Background(), cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = nd.Close() })
-	if err := nd.Start(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	return nd
-}
-
-// connectSyncBench dials b from a over TCP.
-func connectSyncBench(tb testing.TB, a, b *Node) {
-	tb.Helper()
-	h := b.peer.Host()
-	info := libp2ppeer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()}
-	if err := a.peer.Host().Connect(context.Background(), info); err != nil {
-		tb.Fatal(err)
-	}
 }
 
 // syncBenchValue returns a value of syncBenchValueSize random bytes (random,
@@ -109,23 +80,17 @@ func syncBenchValue(rng *rand.Rand) []byte {
 
 // writeSyncBench writes registers for keys straight into nd's storage (not
 // through the apply loop, so nothing is gossiped), in batches.
-func writeSyncBench(tb testing.TB, nd *Node, keys [][]byte, rng *rand.Rand) {
+func writeSyncBench(tb testing.TB, nd *node.Node, keys [][]byte, rng *rand.Rand) {
 	tb.Helper()
 	const batch = 5000
 	for i := 0; i < len(keys); i += batch {
-		ops := make([]storage.Op, 0, batch)
-		for _, k := range keys[i:min(len(keys), i+batch)] {
-			ops = append(ops, storage.Op{Namespace: DefaultNamespace, Key: k,
-				State: crdt.Register{Time: nd.clock.Now(), Origin: nd.self, Value: syncBenchValue(rng)}})
+		chunk := keys[i:min(len(keys), i+batch)]
+		values := make([][]byte, len(chunk))
+		for j := range values {
+			values[j] = syncBenchValue(rng)
 		}
-		res, err := nd.db.Apply(ops)
-		if err != nil {
+		if err := nd.FillForTest(node.DefaultNamespace, chunk, values); err != nil {
 			tb.Fatal(err)
-		}
-		for _, r := range res {
-			if r.Err != nil {
-				tb.Fatal(r.Err)
-			}
 		}
 	}
 }
@@ -133,7 +98,7 @@ func writeSyncBench(tb testing.TB, nd *Node, keys [][]byte, rng *rand.Rand) {
 func syncBenchKey(i int) []byte { return fmt.Appendf(nil, "key-%07d", i) }
 
 // fillSyncBench writes keys key-0000000 … key-(n-1) with random 100-byte values.
-func fillSyncBench(tb testing.TB, nd *Node, n int) {
+func fillSyncBench(tb testing.TB, nd *node.Node, n int) {
 	tb.Helper()
 	rng := rand.New(rand.NewPCG(syncBenchSeed, 1))
 	keys := make([][]byte, n)
@@ -183,16 +148,16 @@ func medianDuration(d []time.Duration) time.Duration {
 func defaultNSStats(tb testing.TB, st gossip.RoundStats) gossip.NamespaceStats {
 	tb.Helper()
 	for _, ns := range st.Namespaces {
-		if ns.Namespace == DefaultNamespace {
+		if ns.Namespace == node.DefaultNamespace {
 			return ns
 		}
 	}
-	tb.Fatalf("round did not reconcile namespace %q: %+v", DefaultNamespace, st)
+	tb.Fatalf("round did not reconcile namespace %q: %+v", node.DefaultNamespace, st)
 	return gossip.NamespaceStats{}
 }
 
-func defaultKeyCount(nd *Node) uint64 {
-	return nd.db.Summarize(DefaultNamespace, 0, math.MaxUint64).Count
+func defaultKeyCount(nd *node.Node) uint64 {
+	return nd.Status().Namespaces[node.DefaultNamespace].Items
 }
 
 // BenchmarkSyncDifferences runs one anti-entropy round (over loopback TCP,
@@ -209,21 +174,21 @@ func defaultKeyCount(nd *Node) uint64 {
 // from identical replicas. Per-round figures are medians over iterations.
 func BenchmarkSyncDifferences(b *testing.B) {
 	ctx := context.Background()
-	a := startSyncBenchNode(b, syncBenchConfig(b, true, false))
-	c := startSyncBenchNode(b, syncBenchConfig(b, true, false))
-	connectSyncBench(b, a, c)
+	a := nodetest.Start(b, syncBenchConfig(b, true, false))
+	c := nodetest.Start(b, syncBenchConfig(b, true, false))
+	nodetest.Dial(b, a, c)
 	fillSyncBench(b, a, syncBenchKeys)
 
 	// Baseline: a full-state transfer of the same store, to the empty peer.
 	waitCPUQuiet(b, true)
 	cpu0, t0 := processCPU(b), time.Now()
-	st, err := c.SyncWith(ctx, a.peer.ID())
+	st, err := c.SyncWith(ctx, a.Peer().ID())
 	fullCPU, fullWall := processCPU(b)-cpu0, time.Since(t0)
 	if err != nil {
 		b.Fatal(err)
 	}
 	full := defaultNSStats(b, st)
-	if !converged([]*Node{a, c}) || defaultKeyCount(c) != uint64(syncBenchKeys) {
+	if !nodetest.Converged(a, c) || defaultKeyCount(c) != uint64(syncBenchKeys) {
 		b.Fatalf("bootstrap left %d keys, not identical replicas of %d", defaultKeyCount(c), syncBenchKeys)
 	}
 	b.Logf("full-state transfer of %d keys: %d B received, %d B sent, %d round trips, %v CPU, %v wall",
@@ -248,7 +213,7 @@ func BenchmarkSyncDifferences(b *testing.B) {
 				}
 				b.StartTimer()
 				cpu0, t0 := processCPU(b), time.Now()
-				st, err := a.SyncWith(ctx, c.peer.ID())
+				st, err := a.SyncWith(ctx, c.Peer().ID())
 				cpus, walls = append(cpus, processCPU(b)-cpu0), append(walls, time.Since(t0))
 				b.StopTimer()
 				stopProfile()
@@ -257,8 +222,8 @@ func BenchmarkSyncDifferences(b *testing.B) {
 				}
 				last = defaultNSStats(b, st)
 				states := last.StatesSent + last.StatesReceived
-				if states < d || states > 2*d || !converged([]*Node{a, c}) {
-					b.Fatalf("d=%d: %d states exchanged (want %d..%d), converged=%v", d, states, d, 2*d, converged([]*Node{a, c}))
+				if states < d || states > 2*d || !nodetest.Converged(a, c) {
+					b.Fatalf("d=%d: %d states exchanged (want %d..%d), converged=%v", d, states, d, 2*d, nodetest.Converged(a, c))
 				}
 				b.StartTimer()
 			}
@@ -297,7 +262,7 @@ func goalVerdict(ok bool) string {
 // makeSyncBenchDiffs makes a and c differ in exactly d keys: in turn a new
 // key on a only, a new key on c only, an existing key rewritten on a, an
 // existing key rewritten on c (distinct keys, drawn from rng).
-func makeSyncBenchDiffs(tb testing.TB, a, c *Node, d, round int, rng *rand.Rand) {
+func makeSyncBenchDiffs(tb testing.TB, a, c *node.Node, d, round int, rng *rand.Rand) {
 	tb.Helper()
 	var onA, onC [][]byte
 	picked := make(map[int]bool, d)
@@ -324,7 +289,7 @@ func makeSyncBenchDiffs(tb testing.TB, a, c *Node, d, round int, rng *rand.Rand)
 	}
 	writeSyncBench(tb, a, onA, rng)
 	writeSyncBench(tb, c, onC, rng)
-	if d > 0 && converged([]*Node{a, c}) {
+	if d > 0 && nodetest.Converged(a, c) {
 		tb.Fatalf("d=%d differences written but the replicas look identical", d)
 	}
 }
@@ -334,11 +299,11 @@ type syncBenchPair struct{ key, value []byte }
 
 // storedPairs returns every key of nd's default namespace with the
 // encoding of its stored state: the bytes a replica stores for it.
-func storedPairs(tb testing.TB, nd *Node) []syncBenchPair {
+func storedPairs(tb testing.TB, nd *node.Node) []syncBenchPair {
 	tb.Helper()
 	pairs := make([]syncBenchPair, 0, syncBenchKeys)
-	err := nd.db.States(DefaultNamespace, 0, math.MaxUint64, func(it storage.Item, s crdt.State) error {
-		pairs = append(pairs, syncBenchPair{key: slices.Clone(it.Key), value: crdt.Encode(s)})
+	err := nd.StatesForTest(node.DefaultNamespace, func(key, state []byte) error {
+		pairs = append(pairs, syncBenchPair{key: slices.Clone(key), value: state})
 		return nil
 	})
 	if err != nil {
@@ -387,7 +352,7 @@ func writeBatchRate(tb testing.TB, pairs []syncBenchPair) (float64, time.Duratio
 // receiver. Run with -args -syncbench.cpuprofile=PREFIX to profile the
 // first measured round alone.
 func BenchmarkBootstrap(b *testing.B) {
-	src := startSyncBenchNode(b, syncBenchConfig(b, false, false))
+	src := nodetest.Start(b, syncBenchConfig(b, false, false))
 	fillSyncBench(b, src, syncBenchKeys)
 	pairs := storedPairs(b, src)
 	if len(pairs) != syncBenchKeys {
@@ -403,8 +368,8 @@ func BenchmarkBootstrap(b *testing.B) {
 			b.StopTimer()
 			rate, cpu := writeBatchRate(b, pairs)
 			raw, rawCPUs = append(raw, rate), append(rawCPUs, cpu)
-			fresh := startSyncBenchNode(b, syncBenchConfig(b, false, true))
-			connectSyncBench(b, fresh, src)
+			fresh := nodetest.Start(b, syncBenchConfig(b, false, true))
+			nodetest.Dial(b, fresh, src)
 			waitCPUQuiet(b, true)
 			stopProfile := func() {}
 			if i == 0 {
@@ -412,7 +377,7 @@ func BenchmarkBootstrap(b *testing.B) {
 			}
 			b.StartTimer()
 			cpu0, start := processCPU(b), time.Now()
-			st, err := fresh.SyncWith(ctx, src.peer.ID())
+			st, err := fresh.SyncWith(ctx, src.Peer().ID())
 			elapsed := time.Since(start)
 			cpus = append(cpus, processCPU(b)-cpu0)
 			b.StopTimer()
@@ -421,7 +386,7 @@ func BenchmarkBootstrap(b *testing.B) {
 				b.Fatal(err)
 			}
 			last = defaultNSStats(b, st)
-			if got := defaultKeyCount(fresh); got != uint64(syncBenchKeys) || !converged([]*Node{src, fresh}) {
+			if got := defaultKeyCount(fresh); got != uint64(syncBenchKeys) || !nodetest.Converged(src, fresh) {
 				b.Fatalf("bootstrap left %d keys, not identical replicas of %d", got, syncBenchKeys)
 			}
 			ours = append(ours, float64(syncBenchKeys)/elapsed.Seconds())
@@ -479,7 +444,7 @@ func startCPUProfile(tb testing.TB) func() {
 // the disk reads.
 func BenchmarkRestart(b *testing.B) {
 	cfg := syncBenchConfig(b, false, true)
-	nd := startSyncBenchNode(b, cfg)
+	nd := nodetest.Start(b, cfg)
 	fillSyncBench(b, nd, syncBenchKeys)
 	if err := nd.Close(); err != nil {
 		b.Fatal(err)
@@ -517,7 +482,7 @@ func BenchmarkRestart(b *testing.B) {
 			waitCPUQuiet(b, true)
 			b.StartTimer()
 			start = time.Now()
-			restarted, err := New(context.Background(), cfg)
+			restarted, err := node.New(context.Background(), cfg)
 			if err != nil {
 				b.Fatal(err)
 			}

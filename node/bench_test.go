@@ -1,4 +1,4 @@
-package node
+package node_test
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grapevine-kv/grapevine/node"
+	"github.com/grapevine-kv/grapevine/node/nodetest"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 )
@@ -94,7 +96,11 @@ func rawGossipLatencies(b *testing.B, n, msgs, size int) []time.Duration {
 // Watch).
 func nodeLatencies(b *testing.B, n, msgs int) []time.Duration {
 	// Anti-entropy at its production interval, not the tests' fast one.
-	nodes := makeNodes(b, n, func(c *Config) { c.AntiEntropy.Interval = DefaultConfig().AntiEntropy.Interval })
+	c := nodetest.NewCluster(b, n, nodetest.Configure(func(_ int, cfg *node.Config) {
+		cfg.AntiEntropy.Interval = node.DefaultConfig().AntiEntropy.Interval
+	}))
+	c.WarmUp()
+	nodes := c.Nodes()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	arrivals := make(chan int, n*msgs)

@@ -1,98 +1,20 @@
-package node
+package node_test
 
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"sync"
 	"testing"
-	"time"
 
-	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
+	"github.com/grapevine-kv/grapevine/internal/testutil"
+	"github.com/grapevine-kv/grapevine/node"
+	"github.com/grapevine-kv/grapevine/node/nodetest"
 )
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func testConfig(t testing.TB) Config {
-	cfg := DefaultConfig()
-	cfg.Storage.InMemory = true
-	cfg.DataDir = t.TempDir()
-	cfg.Storage.SyncWrites = false
-	cfg.Peer.MDNS = false
-	cfg.Peer.ListenAddrs = nil
-	cfg.Peer.DiscoveryInterval = 200 * time.Millisecond
-	cfg.AntiEntropy.Interval = 200 * time.Millisecond
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	return cfg
-}
-
-// makeNodes starts n nodes on a fully linked and connected mocknet and
-// waits until gossip flows between every pair. configure, if given, adjusts
-// each node's test configuration.
-func makeNodes(t testing.TB, n int, configure ...func(*Config)) []*Node {
-	t.Helper()
-	mn, err := mocknet.FullMeshConnected(n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = mn.Close() })
-	ctx := context.Background()
-	var nodes []*Node
-	for _, h := range mn.Hosts() {
-		cfg := testConfig(t)
-		cfg.Host = h
-		for _, f := range configure {
-			f(&cfg)
-		}
-		nd, err := New(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = nd.Close() })
-		if err := nd.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		nodes = append(nodes, nd)
-	}
-	warmUp(t, nodes)
-	return nodes
-}
-
-// warmUp writes a probe on each node until every other node has it:
-// GossipSub drops what is published before its router has taken a new peer
-// in. (Anti-entropy repairs such losses; these tests check push alone.)
-func warmUp(t testing.TB, nodes []*Node) {
-	t.Helper()
-	ctx := context.Background()
-	for i, src := range nodes {
-		key := []byte(fmt.Sprint("probe-", i))
-		eventually(t, "gossip warm-up", func() bool {
-			if _, err := src.Put(ctx, "", key, []byte("x")); err != nil {
-				t.Fatal(err)
-			}
-			for _, dst := range nodes {
-				if _, err := dst.Get(ctx, "", key); err != nil {
-					return false
-				}
-			}
-			return true
-		})
-	}
-}
-
 func TestPutOnAnyPeerReadableOnAll(t *testing.T) {
-	nodes := makeNodes(t, 5)
+	c := nodetest.NewCluster(t, 5)
+	c.WarmUp()
+	nodes := c.Nodes()
 	ctx := context.Background()
 	for i, nd := range nodes {
 		if _, err := nd.Put(ctx, "", []byte(fmt.Sprint("key-", i)), []byte(fmt.Sprint("value-", i))); err != nil {
@@ -102,7 +24,7 @@ func TestPutOnAnyPeerReadableOnAll(t *testing.T) {
 	for i := range nodes {
 		key, want := []byte(fmt.Sprint("key-", i)), fmt.Sprint("value-", i)
 		for j, nd := range nodes {
-			eventually(t, fmt.Sprintf("%s on node %d", key, j), func() bool {
+			testutil.Eventually(t, fmt.Sprintf("%s on node %d", key, j), func() bool {
 				v, err := nd.Get(ctx, "", key)
 				return err == nil && string(v.Data) == want
 			})
@@ -118,7 +40,7 @@ func TestPutOnAnyPeerReadableOnAll(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	eventually(t, "one winner everywhere", func() bool {
+	testutil.Eventually(t, "one winner everywhere", func() bool {
 		first, err := nodes[0].Get(ctx, "", []byte("contended"))
 		if err != nil {
 			return false
@@ -136,15 +58,17 @@ func TestPutOnAnyPeerReadableOnAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	for j, nd := range nodes {
-		eventually(t, fmt.Sprintf("delete on node %d", j), func() bool {
+		testutil.Eventually(t, fmt.Sprintf("delete on node %d", j), func() bool {
 			_, err := nd.Get(ctx, "", []byte("key-0"))
-			return err == ErrNotFound
+			return err == node.ErrNotFound
 		})
 	}
 }
 
 func TestCountersAddUpExactly(t *testing.T) {
-	nodes := makeNodes(t, 5)
+	c := nodetest.NewCluster(t, 5)
+	c.WarmUp()
+	nodes := c.Nodes()
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	want := int64(0)
@@ -161,7 +85,7 @@ func TestCountersAddUpExactly(t *testing.T) {
 	}
 	wg.Wait()
 	for j, nd := range nodes {
-		eventually(t, fmt.Sprintf("counter on node %d", j), func() bool {
+		testutil.Eventually(t, fmt.Sprintf("counter on node %d", j), func() bool {
 			v, err := nd.Counter(ctx, "", []byte("hits"))
 			return err == nil && v == want
 		})

@@ -36,9 +36,9 @@ type Node struct {
 	reg    *prometheus.Registry
 	m      metrics
 
-	// beforeSyncApply, set only by tests, runs before each chunk of
-	// synced states is applied; an error aborts the round.
-	beforeSyncApply func() error
+	// beforeSyncApply, if set (SetBeforeSyncApplyForTest), runs before
+	// each chunk of synced states is applied; an error aborts the round.
+	beforeSyncApply atomic.Pointer[func() error]
 
 	closed atomic.Bool // set first thing in Close: every method then returns ErrClosed
 

@@ -14,8 +14,8 @@ import (
 // the apply loop like gossip, but the caller waits until they are durable
 // (so a bootstrap commits chunk by chunk and resumes after interruption).
 func (n *Node) applySynced(ctx context.Context, _ libp2ppeer.ID, ns string, deltas []wire.Delta) (int, error) {
-	if n.beforeSyncApply != nil {
-		if err := n.beforeSyncApply(); err != nil {
+	if f := n.beforeSyncApply.Load(); f != nil {
+		if err := (*f)(); err != nil {
 			return 0, err
 		}
 	}

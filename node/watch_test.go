@@ -1,13 +1,18 @@
-package node
+package node_test
 
 import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/grapevine-kv/grapevine/node"
+	"github.com/grapevine-kv/grapevine/node/nodetest"
 )
 
 func TestWatchSeesLocalAndReplicatedChanges(t *testing.T) {
-	nodes := makeNodes(t, 2)
+	c := nodetest.NewCluster(t, 2)
+	c.WarmUp()
+	nodes := c.Nodes()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	events, err := nodes[1].Watch(ctx, "", []byte("app/"))
@@ -42,13 +47,13 @@ func TestWatchSeesLocalAndReplicatedChanges(t *testing.T) {
 }
 
 func TestSlowWatcherIsDropped(t *testing.T) {
-	nodes := makeNodes(t, 1)
+	nodes := nodetest.NewCluster(t, 1).Nodes()
 	ctx := context.Background()
 	events, err := nodes[0].Watch(ctx, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range WatchBuffer + 1 {
+	for i := range node.WatchBuffer + 1 {
 		if _, err := nodes[0].Incr(ctx, "", []byte("c"), int64(i+1)); err != nil {
 			t.Fatal(err)
 		}
@@ -57,7 +62,7 @@ func TestSlowWatcherIsDropped(t *testing.T) {
 	for range events {
 		n++
 	}
-	if n != WatchBuffer {
-		t.Fatalf("got %d events before the channel closed, want %d", n, WatchBuffer)
+	if n != node.WatchBuffer {
+		t.Fatalf("got %d events before the channel closed, want %d", n, node.WatchBuffer)
 	}
 }

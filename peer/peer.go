@@ -91,6 +91,7 @@ type Peer struct {
 	wg     sync.WaitGroup
 
 	saveDelay  time.Duration      // debounce of peers.json writes; tests shorten it
+	startMDNS  mdnsStarter        // startMDNS, or a test's fake (setMDNSForTest)
 	wakeNotify chan struct{}      // pending notifications (cap 1)
 	found      chan peer.AddrInfo // mDNS finds
 	rng        *rand.Rand         // jitter; used only by the discovery loop
@@ -109,10 +110,13 @@ type Peer struct {
 	}
 }
 
-// startMDNS starts mDNS discovery under service name and returns what stops
-// it; tests replace it, because the only multicast interface of the test
-// sandbox is not loopback.
-var startMDNS = func(h host.Host, name string, n mdns.Notifee) (io.Closer, error) {
+// mdnsStarter starts mDNS discovery under service name and returns what
+// stops it.
+type mdnsStarter func(h host.Host, name string, n mdns.Notifee) (io.Closer, error)
+
+// startMDNS is the mdnsStarter of every Peer but a test's (see
+// setMDNSForTest).
+func startMDNS(h host.Host, name string, n mdns.Notifee) (io.Closer, error) {
 	svc := mdns.NewMdnsService(h, name, n)
 	if err := svc.Start(); err != nil {
 		_ = svc.Close()
@@ -204,6 +208,7 @@ func build(ctx context.Context, h host.Host, cfg Config, log *slog.Logger) (*Pee
 		rendezvous: "grapevine/" + cfg.Network,
 		knownPath:  filepath.Join(cfg.DataDir, knownPeersFile),
 		saveDelay:  saveDelay,
+		startMDNS:  startMDNS,
 		wakeNotify: make(chan struct{}, 1),
 		found:      make(chan peer.AddrInfo, mdnsQueue),
 	}
@@ -292,7 +297,7 @@ func (p *Peer) Start(ctx context.Context) error {
 	p.wg.Go(func() { p.eventLoop(sub) })
 	p.wg.Go(p.notifyLoop)
 	if p.cfg.MDNS {
-		svc, err := startMDNS(p.host, mdnsServiceName(p.cfg.Network), mdnsNotifee{p})
+		svc, err := p.startMDNS(p.host, mdnsServiceName(p.cfg.Network), mdnsNotifee{p})
 		if err != nil {
 			p.log.Warn("mDNS discovery unavailable", "err", err)
 		} else {

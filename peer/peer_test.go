@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grapevine-kv/grapevine/internal/testutil"
+
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
@@ -60,20 +62,6 @@ func startPeer(t *testing.T, cfg Config) *Peer {
 		t.Fatalf("Start: %v", err)
 	}
 	return p
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
 }
 
 // addrWith returns p's first full address whose string contains sub.
@@ -208,7 +196,7 @@ func TestDHTUsesPrivateProtocolPrefix(t *testing.T) {
 		}
 	}
 	// The two DHTs talk to each other over the private protocol.
-	waitFor(t, 10*time.Second, "a and b in each other's routing table", func() bool {
+	testutil.EventuallyWithin(t, 10*time.Second, "a and b in each other's routing table", func() bool {
 		return a.DHT().RoutingTable().Find(b.ID()) != "" && b.DHT().RoutingTable().Find(a.ID()) != ""
 	})
 }
@@ -218,7 +206,7 @@ func TestRendezvousDiscovery(t *testing.T) {
 	boot := addrWith(t, a, "/tcp/")
 	b := startPeer(t, testConfig(t, t.TempDir(), boot))
 	c := startPeer(t, testConfig(t, t.TempDir(), boot))
-	waitFor(t, 20*time.Second, "b and c connected", func() bool { return connected(b, c) && connected(c, b) })
+	testutil.EventuallyWithin(t, 20*time.Second, "b and c connected", func() bool { return connected(b, c) && connected(c, b) })
 
 	// Cut b from c: the discovery loop finds c again (nothing else would
 	// within the deadline: the DHT's own refresh runs every few minutes).
@@ -227,10 +215,10 @@ func TestRendezvousDiscovery(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 20*time.Second, "b and c reconnected", func() bool { return connected(b, c) })
+	testutil.EventuallyWithin(t, 20*time.Second, "b and c reconnected", func() bool { return connected(b, c) })
 
 	// Both advertised the rendezvous: a lookup from a finds them.
-	waitFor(t, 20*time.Second, "b and c providers of the rendezvous", func() bool {
+	testutil.EventuallyWithin(t, 20*time.Second, "b and c providers of the rendezvous", func() bool {
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 		defer cancel()
 		infos, err := dutil.FindPeers(ctx, a.disc, "grapevine/default")
@@ -250,7 +238,7 @@ func TestRendezvousSeparatesNetworks(t *testing.T) {
 	other := testConfig(t, t.TempDir(), addrWith(t, a, "/tcp/"))
 	other.Network = "other"
 	b := startPeer(t, other)
-	waitFor(t, 20*time.Second, "b advertised grapevine/other", func() bool {
+	testutil.EventuallyWithin(t, 20*time.Second, "b advertised grapevine/other", func() bool {
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 		defer cancel()
 		infos, _ := dutil.FindPeers(ctx, a.disc, "grapevine/other")
@@ -274,7 +262,7 @@ func TestRestartRejoinsThroughKnownPeers(t *testing.T) {
 	if err := b.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "b remembers a", func() bool {
+	testutil.EventuallyWithin(t, 10*time.Second, "b remembers a", func() bool {
 		return slices.ContainsFunc(b.knownInfos(), func(i peer.AddrInfo) bool { return i.ID == a.ID() })
 	})
 	id := b.ID()
@@ -291,13 +279,13 @@ func TestRestartRejoinsThroughKnownPeers(t *testing.T) {
 	if st, _ := os.Stat(filepath.Join(dir, knownPeersFile)); st.Mode().Perm() != 0o600 {
 		t.Errorf("peers.json mode %o, want 600", st.Mode().Perm())
 	}
-	waitFor(t, 10*time.Second, "a sees b gone", func() bool { return !slices.ContainsFunc(a.Peers(), func(i Info) bool { return i.ID == id }) })
+	testutil.EventuallyWithin(t, 10*time.Second, "a sees b gone", func() bool { return !slices.ContainsFunc(a.Peers(), func(i Info) bool { return i.ID == id }) })
 
 	b2 := startPeer(t, testConfig(t, dir)) // no bootstrap
 	if b2.ID() != id {
 		t.Fatalf("restarted peer has ID %s, want %s", b2.ID(), id)
 	}
-	waitFor(t, 20*time.Second, "restarted b connected to a", func() bool { return connected(b2, a) })
+	testutil.EventuallyWithin(t, 20*time.Second, "restarted b connected to a", func() bool { return connected(b2, a) })
 }
 
 func TestKnownPeersSavedWhileRunning(t *testing.T) {
@@ -308,7 +296,7 @@ func TestKnownPeersSavedWhileRunning(t *testing.T) {
 	if err := b.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "peers.json lists a", func() bool {
+	testutil.EventuallyWithin(t, 10*time.Second, "peers.json lists a", func() bool {
 		m, err := loadKnownPeers(filepath.Join(dir, knownPeersFile), b.ID())
 		return err == nil && m[a.ID()] != nil && len(m[a.ID()].addrs) > 0
 	})
@@ -335,7 +323,7 @@ func TestPrivateNetwork(t *testing.T) {
 	}
 	boot := addrWith(t, a, "/tcp/")
 	b := startPeer(t, withKey(key(1), boot))
-	waitFor(t, 10*time.Second, "same-key peers connected", func() bool { return connected(b, a) })
+	testutil.EventuallyWithin(t, 10*time.Second, "same-key peers connected", func() bool { return connected(b, a) })
 
 	// A peer with another key, or none, cannot connect (the handshake
 	// stalls, so each dial runs into its timeout; both run at once).
@@ -390,7 +378,7 @@ func TestPeersInfo(t *testing.T) {
 	boot := addrWith(t, a, "/tcp/")
 	b := startPeer(t, testConfig(t, t.TempDir(), boot))
 	c := startPeer(t, testConfig(t, t.TempDir(), boot))
-	waitFor(t, 10*time.Second, "a connected to b and c", func() bool { return connected(a, b) && connected(a, c) })
+	testutil.EventuallyWithin(t, 10*time.Second, "a connected to b and c", func() bool { return connected(a, b) && connected(a, c) })
 	infos := a.Peers()
 	if !slices.IsSortedFunc(infos, func(x, y Info) int { return strings.Compare(string(x.ID), string(y.ID)) }) {
 		t.Errorf("Peers not sorted by ID: %v", infos)
@@ -509,24 +497,24 @@ func (f *fakeMDNS) Close() error {
 
 func TestMDNSFindsAreDialled(t *testing.T) {
 	fake := &fakeMDNS{}
-	orig := startMDNS
-	startMDNS = func(_ host.Host, name string, n mdns.Notifee) (io.Closer, error) {
+	a := startPeer(t, testConfig(t, t.TempDir()))
+	cfg := testConfig(t, t.TempDir())
+	cfg.MDNS = true
+	b := newPeer(t, cfg)
+	b.setMDNSForTest(func(_ host.Host, name string, n mdns.Notifee) (io.Closer, error) {
 		fake.mu.Lock()
 		defer fake.mu.Unlock()
 		fake.name, fake.notifee = name, n
 		return fake, nil
+	})
+	if err := b.Start(t.Context()); err != nil {
+		t.Fatalf("Start: %v", err)
 	}
-	t.Cleanup(func() { startMDNS = orig })
-
-	a := startPeer(t, testConfig(t, t.TempDir()))
-	cfg := testConfig(t, t.TempDir())
-	cfg.MDNS = true
-	b := startPeer(t, cfg)
 	if fake.name != "_grapevine-default._udp" {
 		t.Errorf("mDNS service name %q, want _grapevine-default._udp", fake.name)
 	}
 	fake.notifee.HandlePeerFound(peer.AddrInfo{ID: a.ID(), Addrs: a.Host().Addrs()})
-	waitFor(t, 10*time.Second, "b connected to the peer mDNS found", func() bool { return connected(b, a) })
+	testutil.EventuallyWithin(t, 10*time.Second, "b connected to the peer mDNS found", func() bool { return connected(b, a) })
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -591,7 +579,7 @@ func TestNewWithHostLeavesHostOpen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 10*time.Second, "mocknet peers connected", func() bool { return connected(p1, p2) && connected(p2, p1) })
+	testutil.EventuallyWithin(t, 10*time.Second, "mocknet peers connected", func() bool { return connected(p1, p2) && connected(p2, p1) })
 	for _, p := range []*Peer{p1, p2} {
 		if err := p.Close(); err != nil {
 			t.Fatal(err)

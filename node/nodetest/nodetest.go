@@ -1,6 +1,8 @@
-// Package nodetest starts grapevine nodes for other packages' tests, in the
-// spirit of net/http/httptest: in memory, without fsync, each on its own
-// libp2p mocknet host, with mDNS off and logs discarded.
+// Package nodetest is the one scaffolding of tests that start grapevine
+// nodes, in the spirit of net/http/httptest: Config is the fast test
+// profile, Start starts one node, and Cluster runs several on one libp2p
+// mocknet, with partitions, restarts and convergence checks. Everything is
+// closed at the test's cleanup.
 package nodetest
 
 import (
@@ -8,14 +10,41 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/grapevine-kv/grapevine/node"
+	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 )
 
-// Config returns a node configuration for a test: in-memory storage, no
-// fsync, a fresh mocknet host (closed at cleanup), no mDNS, no listen
-// addresses and a discarding logger. Adjust it, then call Start.
+// Intervals of the fast profile: short, so that anti-entropy and discovery
+// act within a test's patience, long enough not to swamp two shared cores.
+const (
+	SyncInterval      = 200 * time.Millisecond
+	DiscoveryInterval = 200 * time.Millisecond
+)
+
+// profile is the fast test profile without a host.
+func profile(tb testing.TB) node.Config {
+	cfg := node.DefaultConfig()
+	cfg.DataDir = tb.TempDir()
+	cfg.Storage.InMemory, cfg.Storage.SyncWrites = true, false
+	cfg.Peer.MDNS, cfg.Peer.ListenAddrs = false, nil
+	cfg.Peer.DiscoveryInterval = DiscoveryInterval
+	cfg.AntiEntropy.Interval = SyncInterval
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	return cfg
+}
+
+// Config returns the fast test profile, the configuration of every test
+// node: in-memory storage (a fresh data directory for the identity), no
+// fsync, mDNS off, no listen addresses, anti-entropy every SyncInterval
+// (200 ms) and discovery every DiscoveryInterval (200 ms), logs discarded,
+// on a fresh mocknet host of its own (closed at cleanup). Adjust it, then
+// call Start. Cluster gives its nodes this profile on a shared mocknet.
+//
+// A benchmark that measures the real transport sets Host to nil and
+// Peer.ListenAddrs to a loopback address.
 func Config(tb testing.TB) node.Config {
 	tb.Helper()
 	mn := mocknet.New()
@@ -24,10 +53,8 @@ func Config(tb testing.TB) node.Config {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cfg := node.DefaultConfig()
-	cfg.Storage.InMemory, cfg.DataDir, cfg.Storage.SyncWrites, cfg.Host = true, tb.TempDir(), false, h
-	cfg.Peer.MDNS, cfg.Peer.ListenAddrs = false, nil
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := profile(tb)
+	cfg.Host = h
 	return cfg
 }
 
@@ -43,4 +70,14 @@ func Start(tb testing.TB, cfg node.Config) *node.Node {
 		tb.Fatal(err)
 	}
 	return n
+}
+
+// Dial connects from to to over from's host, with to's current addresses
+// (for nodes on real hosts; on a mocknet use Cluster.Connect).
+func Dial(tb testing.TB, from, to *node.Node) {
+	tb.Helper()
+	h := to.Peer().Host()
+	if err := from.Peer().Host().Connect(context.Background(), libp2ppeer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()}); err != nil {
+		tb.Fatal(err)
+	}
 }

@@ -1,0 +1,81 @@
+package node
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+
+	"github.com/grapevine-kv/grapevine/crdt"
+	"github.com/grapevine-kv/grapevine/storage"
+)
+
+// Test hooks: everything in package node that exists only for tests and
+// benchmarks lives in this file, and every name ends in ForTest. Production
+// code never calls them; node/nodetest and node's own tests do. (The
+// daemon's hidden --test-hooks HTTP surface is another thing: api/testhooks.go.)
+
+// DigestForTest condenses the node's whole stored state into a string: per
+// namespace, the count and fingerprint sum of every stored state. Two
+// replicas with equal digests hold the same states. For tests only.
+func (n *Node) DigestForTest() string {
+	var b bytes.Buffer
+	for _, ns := range n.db.Namespaces() {
+		s := n.db.Summarize(ns, 0, math.MaxUint64)
+		fmt.Fprintf(&b, "%s:%d:%x;", ns, s.Count, s.Hash)
+	}
+	return b.String()
+}
+
+// NamespacesForTest returns the namespaces the node's storage holds. For
+// tests only.
+func (n *Node) NamespacesForTest() []string { return n.db.Namespaces() }
+
+// FillForTest writes keys[i] = values[i] as registers in namespace ns
+// straight into storage, in one storage transaction, stamped by the node's
+// clock: it bypasses the apply loop, so nothing is gossiped and no watcher
+// is told. keys and values must have the same length; a slice may repeat
+// one value. For tests and benchmarks only (prefilling a large store).
+func (n *Node) FillForTest(ns string, keys, values [][]byte) error {
+	if len(keys) != len(values) {
+		return fmt.Errorf("node: FillForTest: %d keys, %d values", len(keys), len(values))
+	}
+	ops := make([]storage.Op, len(keys))
+	for i, k := range keys {
+		ops[i] = storage.Op{Namespace: ns, Key: k,
+			State: crdt.Register{Time: n.clock.Now(), Origin: n.self, Value: values[i]}}
+	}
+	res, err := n.db.Apply(ops)
+	if err != nil {
+		return err
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			return r.Err
+		}
+	}
+	return nil
+}
+
+// StatesForTest calls fn with every key of namespace ns and the encoding of
+// its stored state (the bytes a replica stores for it), in key-hash order.
+// The slices are valid only during the call. For tests and benchmarks only.
+func (n *Node) StatesForTest(ns string, fn func(key, state []byte) error) error {
+	return n.db.States(ns, 0, math.MaxUint64, func(it storage.Item, s crdt.State) error {
+		return fn(it.Key, crdt.Encode(s))
+	})
+}
+
+// SetBeforeSyncApplyForTest makes f run before each chunk of states an
+// anti-entropy round received is applied; an error from f aborts the round.
+// nil removes it. For tests only (interrupting a bootstrap).
+func (n *Node) SetBeforeSyncApplyForTest(f func() error) {
+	if f == nil {
+		n.beforeSyncApply.Store(nil)
+		return
+	}
+	n.beforeSyncApply.Store(&f)
+}
+
+// DropGossipForTest, when on, makes the node ignore every gossip message it
+// receives, so that only anti-entropy replicates to it. For tests only.
+func (n *Node) DropGossipForTest(on bool) { n.push.SetDropAllForTest(on) }

@@ -1,0 +1,14 @@
+package peer
+
+// Test hooks: everything in package peer that exists only for tests lives
+// here, and every name ends in ForTest. Production code never calls these.
+
+// setMDNSForTest makes p start mDNS with start instead of the mdns package.
+// For tests only: the test sandbox's only multicast interface is not
+// loopback, so tests stand in a fake that reports finds by hand. Call it
+// before Start.
+func (p *Peer) setMDNSForTest(start mdnsStarter) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.startMDNS = start
+}
