@@ -24,8 +24,19 @@ const testMaxValue = 1024
 // newTestServer serves one in-memory test node.
 func newTestServer(t *testing.T) (*httptest.Server, *node.Node) {
 	t.Helper()
-	n := newHookNode(t, nil)
-	srv := httptest.NewServer(NewServer(n, testMaxValue, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	return newHookServer(t, nil)
+}
+
+// newHookServer serves one in-memory test node with hooks' test endpoints
+// and wall clock (none if hooks is nil).
+func newHookServer(t *testing.T, hooks *TestHooks) (*httptest.Server, *node.Node) {
+	t.Helper()
+	n := newHookNode(t, hooks)
+	s := NewServer(n, testMaxValue, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for _, o := range hooks.ServeOptions() {
+		o(s)
+	}
+	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	return srv, n
 }

@@ -5,10 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -61,13 +58,7 @@ func TestErrorTableCoversNodeErrors(t *testing.T) {
 // error, never a 500 or a success.
 func TestClosedNodeAnswersUnavailable(t *testing.T) {
 	h := NewTestHooks()
-	n := newHookNode(t, h)
-	s := NewServer(n, testMaxValue, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	for _, o := range h.ServeOptions() {
-		o(s)
-	}
-	srv := httptest.NewServer(s)
-	t.Cleanup(srv.Close)
+	srv, n := newHookServer(t, h)
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
 	}

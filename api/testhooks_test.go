@@ -2,10 +2,7 @@ package api
 
 import (
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -46,13 +43,7 @@ func newHookNode(tb testing.TB, hooks *TestHooks) *node.Node {
 
 func TestTestHooks(t *testing.T) {
 	h := NewTestHooks()
-	n := newHookNode(t, h)
-	s := NewServer(n, testMaxValue, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	for _, o := range h.ServeOptions() {
-		o(s)
-	}
-	srv := httptest.NewServer(s)
-	t.Cleanup(srv.Close)
+	srv, n := newHookServer(t, h)
 
 	if resp := post(t, srv.URL+TestHookPrefix+"clock?skew=-90s"); resp.StatusCode != 200 {
 		t.Fatalf("clock: status %d", resp.StatusCode)
