@@ -90,7 +90,7 @@ type Peer struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	saveDelay  time.Duration      // debounce of peers.json writes; tests shorten it
+	saveDelay  time.Duration      // debounce of peers.json writes (setSaveDelayForTest)
 	startMDNS  mdnsStarter        // startMDNS, or a test's fake (setMDNSForTest)
 	wakeNotify chan struct{}      // pending notifications (cap 1)
 	found      chan peer.AddrInfo // mDNS finds

@@ -292,7 +292,7 @@ func TestKnownPeersSavedWhileRunning(t *testing.T) {
 	a := startPeer(t, testConfig(t, t.TempDir()))
 	dir := t.TempDir()
 	b := newPeer(t, testConfig(t, dir, addrWith(t, a, "/tcp/")))
-	b.saveDelay = 10 * time.Millisecond
+	b.setSaveDelayForTest(10 * time.Millisecond)
 	if err := b.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,7 @@
 package peer
 
+import "time"
+
 // Test hooks: everything in package peer that exists only for tests lives
 // here, and every name ends in ForTest. Production code never calls these.
 
@@ -11,4 +13,12 @@ func (p *Peer) setMDNSForTest(start mdnsStarter) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.startMDNS = start
+}
+
+// setSaveDelayForTest shortens the debounce of peers.json writes, so a test
+// sees the file soon after a change. For tests only; call it before Start.
+func (p *Peer) setSaveDelayForTest(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.saveDelay = d
 }
