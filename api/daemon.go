@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,7 +20,8 @@ import (
 // writes its API address, so a CLI on the same machine finds it.
 const AddrFile = "api"
 
-// ReadAddrFile returns the API address a daemon wrote in dataDir.
+// ReadAddrFile returns the API address a daemon wrote in dataDir: host:port,
+// or https://host:port when it serves TLS.
 func ReadAddrFile(dataDir string) (string, error) {
 	b, err := os.ReadFile(filepath.Join(dataDir, AddrFile))
 	if err != nil {
@@ -32,7 +34,7 @@ func ReadAddrFile(dataDir string) (string, error) {
 // free one), writes the address to <dataDir>/api, and blocks until ctx is
 // done; then it shuts the server down, closes n and removes the file.
 // ready, if not nil, is called with the bound address once serving; opts
-// change the server (e.g. TestHooks.ServeOptions).
+// change the server (e.g. TestHooks.ServeOptions, WithTokens, WithTLS).
 func Serve(ctx context.Context, n *node.Node, listen, dataDir string, maxValue int, log *slog.Logger, ready func(addr string), opts ...ServeOption) error {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
@@ -49,16 +51,22 @@ func Serve(ctx context.Context, n *node.Node, listen, dataDir string, maxValue i
 	for _, o := range opts {
 		o(handler)
 	}
+	url, recorded := "http://"+addr, addr
+	if handler.tls != nil {
+		ln = tls.NewListener(ln, handler.tls)
+		url = "https://" + addr
+		recorded = url
+	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	addrPath := filepath.Join(dataDir, AddrFile)
 	if dataDir != "" {
-		if err := os.WriteFile(addrPath, []byte(addr+"\n"), 0o644); err != nil {
+		if err := os.WriteFile(addrPath, []byte(recorded+"\n"), 0o644); err != nil {
 			log.Warn("cannot write the API address file", "path", addrPath, "err", err)
 		}
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("HTTP API listening", "addr", "http://"+addr)
+	log.Info("HTTP API listening", "addr", url, "tokens", handler.tokens != nil)
 	if ready != nil {
 		ready(addr)
 	}

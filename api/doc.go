@@ -23,6 +23,36 @@
 //	GET    /metrics           Prometheus metrics
 //	GET    /healthz           "ok"
 //
+// # Tokens
+//
+// A daemon started with --api-token-file needs an API token on every
+// request but GET /healthz, sent as "Authorization: Bearer TOKEN" (see
+// Tokens for the file's format). Which token may do what:
+//
+//	token needed                 endpoints
+//	read, for the namespace      GET and HEAD /v1/kv/{key}, GET /v1/kv, GET /v1/counter/{key}, GET /v1/watch
+//	write, for the namespace     PUT and DELETE /v1/kv/{key}, POST /v1/counter/{key}
+//	any valid token              GET /v1/status, GET /v1/peers, GET /metrics (they span every namespace)
+//	any write token              POST /v1/sync (a round covers every namespace), the /v1/test/ hooks
+//	none                         GET /healthz
+//
+// "For the namespace": one of the token's patterns admits the request's
+// ?ns= ("default" when absent). A write token may also read.
+//
+// A request without a token, with a malformed Authorization header or an
+// unknown token answers 401 unauthorized with a WWW-Authenticate: Bearer
+// header, and so does any unknown path (the 404 list of endpoints is for
+// token holders); a valid token that may not do what the request asks
+// answers 403 forbidden. Both are counted in the metric
+// grapevine_http_refusals_total{code} and logged with the remote address
+// and the reason, never the token. Tokens are compared by their SHA-256 in
+// constant time. Without --api-token-file no endpoint needs a token, and
+// the daemon refuses to listen beyond loopback unless --insecure-api is
+// given (see CheckExposure). With --api-tls-cert and --api-tls-key the API
+// is HTTPS only (TLS 1.2 or later) and <data>/api records an https:// URL.
+//
+// # Unknown paths and methods
+//
 // Any other path answers 404 not_found with the list of paths above; a
 // listed path with another method answers 405 method_not_allowed with an
 // Allow header. The test-only endpoints under /v1/test/ exist only on a
@@ -38,6 +68,8 @@
 //	400 invalid_key         the key is empty, over 4096 bytes, not UTF-8, or has a control character
 //	400 invalid_namespace   the namespace is not 1 to 64 of a-z 0-9 . _ -
 //	400 invalid_argument    a query parameter or the body is malformed
+//	401 unauthorized        the daemon needs an API token and the request has none, or one it does not know
+//	403 forbidden           the request's token may not do this (read only, or not this namespace)
 //	404 not_found           the key is absent or deleted (or the endpoint does not exist)
 //	405 method_not_allowed  the endpoint does not take this method
 //	409 overflow            the increment would take the counter past int64

@@ -82,7 +82,7 @@ func TestDocListsErrors(t *testing.T) {
 			got = append(got, m[1]+" "+m[2])
 		}
 	}
-	want := []string{"400 invalid_argument", "404 not_found", "405 method_not_allowed", "500 internal"} // the server's own
+	want := []string{"400 invalid_argument", "401 unauthorized", "403 forbidden", "404 not_found", "405 method_not_allowed", "500 internal"} // the server's own
 	for _, m := range errorTable {
 		if s := strconv.Itoa(m.status) + " " + m.code; !slices.Contains(want, s) {
 			want = append(want, s)

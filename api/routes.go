@@ -7,18 +7,33 @@ import (
 )
 
 // endpoint is one request the API answers: a method on a path, as the
-// documentation writes it ({key} is any key, escaped).
+// documentation writes it ({key} is any key, escaped), and what it needs
+// of an API token when the server has tokens (the zero value: write).
 type endpoint struct {
 	method, path string
+	need         access
 }
 
 func (e endpoint) String() string { return e.method + " " + e.path }
 
 // route is one ServeMux pattern, its handler and the endpoints it serves.
+// A route is namespace-scoped unless global: a token's namespace patterns
+// must then admit the request's ?ns= (default "default").
 type route struct {
 	pattern   string
 	handle    func(*Server, http.ResponseWriter, *http.Request) error
 	endpoints []endpoint
+	global    bool // not about one namespace: the token's patterns are not checked
+}
+
+// public reports whether every endpoint of rt needs no token.
+func (rt route) public() bool {
+	for _, e := range rt.endpoints {
+		if e.need != accessPublic {
+			return false
+		}
+	}
+	return true
 }
 
 // routes is the API: the server registers these and nothing else (but the
@@ -26,22 +41,22 @@ type route struct {
 // doc.go and the README against them.
 var routes = []route{
 	{"/v1/kv/{key...}", (*Server).kv, []endpoint{
-		{http.MethodPut, "/v1/kv/{key}"},
-		{http.MethodGet, "/v1/kv/{key}"},
-		{http.MethodHead, "/v1/kv/{key}"},
-		{http.MethodDelete, "/v1/kv/{key}"},
-	}},
-	{"/v1/kv", (*Server).list, []endpoint{{http.MethodGet, "/v1/kv"}}},
+		{http.MethodPut, "/v1/kv/{key}", accessWrite},
+		{http.MethodGet, "/v1/kv/{key}", accessRead},
+		{http.MethodHead, "/v1/kv/{key}", accessRead},
+		{http.MethodDelete, "/v1/kv/{key}", accessWrite},
+	}, false},
+	{"/v1/kv", (*Server).list, []endpoint{{http.MethodGet, "/v1/kv", accessRead}}, false},
 	{"/v1/counter/{key...}", (*Server).counter, []endpoint{
-		{http.MethodPost, "/v1/counter/{key}"},
-		{http.MethodGet, "/v1/counter/{key}"},
-	}},
-	{"/v1/watch", (*Server).watch, []endpoint{{http.MethodGet, "/v1/watch"}}},
-	{"/v1/peers", (*Server).peers, []endpoint{{http.MethodGet, "/v1/peers"}}},
-	{"/v1/status", (*Server).status, []endpoint{{http.MethodGet, "/v1/status"}}},
-	{"/v1/sync", (*Server).sync, []endpoint{{http.MethodPost, "/v1/sync"}}},
-	{"/metrics", (*Server).metrics, []endpoint{{http.MethodGet, "/metrics"}}},
-	{"/healthz", (*Server).healthz, []endpoint{{http.MethodGet, "/healthz"}}},
+		{http.MethodPost, "/v1/counter/{key}", accessWrite},
+		{http.MethodGet, "/v1/counter/{key}", accessRead},
+	}, false},
+	{"/v1/watch", (*Server).watch, []endpoint{{http.MethodGet, "/v1/watch", accessRead}}, false},
+	{"/v1/peers", (*Server).peers, []endpoint{{http.MethodGet, "/v1/peers", accessRead}}, true},
+	{"/v1/status", (*Server).status, []endpoint{{http.MethodGet, "/v1/status", accessRead}}, true},
+	{"/v1/sync", (*Server).sync, []endpoint{{http.MethodPost, "/v1/sync", accessWrite}}, true},
+	{"/metrics", (*Server).metrics, []endpoint{{http.MethodGet, "/metrics", accessRead}}, true},
+	{"/healthz", (*Server).healthz, []endpoint{{http.MethodGet, "/healthz", accessPublic}}, true},
 }
 
 // endpoints returns every endpoint of routes, in order.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,7 +27,10 @@ type Server struct {
 	maxValue int
 	mux      *http.ServeMux
 	requests *prometheus.CounterVec
-	scrape   http.Handler // the Prometheus handler of the node's registry
+	refusals *prometheus.CounterVec // requests refused for their token, by code
+	scrape   http.Handler           // the Prometheus handler of the node's registry
+	tokens   *Tokens                // nil: no token needed (WithTokens)
+	tls      *tls.Config            // nil: plain HTTP (WithTLS)
 }
 
 // NewServer returns the HTTP API of n. maxValue is the node's value limit
@@ -37,12 +41,19 @@ func NewServer(n *node.Node, maxValue int, log *slog.Logger) *Server {
 		Name: "grapevine_http_requests_total",
 		Help: "HTTP API requests by route and status code.",
 	}, []string{"route", "code"})
-	n.Metrics().MustRegister(s.requests)
+	s.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "grapevine_http_refusals_total",
+		Help: "HTTP API requests refused for their API token, by code: unauthorized (401: none or unknown), forbidden (403: not allowed).",
+	}, []string{"code"})
+	n.Metrics().MustRegister(s.requests, s.refusals)
 	s.scrape = promhttp.HandlerFor(n.Metrics(), promhttp.HandlerOpts{})
 	for _, rt := range routes {
 		s.register(rt)
 	}
-	s.handle("/", func(_ http.ResponseWriter, r *http.Request) error {
+	s.handle("/", func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := s.authenticate(w, r, false); err != nil {
+			return err // the list of endpoints is for token holders
+		}
 		return errorf(http.StatusNotFound, apitype.CodeNotFound, "no such endpoint %s; the API has %s", r.URL.Path, paths(routes))
 	})
 	return s
@@ -65,14 +76,25 @@ func (w *statusWriter) WriteHeader(code int) {
 // Unwrap lets http.ResponseController reach the real writer (to flush).
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// register serves rt: a method it does not list gets 405 with an Allow
-// header; once the node is closed, every request gets 503 unavailable.
+// register serves rt: with tokens configured, a request without a valid
+// one gets 401 (but on a public route), one whose token may not do what
+// the endpoint needs gets 403; a method the route does not list gets 405
+// with an Allow header; once the node is closed, every request gets 503
+// unavailable.
 func (s *Server) register(rt route) {
 	allowed := rt.methods()
 	s.handle(rt.pattern, func(w http.ResponseWriter, r *http.Request) error {
-		if !slices.Contains(allowed, r.Method) {
+		tok, err := s.authenticate(w, r, rt.public())
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(rt.endpoints, func(e endpoint) bool { return e.method == r.Method })
+		if i < 0 {
 			w.Header().Set("Allow", strings.Join(allowed, ", "))
 			return errorf(http.StatusMethodNotAllowed, apitype.CodeMethodNotAllowed, "%s takes %s, not %s", r.URL.Path, strings.Join(allowed, " or "), r.Method)
+		}
+		if err := s.authorize(r, rt, rt.endpoints[i], tok); err != nil {
+			return err
 		}
 		if err := s.open(); err != nil {
 			return err

@@ -25,8 +25,9 @@ type ServeOption func(*Server)
 // internal/chaos): they cut a peer off from others through its connection
 // gater and skew its wall clock. A daemon serves them only when started with
 // --test-hooks; otherwise every /v1/test/ path answers 404 like any unknown
-// endpoint. Never enable them on a peer anyone else can reach. Like every
-// endpoint, they answer 503 unavailable once the node is closed.
+// endpoint. With API tokens, every hook needs a write token. Never enable
+// them on a peer anyone else can reach. Like every endpoint, they answer
+// 503 unavailable once the node is closed.
 //
 //	POST /v1/test/block?peer=ID[,ID...]    refuse and close connections with the peers
 //	POST /v1/test/unblock?peer=ID[,ID...]  allow them again (all=true: everyone, and end isolation)
@@ -88,7 +89,7 @@ func (h *TestHooks) routes(n *node.Node) []route {
 				v = h.state(n)
 			}
 			return writeJSON(w, v)
-		}, []endpoint{{http.MethodPost, TestHookPrefix + name}}}
+		}, []endpoint{{http.MethodPost, TestHookPrefix + name, accessWrite}}, true}
 	}
 	return []route{
 		post("block", func(r *http.Request) (any, error) {
@@ -140,7 +141,7 @@ func (h *TestHooks) routes(n *node.Node) []route {
 		}),
 		{TestHookPrefix + "state", func(_ *Server, w http.ResponseWriter, _ *http.Request) error {
 			return writeJSON(w, h.state(n))
-		}, []endpoint{{http.MethodGet, TestHookPrefix + "state"}}},
+		}, []endpoint{{http.MethodGet, TestHookPrefix + "state", accessWrite}}, true},
 	}
 }
 

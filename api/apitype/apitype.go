@@ -48,6 +48,8 @@ const (
 	CodeInvalidKey       = "invalid_key"        // 400: the key is empty, too long, not UTF-8 or has a control character
 	CodeInvalidNamespace = "invalid_namespace"  // 400: the namespace breaks the naming rule
 	CodeInvalidArgument  = "invalid_argument"   // 400: a query parameter or the body is malformed
+	CodeUnauthorized     = "unauthorized"       // 401: the daemon needs an API token and got none, or an unknown one
+	CodeForbidden        = "forbidden"          // 403: the request is not allowed (e.g. the token may not do this)
 	CodeNotFound         = "not_found"          // 404: the key (or the endpoint) does not exist
 	CodeMethodNotAllowed = "method_not_allowed" // 405: the endpoint exists, not with this method
 	CodeOverflow         = "overflow"           // 409: the increment would take the counter past int64
@@ -66,6 +68,8 @@ var (
 	ErrInvalidKey       = errors.New("grapevine: invalid key")
 	ErrInvalidNamespace = errors.New("grapevine: invalid namespace")
 	ErrInvalidArgument  = errors.New("grapevine: invalid argument")
+	ErrUnauthorized     = errors.New("grapevine: unauthorized")
+	ErrForbidden        = errors.New("grapevine: forbidden")
 	ErrNotFound         = errors.New("grapevine: not found")
 	ErrMethodNotAllowed = errors.New("grapevine: method not allowed")
 	ErrOverflow         = errors.New("grapevine: counter overflow")

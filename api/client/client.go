@@ -10,6 +10,8 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,7 +35,10 @@ type Client struct {
 	endpoints []string
 	namespace string
 	hc        *http.Client
-	current   atomic.Int64 // index of the endpoint that last answered
+	token     string         // sent as Authorization: Bearer (WithToken)
+	roots     *x509.CertPool // trusted CAs for https endpoints (WithCACert)
+	err       error          // an option's error, returned by New
+	current   atomic.Int64   // index of the endpoint that last answered
 }
 
 // ErrUnreachable is returned when no endpoint answers.
@@ -47,12 +52,46 @@ type Option func(*Client)
 // &http.Client{}. The caller keeps hc and may share it between clients.
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
 
-// New returns a client for the given endpoints ("host:port" or
-// "http://host:port") using namespace ns ("" for the default).
+// WithToken sends token with every request (Authorization: Bearer), for a
+// daemon started with --api-token-file. Over plain http the token crosses
+// the network in the clear: use https beyond loopback.
+func WithToken(token string) Option { return func(c *Client) { c.token = token } }
+
+// WithCACert trusts the PEM certificates in pem (and no others) for https
+// endpoints, e.g. the self-signed certificate a daemon serves with
+// --api-tls-cert. It cannot be combined with WithHTTPClient: configure
+// that client's transport instead.
+func WithCACert(pem []byte) Option {
+	return func(c *Client) {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			c.err = errors.Join(c.err, errors.New("client: the CA bundle holds no PEM certificate"))
+			return
+		}
+		c.roots = pool
+	}
+}
+
+// New returns a client for the given endpoints ("host:port",
+// "http://host:port" or "https://host:port") using namespace ns ("" for
+// the default).
 func New(endpoints []string, ns string, opts ...Option) (*Client, error) {
-	c := &Client{namespace: ns, hc: &http.Client{}}
+	c := &Client{namespace: ns}
 	for _, o := range opts {
 		o(c)
+	}
+	if c.err != nil {
+		return nil, c.err
+	}
+	switch {
+	case c.roots != nil && c.hc != nil:
+		return nil, errors.New("client: WithCACert and WithHTTPClient together: set the CA in your http.Client's transport")
+	case c.roots != nil:
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: c.roots}
+		c.hc = &http.Client{Transport: tr}
+	case c.hc == nil:
+		c.hc = &http.Client{}
 	}
 	for _, e := range endpoints {
 		e = strings.TrimSpace(e)
@@ -63,8 +102,8 @@ func New(endpoints []string, ns string, opts ...Option) (*Client, error) {
 			e = "http://" + e
 		}
 		u, err := url.Parse(e)
-		if err != nil || u.Host == "" {
-			return nil, fmt.Errorf("client: bad endpoint %q: want host:port", e)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return nil, fmt.Errorf("client: bad endpoint %q: want host:port or https://host:port", e)
 		}
 		c.endpoints = append(c.endpoints, strings.TrimRight(u.String(), "/"))
 	}
@@ -104,6 +143,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		req, err := http.NewRequestWithContext(ctx, method, c.endpoints[idx]+path, bytes.NewReader(body))
 		if err != nil {
 			return nil, err
+		}
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
 		}
 		resp, err = c.hc.Do(req)
 		if err == nil {
