@@ -57,7 +57,10 @@ func Serve(ctx context.Context, n *node.Node, listen, dataDir string, maxValue i
 		url = "https://" + addr
 		recorded = url
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	// The server's own complaints (TLS handshakes that failed, say) go to
+	// the daemon's log at debug level: they are the client's problem.
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	addrPath := filepath.Join(dataDir, AddrFile)
 	if dataDir != "" {
 		if err := os.WriteFile(addrPath, []byte(recorded+"\n"), 0o644); err != nil {

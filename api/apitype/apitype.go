@@ -87,6 +87,8 @@ var codeErrors = map[string]error{
 	CodeInvalidKey:       ErrInvalidKey,
 	CodeInvalidNamespace: ErrInvalidNamespace,
 	CodeInvalidArgument:  ErrInvalidArgument,
+	CodeUnauthorized:     ErrUnauthorized,
+	CodeForbidden:        ErrForbidden,
 	CodeNotFound:         ErrNotFound,
 	CodeMethodNotAllowed: ErrMethodNotAllowed,
 	CodeOverflow:         ErrOverflow,
