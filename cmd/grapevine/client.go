@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +28,8 @@ func clientFlags() []cli.Flag {
 		&cli.StringFlag{Name: "data", EnvVars: []string{"GRAPEVINE_DATA"}, Value: defaultDataDir(), Usage: "data directory of a local daemon, to find its API address"},
 		&cli.StringFlag{Name: "ns", EnvVars: []string{"GRAPEVINE_NS"}, Usage: "namespace (default \"default\")"},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "output format: text or json"},
+		&cli.StringFlag{Name: "token", EnvVars: []string{"GRAPEVINE_TOKEN"}, Usage: "API `TOKEN` for a daemon started with --api-token-file (prefer the env var: a flag shows in ps)"},
+		&cli.StringFlag{Name: "cacert", EnvVars: []string{"GRAPEVINE_CACERT"}, Usage: "PEM `FILE` of the CA (or self-signed certificate) to trust for an https:// API"},
 	}
 }
 
@@ -44,7 +48,22 @@ func newClient(c *cli.Context) (*client.Client, error) {
 	default:
 		return nil, &exitError{code: 2, msg: fmt.Sprintf("--output must be text or json, not %q", c.String("output"))}
 	}
-	return client.New(strings.Split(endpoints, ","), c.String("ns"))
+	var opts []client.Option
+	if tok := c.String("token"); tok != "" {
+		opts = append(opts, client.WithToken(tok))
+	}
+	if file := c.String("cacert"); file != "" {
+		pem, err := os.ReadFile(file)
+		if err != nil {
+			return nil, &exitError{code: 2, msg: fmt.Sprintf("--cacert: %v", err)}
+		}
+		opts = append(opts, client.WithCACert(pem))
+	}
+	cl, err := client.New(strings.Split(endpoints, ","), c.String("ns"), opts...)
+	if err != nil {
+		return nil, &exitError{code: 2, msg: err.Error()}
+	}
+	return cl, nil
 }
 
 // ctxOf returns a context cancelled on Ctrl-C.
@@ -65,16 +84,29 @@ func clientAction(nargs string, minArgs, maxArgs int, body func(c *cli.Context, 
 		}
 		ctx, cancel := ctxOf(c)
 		defer cancel()
-		return humanError(body(c, ctx, cl))
+		return humanError(body(c, ctx, cl), c.String("token") != "")
 	}
 }
 
-// humanError turns API errors into messages for a person.
-func humanError(err error) error {
+// humanError turns API errors into messages for a person; withToken says
+// whether the request carried an API token.
+func humanError(err error, withToken bool) error {
 	var e *apitype.Error
+	var unknownCA x509.UnknownAuthorityError
+	var badCert *tls.CertificateVerificationError
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, apitype.ErrUnauthorized) && !withToken:
+		return &exitError{code: 1, msg: "unauthorized: this daemon needs an API token (--token or GRAPEVINE_TOKEN)"}
+	case errors.Is(err, apitype.ErrUnauthorized):
+		return &exitError{code: 1, msg: "unauthorized: the daemon does not accept this API token (--token or GRAPEVINE_TOKEN)"}
+	case errors.Is(err, apitype.ErrForbidden) && errors.As(err, &e):
+		return &exitError{code: 1, msg: "forbidden: " + e.Message}
+	case errors.As(err, &unknownCA):
+		return &exitError{code: 1, msg: "the daemon's TLS certificate is not signed by a trusted CA; pass its CA with --cacert FILE (or GRAPEVINE_CACERT): " + err.Error()}
+	case errors.As(err, &badCert):
+		return &exitError{code: 1, msg: "the daemon's TLS certificate is not valid here: " + err.Error()}
 	case errors.As(err, &e):
 		return &exitError{code: 1, msg: e.Message}
 	case errors.Is(err, client.ErrUnreachable):

@@ -28,6 +28,11 @@ func daemonCommand() *cli.Command {
 			&cli.StringFlag{Name: "data", EnvVars: []string{"GRAPEVINE_DATA"}, Value: defaultDataDir(), Usage: "data directory (database, identity, known peers)"},
 			&cli.StringSliceFlag{Name: "listen", EnvVars: []string{"GRAPEVINE_LISTEN"}, Value: cli.NewStringSlice(def.Peer.ListenAddrs...), Usage: "libp2p listen `MULTIADDR` (repeatable; port 0 picks a free port)"},
 			&cli.StringFlag{Name: "api", EnvVars: []string{"GRAPEVINE_API_LISTEN"}, Value: DefaultAPIAddr, Usage: "HTTP API listen address `HOST:PORT` (port 0 picks a free port)"},
+			// API tokens and TLS (security.go).
+			&cli.StringFlag{Name: "api-token-file", EnvVars: []string{"GRAPEVINE_API_TOKEN_FILE"}, Usage: "API tokens, one a line: `FILE` of <token> <read|write> [namespace-pattern ...]; re-read on SIGHUP"},
+			&cli.BoolFlag{Name: "insecure-api", EnvVars: []string{"GRAPEVINE_INSECURE_API"}, Usage: "allow --api beyond loopback without --api-token-file (anyone who reaches it may read and write everything)"},
+			&cli.StringFlag{Name: "api-tls-cert", EnvVars: []string{"GRAPEVINE_API_TLS_CERT"}, Usage: "serve the API over HTTPS with this PEM certificate `FILE` (with --api-tls-key)"},
+			&cli.StringFlag{Name: "api-tls-key", EnvVars: []string{"GRAPEVINE_API_TLS_KEY"}, Usage: "PEM private key `FILE` of --api-tls-cert"},
 			&cli.StringSliceFlag{Name: "bootstrap", EnvVars: []string{"GRAPEVINE_BOOTSTRAP"}, Usage: "peer `MULTIADDR` ending in /p2p/<id> to join through (repeatable, or comma-separated)"},
 			&cli.StringFlag{Name: "network", EnvVars: []string{"GRAPEVINE_NETWORK"}, Value: def.Network, Usage: "network `NAME`: peers of other networks are ignored"},
 			&cli.BoolFlag{Name: "mdns", EnvVars: []string{"GRAPEVINE_MDNS"}, Value: def.Peer.MDNS, Usage: "find peers on the local network with mDNS"},
@@ -95,11 +100,16 @@ func runDaemon(c *cli.Context) error {
 	} else if c.Bool("test-isolated") {
 		return &exitError{code: 2, msg: "--test-isolated needs --test-hooks"}
 	}
+	apiOpts, tokens, err := apiSecurity(c, log)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("creating the data directory: %w", err)
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	defer reloadTokensOnHUP(ctx, tokens, log)()
 	n, err := node.New(ctx, cfg)
 	if err != nil {
 		return err
@@ -108,7 +118,7 @@ func runDaemon(c *cli.Context) error {
 		n.Peer().Isolate(true)
 	}
 	log.Info("starting grapevine", "version", versionString(), "data", cfg.DataDir, "network", cfg.Network)
-	err = api.Serve(ctx, n, c.String("api"), cfg.DataDir, cfg.MaxValueSize, log, nil, hooks.ServeOptions()...)
+	err = api.Serve(ctx, n, c.String("api"), cfg.DataDir, cfg.MaxValueSize, log, nil, append(apiOpts, hooks.ServeOptions()...)...)
 	log.Info("stopped")
 	return err
 }
