@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -42,8 +44,29 @@ type daemon struct {
 	bin  string
 	data string
 	cmd  *exec.Cmd
-	log  *bytes.Buffer
+	log  *lockedBuffer
 }
+
+// lockedBuffer collects a daemon's output while tests read it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// logText returns what the daemon wrote so far.
+func (d *daemon) logText() string { return d.log.String() }
 
 // startDaemon runs `grapevine daemon` on loopback ports chosen by the
 // kernel and waits until its API answers.
@@ -52,7 +75,7 @@ func startDaemon(t *testing.T, bin, data string, extra ...string) *daemon {
 	args := append([]string{"daemon", "--data", data, "--api", "127.0.0.1:0",
 		"--listen", "/ip4/127.0.0.1/tcp/0", "--listen", "/ip4/127.0.0.1/udp/0/quic-v1",
 		"--mdns=false", "--network", "e2e", "--log-level", "debug"}, extra...)
-	d := &daemon{t: t, bin: bin, data: data, log: &bytes.Buffer{}}
+	d := &daemon{t: t, bin: bin, data: data, log: &lockedBuffer{}}
 	d.cmd = exec.Command(bin, args...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	_ = os.Remove(filepath.Join(data, api.AddrFile))
@@ -65,7 +88,15 @@ func startDaemon(t *testing.T, bin, data string, extra ...string) *daemon {
 		if err != nil {
 			return false
 		}
-		resp, err := http.Get("http://" + addr + "/healthz")
+		probe := http.DefaultClient
+		if strings.HasPrefix(addr, "https://") {
+			// Only whether it answers: TestSecureAPI checks the certificate.
+			probe = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+			defer probe.CloseIdleConnections()
+		} else {
+			addr = "http://" + addr
+		}
+		resp, err := probe.Get(addr + "/healthz")
 		if err != nil {
 			return false
 		}
