@@ -5,6 +5,12 @@
 //	c, err := client.New([]string{"127.0.0.1:4100", "127.0.0.1:4200"}, "")
 //	version, err := c.Put(ctx, "key", []byte("value"))
 //	v, err := c.Get(ctx, "key") // errors.Is(err, apitype.ErrNotFound) if absent
+//
+// A daemon with API tokens and TLS takes WithToken and, for a certificate
+// no system CA signed, WithCACert; a refused token answers errors matching
+// apitype.ErrUnauthorized (401) or apitype.ErrForbidden (403):
+//
+//	c, err := client.New([]string{"https://db1:4100"}, "tenant-a", client.WithToken(tok), client.WithCACert(caPEM))
 package client
 
 import (
