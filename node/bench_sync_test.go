@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -449,7 +448,7 @@ func BenchmarkRestart(b *testing.B) {
 	if err := nd.Close(); err != nil {
 		b.Fatal(err)
 	}
-	dbDir := filepath.Join(cfg.DataDir, "db")
+	dbDir := node.DatabaseDir(cfg.DataDir)
 	key := syncBenchKey(syncBenchKeys / 2)
 	b.Run(fmt.Sprintf("n=%d", syncBenchKeys), func(b *testing.B) {
 		var ours, raw, store []time.Duration

@@ -84,7 +84,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 	dbDir := ""
 	if !cfg.Storage.InMemory {
-		dbDir = filepath.Join(cfg.DataDir, "db")
+		dbDir = DatabaseDir(cfg.DataDir)
 	}
 	db, err := storage.Open(dbDir, layers.storage)
 	if err != nil {
@@ -176,6 +176,10 @@ func (n *Node) Close() error {
 	dbErr := n.db.Close()
 	return errors.Join(wrap(ErrNetwork, netErr), wrap(ErrStorage, dbErr))
 }
+
+// DatabaseDir returns where a node with the given data directory keeps its
+// database (tools that work on a stopped peer's files use it).
+func DatabaseDir(dataDir string) string { return filepath.Join(dataDir, "db") }
 
 // Err returns ErrClosed once Close has been called, and nil before (like
 // context.Context's Err). It never blocks.

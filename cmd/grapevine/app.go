@@ -57,6 +57,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			putCommand(), getCommand(), delCommand(), lsCommand(), incrCommand(),
 			peersCommand(), statusCommand(), idCommand(), syncCommand(), watchCommand(),
 			{
+				Name:        "keygen",
+				Usage:       "print a new key",
+				Subcommands: []*cli.Command{keygenEncryptionCommand()},
+			},
+			rekeyCommand(),
+			{
 				Name:  "version",
 				Usage: "print the version",
 				Action: func(c *cli.Context) error {

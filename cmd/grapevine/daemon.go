@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/grapevine-kv/grapevine/api"
 	"github.com/grapevine-kv/grapevine/node"
+	"github.com/grapevine-kv/grapevine/storage"
 	"github.com/urfave/cli/v2"
 )
 
@@ -40,6 +42,8 @@ func daemonCommand() *cli.Command {
 			&cli.IntFlag{Name: "max-value-size", EnvVars: []string{"GRAPEVINE_MAX_VALUE_SIZE"}, Value: def.MaxValueSize, Usage: "largest value accepted, in `BYTES`"},
 			&cli.StringFlag{Name: "log-format", EnvVars: []string{"GRAPEVINE_LOG_FORMAT"}, Value: "text", Usage: "log format: text or json"},
 			&cli.StringFlag{Name: "log-level", EnvVars: []string{"GRAPEVINE_LOG_LEVEL"}, Value: "info", Usage: "log `LEVEL`: debug, info, warn or error"},
+			// Encryption at rest.
+			&cli.StringFlag{Name: "encryption-key-file", EnvVars: []string{"GRAPEVINE_ENCRYPTION_KEY_FILE"}, Usage: "encrypt the database with the AES key in `FILE`: 64 hex characters (grapevine keygen encryption) or 16, 24 or 32 raw bytes; the data directory then always needs it"},
 			&cli.BoolFlag{Name: "test-hooks", Hidden: true, Usage: "serve the test-only fault-injection endpoints /v1/test/* (partitions, clock skew); never in production"},
 			&cli.BoolFlag{Name: "test-isolated", Hidden: true, Usage: "start refusing every peer until POST /v1/test/isolate?on=false (needs --test-hooks)"},
 		},
@@ -92,6 +96,17 @@ func runDaemon(c *cli.Context) error {
 	cfg.Peer.ListenAddrs = splitList(c.StringSlice("listen"))
 	cfg.Peer.Bootstrap = splitList(c.StringSlice("bootstrap"))
 	cfg.Peer.MDNS = c.Bool("mdns")
+	// Encryption at rest: the key is never logged.
+	if f := c.String("encryption-key-file"); f != "" {
+		key, perm, err := readEncryptionKeyFile(f)
+		if err != nil {
+			return &exitError{code: 2, msg: err.Error()}
+		}
+		if perm&0o077 != 0 {
+			log.Warn("the encryption key file is accessible to group or others; chmod 600 it", "file", f, "mode", perm.String())
+		}
+		cfg.Storage.EncryptionKey = key
+	}
 	var hooks *api.TestHooks // test-only fault injection (internal/chaos)
 	if c.Bool("test-hooks") {
 		hooks = api.NewTestHooks()
@@ -111,13 +126,25 @@ func runDaemon(c *cli.Context) error {
 	defer stop()
 	defer reloadTokensOnHUP(ctx, tokens, log)()
 	n, err := node.New(ctx, cfg)
+	if errors.Is(err, storage.ErrEncryptionKeyMismatch) {
+		// The sentinel's words and detail, without the layers' prefixes.
+		msg := err.Error()
+		if i := strings.Index(msg, storage.ErrEncryptionKeyMismatch.Error()); i >= 0 {
+			msg = strings.TrimPrefix(msg[i:], "storage: ")
+		}
+		keyFile := "no --encryption-key-file"
+		if f := c.String("encryption-key-file"); f != "" {
+			keyFile = "key from " + f
+		}
+		return &exitError{code: 1, msg: fmt.Sprintf("%s (data directory %s, %s); nothing was changed", msg, cfg.DataDir, keyFile)}
+	}
 	if err != nil {
 		return err
 	}
 	if c.Bool("test-isolated") {
 		n.Peer().Isolate(true)
 	}
-	log.Info("starting grapevine", "version", versionString(), "data", cfg.DataDir, "network", cfg.Network)
+	log.Info("starting grapevine", "version", versionString(), "data", cfg.DataDir, "network", cfg.Network, "encrypted", len(cfg.Storage.EncryptionKey) > 0)
 	err = api.Serve(ctx, n, c.String("api"), cfg.DataDir, cfg.MaxValueSize, log, nil, append(apiOpts, hooks.ServeOptions()...)...)
 	log.Info("stopped")
 	return err
