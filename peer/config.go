@@ -58,6 +58,15 @@ type Config struct {
 	// needed. DecodePrivateNetworkKey reads the usual swarm.key format.
 	// Default nil: an open network.
 	PrivateNetworkKey []byte
+	// AllowPeersFile, when set, names an allowlist file: one peer ID per
+	// line, '#' starts a comment, blank lines are ignored. Only the peers
+	// it lists may connect, in either direction; the Peer rereads it when
+	// its modification time or size changes (checked every 2 s) and on
+	// ReloadAllowlist, and closes the connections to peers removed from it.
+	// Needs a host built by New (NewWithHost's host does not consult the
+	// gater). Default "": no allowlist, every peer of the network (holding
+	// the PrivateNetworkKey, if set) may connect.
+	AllowPeersFile string
 	// Logger receives the peer's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -142,6 +151,9 @@ func (c Config) validate(listen bool) error {
 	}
 	if c.LowWater < 0 || c.HighWater <= 0 || c.LowWater >= c.HighWater {
 		bad("connection watermarks low=%d high=%d: want 0 <= low < high", c.LowWater, c.HighWater)
+	}
+	if !listen && c.AllowPeersFile != "" {
+		bad("an allowlist (AllowPeersFile) needs a host built by New: a host given to NewWithHost does not consult the peer's connection gater")
 	}
 	if c.Logger == nil {
 		bad("the logger (Logger) is nil; start from DefaultConfig")
