@@ -32,9 +32,10 @@ type Config struct {
 	// Default none: a peer that has run before redials the peers it
 	// remembers, and mDNS finds peers on the local network.
 	Bootstrap []string
-	// Network names the grapevine network: peers rendezvous on
-	// "grapevine/<network>" in the DHT, and the mDNS service name is derived
-	// from it, so two networks never mix. Letters, digits, '.', '_' and '-',
+	// Network names the grapevine network: it scopes the DHT's protocols
+	// (ProtocolPrefix), the rendezvous ("grapevine/<network>") and the mDNS
+	// service name, and a peer that speaks only another network's grapevine
+	// protocols is disconnected and refused, so two networks never mix. Letters, digits, '.', '_' and '-',
 	// at most 64 characters. Default "default".
 	Network string
 	// MDNS turns on mDNS discovery of peers on the local network. Default
