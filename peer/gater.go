@@ -212,7 +212,7 @@ func readAllowlist(r io.Reader, name string) (map[peer.ID]bool, error) {
 		}
 		id, err := peer.Decode(line)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s line %d: %q is not a peer ID (want one peer ID per line, as `grapevine id` prints it): %w", ErrAllowlist, name, n, line, err)
+			return nil, fmt.Errorf("%w: %s line %d: %q is not a peer ID (want one peer ID per line, such as 12D3KooW…: the part after /p2p/ in `grapevine id`): %w", ErrAllowlist, name, n, line, err)
 		}
 		allow[id] = true
 	}
