@@ -149,7 +149,7 @@ func TestCloseWaitsForServedRound(t *testing.T) {
 	}
 
 	// A closed syncer serves nothing and calls nothing back.
-	str, err := ha.NewStream(context.Background(), hb.ID(), SyncProtocol)
+	str, err := ha.NewStream(context.Background(), hb.ID(), SyncProtocol(testNetwork))
 	if err == nil {
 		_, _ = str.Write(frame(wire.FrameHello, nil))
 		_ = str.Reset()

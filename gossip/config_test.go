@@ -12,8 +12,8 @@ func TestDefaultConfigsValid(t *testing.T) {
 	if err := testPushConfig().Validate(); err != nil {
 		t.Errorf("default push config (with a network): %v", err)
 	}
-	if err := DefaultSyncConfig().Validate(); err != nil {
-		t.Errorf("default sync config: %v", err)
+	if err := testSyncConfig().Validate(); err != nil {
+		t.Errorf("default sync config (with a network): %v", err)
 	}
 	if c := DefaultPushConfig(); c.MaxBatchBytes != wire.GossipBatchTarget || c.MaxMessageBytes != wire.MaxGossipMessage {
 		t.Errorf("push defaults %d/%d are not wire's limits", c.MaxBatchBytes, c.MaxMessageBytes)
@@ -30,7 +30,7 @@ func TestValidateListsEveryProblem(t *testing.T) {
 	wantAll(t, pc.Validate(), "gossip: invalid push config: ", "exceeds max message bytes")
 
 	err = SyncConfig{ChunkBytes: wire.MaxFrameSize}.Validate()
-	wantAll(t, err, "gossip: invalid sync config: ", "interval", "max incoming", "chunk bytes", "idle timeout", "namespace check", "logger")
+	wantAll(t, err, "gossip: invalid sync config: ", "network", "interval", "max incoming", "chunk bytes", "idle timeout", "namespace check", "logger")
 }
 
 func wantAll(t *testing.T, err error, prefix string, parts ...string) {

@@ -60,9 +60,12 @@ func (in *inbox) count(probes bool) int {
 	return n
 }
 
+// testNetwork is the network of the tests' push and sync configs.
+const testNetwork = "test"
+
 func testPushConfig() PushConfig {
 	cfg := DefaultPushConfig()
-	cfg.Network = "test"
+	cfg.Network = testNetwork
 	return cfg
 }
 

@@ -23,8 +23,10 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 )
 
-// SyncProtocol is the libp2p protocol of anti-entropy (wire.SyncProtocol).
-const SyncProtocol protocol.ID = wire.SyncProtocol
+// SyncProtocol returns the libp2p protocol of anti-entropy in network
+// ("/grapevine/<network>/sync/1", wire.SyncProtocol): peers of different
+// networks never sync with each other.
+func SyncProtocol(network string) protocol.ID { return protocol.ID(wire.SyncProtocol(network)) }
 
 // Store is what anti-entropy needs of storage. storage.DB implements it.
 type Store interface {
@@ -51,6 +53,10 @@ type Applier func(ctx context.Context, from libp2ppeer.ID, namespace string, del
 // SyncConfig configures a Syncer. Start from DefaultSyncConfig; NewSyncer
 // validates it and fills in nothing.
 type SyncConfig struct {
+	// Network names the grapevine network: the sync protocol ID includes
+	// it (SyncProtocol), so rounds run only with peers of this network.
+	// Required; the node sets it. Default "" (must be set).
+	Network string
 	// Interval between rounds with a random peer; each wait is jittered
 	// by ±20%. Default 5 s: a lost push is repaired within seconds, while
 	// rounds between identical replicas (one round trip, a few hundred
@@ -90,6 +96,7 @@ type SyncConfig struct {
 }
 
 // DefaultSyncConfig returns the default anti-entropy configuration.
+// Network must still be set.
 func DefaultSyncConfig() SyncConfig {
 	return SyncConfig{
 		Interval:       5 * time.Second,
@@ -108,6 +115,9 @@ const maxChunkBytes = wire.MaxFrameSize - 1 - wire.MaxGossipMessage
 // Validate reports every invalid field of c, or nil.
 func (c SyncConfig) Validate() error {
 	var errs []error
+	if c.Network == "" {
+		errs = append(errs, errors.New("network name required"))
+	}
 	if c.Interval <= 0 {
 		errs = append(errs, fmt.Errorf("interval must be positive, got %s", c.Interval))
 	}
@@ -195,6 +205,7 @@ type Progress struct {
 // SyncProtocol and applies what differs. Safe for concurrent use.
 type Syncer struct {
 	h     host.Host
+	proto protocol.ID // SyncProtocol(cfg.Network)
 	store Store
 	apply Applier
 	cfg   SyncConfig
@@ -224,13 +235,13 @@ func NewSyncer(h host.Host, store Store, apply Applier, cfg SyncConfig) (*Syncer
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Syncer{h: h, store: store, apply: apply, cfg: cfg, log: cfg.Logger,
+	s := &Syncer{h: h, proto: SyncProtocol(cfg.Network), store: store, apply: apply, cfg: cfg, log: cfg.Logger,
 		incoming: make(chan struct{}, cfg.MaxIncoming), triggers: make(chan libp2ppeer.ID, 64)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	seed := cfg.seed(h.ID())
 	s.mu.rng = rand.New(rand.NewPCG(seed, seed>>1|1))
 	s.mu.progress = make(map[string]*Progress)
-	h.SetStreamHandler(SyncProtocol, s.serve)
+	h.SetStreamHandler(s.proto, s.serve)
 	return s, nil
 }
 
@@ -256,7 +267,7 @@ func (s *Syncer) Close() error {
 	s.mu.Lock()
 	s.mu.closed = true
 	s.mu.Unlock()
-	s.h.RemoveStreamHandler(SyncProtocol)
+	s.h.RemoveStreamHandler(s.proto)
 	s.cancel()
 	s.wg.Wait()
 	return nil
@@ -310,9 +321,22 @@ func (s *Syncer) loop() {
 	}
 }
 
-// RandomPeer picks a connected peer at random.
+// Protocol returns the protocol ID the syncer speaks, SyncProtocol of its
+// network.
+func (s *Syncer) Protocol() protocol.ID { return s.proto }
+
+// Supports reports whether p is known (from identify) to speak this
+// network's sync protocol: only such peers are sync partners.
+func (s *Syncer) Supports(p libp2ppeer.ID) bool {
+	ok, err := s.h.Peerstore().SupportsProtocols(p, s.proto)
+	return err == nil && len(ok) > 0
+}
+
+// RandomPeer picks at random a connected peer that speaks this network's
+// sync protocol; peers of other networks and libp2p peers that are not
+// grapevine peers are never picked.
 func (s *Syncer) RandomPeer() (libp2ppeer.ID, bool) {
-	peers := s.h.Network().Peers()
+	peers := slices.DeleteFunc(s.h.Network().Peers(), func(p libp2ppeer.ID) bool { return !s.Supports(p) })
 	if len(peers) == 0 {
 		return "", false
 	}
@@ -357,7 +381,7 @@ func (s *Syncer) SyncWith(ctx context.Context, p libp2ppeer.ID) (RoundStats, err
 	defer cancel()
 	defer context.AfterFunc(s.ctx, cancel)()
 	start := time.Now()
-	str, err := s.h.NewStream(network.WithAllowLimitedConn(ctx, "sync"), p, SyncProtocol)
+	str, err := s.h.NewStream(network.WithAllowLimitedConn(ctx, "sync"), p, s.proto)
 	if err == nil {
 		err = s.round(ctx, str, &stats)
 	} else {

@@ -57,6 +57,7 @@ func applyTo(db *storage.DB) Applier {
 // testSyncConfig is the fast profile of the tests.
 func testSyncConfig() SyncConfig {
 	cfg := DefaultSyncConfig()
+	cfg.Network = testNetwork
 	cfg.Interval = 100 * time.Millisecond
 	cfg.IdleTimeout = 5 * time.Second
 	return cfg
@@ -172,7 +173,7 @@ func TestHostileStreamsChangeNothing(t *testing.T) {
 	before := dbDigest(victim.db)
 	for name, in := range hostileInputs() {
 		t.Run(name, func(t *testing.T) {
-			str, err := rogue.h.NewStream(context.Background(), victim.h.ID(), SyncProtocol)
+			str, err := rogue.h.NewStream(context.Background(), victim.h.ID(), victim.s.Protocol())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -235,7 +236,7 @@ func FuzzServe(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	s, err := NewSyncer(h, db, applyTo(db), DefaultSyncConfig())
+	s, err := NewSyncer(h, db, applyTo(db), testSyncConfig())
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -73,7 +73,7 @@ type Config struct {
 	// AntiEntropy configures pull replication: the interval between rounds
 	// with a random peer (Interval, default 5 s), served rounds, chunk size,
 	// idle timeout. Default gossip.DefaultSyncConfig(). The node sets
-	// CheckTime, OnRound and Logger.
+	// Network, CheckTime, OnRound and Logger.
 	AntiEntropy gossip.SyncConfig
 }
 
@@ -159,10 +159,11 @@ func (c Config) layers() (layerConfigs, error) {
 	owned("Gossip.Logger", l.gossip.Logger != nil, l.gossip.Logger == c.Logger)
 	owned("Gossip.CheckTime", l.gossip.CheckTime != nil, false)
 	l.gossip.Network, l.gossip.Logger = c.Network, c.Logger // CheckTime: set by New
+	owned("AntiEntropy.Network", l.sync.Network != "", l.sync.Network == c.Network)
 	owned("AntiEntropy.Logger", l.sync.Logger != nil, l.sync.Logger == c.Logger)
 	owned("AntiEntropy.CheckTime", l.sync.CheckTime != nil, false)
 	owned("AntiEntropy.OnRound", l.sync.OnRound != nil, false)
-	l.sync.Logger = c.Logger // CheckTime, OnRound: set by New
+	l.sync.Network, l.sync.Logger = c.Network, c.Logger // CheckTime, OnRound: set by New
 
 	if c.DataDir != "" && c.Wall != nil && c.Logger != nil {
 		// Only then are the sub-configs' own checks about them, not about

@@ -2,6 +2,7 @@ package node
 
 import (
 	"github.com/grapevine-kv/grapevine/gossip"
+	"github.com/grapevine-kv/grapevine/peer"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -18,7 +19,7 @@ func (m metrics) applied(local bool) prometheus.Counter {
 	return m.appliedRemote
 }
 
-func newMetrics(reg *prometheus.Registry, push *gossip.Push) metrics {
+func newMetrics(reg *prometheus.Registry, push *gossip.Push, p *peer.Peer) metrics {
 	applied := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "grapevine_applied_deltas_total",
 		Help: "Deltas that changed stored state, by source (local write or remote gossip/sync).",
@@ -41,7 +42,16 @@ func newMetrics(reg *prometheus.Registry, push *gossip.Push) metrics {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
 			func() float64 { return float64(f(push.Stats())) })
 	}
+	refusals := func(reason string, f func(peer.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "grapevine_peer_refusals_total",
+			Help:        "Connections and dials refused, by reason: network (the peer is on another network), allowlist (not in --allow-peers).",
+			ConstLabels: prometheus.Labels{"reason": reason},
+		}, func() float64 { return float64(f(p.Stats())) })
+	}
 	reg.MustRegister(applied, m.applySeconds, m.batchOps,
+		refusals(peer.RefusalNetwork, func(s peer.Stats) uint64 { return s.RefusedNetwork }),
+		refusals(peer.RefusalAllowlist, func(s peer.Stats) uint64 { return s.RefusedAllowlist }),
 		gossipMsgs("grapevine_gossip_messages_published_total", "Gossip messages published.", func(s gossip.PushStats) uint64 { return s.Published }),
 		gossipMsgs("grapevine_gossip_messages_received_total", "Valid gossip messages received.", func(s gossip.PushStats) uint64 { return s.Received }),
 		gossipMsgs("grapevine_gossip_messages_rejected_total", "Gossip messages rejected by validation.", func(s gossip.PushStats) uint64 { return s.Rejected }),

@@ -113,7 +113,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("%w: %w", ErrNetwork, err)
 	}
-	n.m = newMetrics(n.reg, n.push)
+	n.m = newMetrics(n.reg, n.push, n.peer)
 	sm := newSyncMetrics(n.reg)
 	syncCfg := layers.sync
 	syncCfg.CheckTime, syncCfg.OnRound = n.clock.Check, sm.observe

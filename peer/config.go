@@ -32,9 +32,10 @@ type Config struct {
 	// Default none: a peer that has run before redials the peers it
 	// remembers, and mDNS finds peers on the local network.
 	Bootstrap []string
-	// Network names the grapevine network: peers rendezvous on
-	// "grapevine/<network>" in the DHT, and the mDNS service name is derived
-	// from it, so two networks never mix. Letters, digits, '.', '_' and '-',
+	// Network names the grapevine network: it scopes the DHT's protocols
+	// (ProtocolPrefix), the rendezvous ("grapevine/<network>") and the mDNS
+	// service name, and a peer that speaks only another network's grapevine
+	// protocols is disconnected and refused, so two networks never mix. Letters, digits, '.', '_' and '-',
 	// at most 64 characters. Default "default".
 	Network string
 	// MDNS turns on mDNS discovery of peers on the local network. Default
@@ -58,6 +59,15 @@ type Config struct {
 	// needed. DecodePrivateNetworkKey reads the usual swarm.key format.
 	// Default nil: an open network.
 	PrivateNetworkKey []byte
+	// AllowPeersFile, when set, names an allowlist file: one peer ID per
+	// line, '#' starts a comment, blank lines are ignored. Only the peers
+	// it lists may connect, in either direction; the Peer rereads it when
+	// its modification time or size changes (checked every 2 s) and on
+	// ReloadAllowlist, and closes the connections to peers removed from it.
+	// Needs a host built by New (NewWithHost's host does not consult the
+	// gater). Default "": no allowlist, every peer of the network (holding
+	// the PrivateNetworkKey, if set) may connect.
+	AllowPeersFile string
 	// Logger receives the peer's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -142,6 +152,9 @@ func (c Config) validate(listen bool) error {
 	}
 	if c.LowWater < 0 || c.HighWater <= 0 || c.LowWater >= c.HighWater {
 		bad("connection watermarks low=%d high=%d: want 0 <= low < high", c.LowWater, c.HighWater)
+	}
+	if !listen && c.AllowPeersFile != "" {
+		bad("an allowlist (AllowPeersFile) needs a host built by New: a host given to NewWithHost does not consult the peer's connection gater")
 	}
 	if c.Logger == nil {
 		bad("the logger (Logger) is nil; start from DefaultConfig")

@@ -15,11 +15,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/grapevine-kv/grapevine/internal/wire"
 	"github.com/libp2p/go-libp2p"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/pnet"
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -32,13 +32,23 @@ import (
 	manet "github.com/multiformats/go-multiaddr/net"
 )
 
-// ProtocolPrefix is the prefix of the grapevine DHT's protocol IDs
-// ("/grapevine/kad/1.0.0"); it keeps a grapevine network off the public IPFS
-// DHT, whose peers speak "/ipfs/kad/1.0.0".
-const ProtocolPrefix protocol.ID = "/grapevine"
+// ProtocolPrefix returns the prefix of the protocol IDs of network's DHT
+// ("/grapevine/<network>", wire.ProtocolPrefix): each network has a DHT of
+// its own, and none joins the public IPFS DHT, whose peers speak
+// "/ipfs/kad/1.0.0".
+func ProtocolPrefix(network string) protocol.ID { return protocol.ID(wire.ProtocolPrefix(network)) }
 
-// DHTProtocol is the protocol ID the grapevine DHT speaks.
-const DHTProtocol = ProtocolPrefix + "/kad/1.0.0"
+// DHTProtocol returns the protocol ID network's DHT speaks,
+// "/grapevine/<network>/kad/1.0.0".
+func DHTProtocol(network string) protocol.ID { return ProtocolPrefix(network) + "/kad/1.0.0" }
+
+// networkHoldOff is how long a peer found to be on another network is
+// refused (in both directions) after its connection was closed, so that
+// discovery, a bootstrap list or the peer itself do not redial it at once.
+const networkHoldOff = 10 * time.Minute
+
+// allowPoll is the period of the checks for a changed allowlist file.
+const allowPoll = 2 * time.Second
 
 // Timing of the background work; not configurable because no user needs to
 // tune them.
@@ -78,7 +88,9 @@ type Peer struct {
 	log        *slog.Logger
 	host       host.Host
 	ownsHost   bool
-	gater      *gater // block list (tests); NewWithHost's host does not consult it
+	gater      *gater      // allowlist, networks held off, block list (tests); NewWithHost's host does not consult it
+	dhtProto   protocol.ID // DHTProtocol(cfg.Network)
+	syncProto  protocol.ID // wire.SyncProtocol(cfg.Network)
 	dht        *dht.IpfsDHT
 	disc       *drouting.RoutingDiscovery
 	bootstrap  []peer.AddrInfo
@@ -95,6 +107,12 @@ type Peer struct {
 	wakeNotify chan struct{}      // pending notifications (cap 1)
 	found      chan peer.AddrInfo // mDNS finds
 	rng        *rand.Rand         // jitter; used only by the discovery loop
+	allowPoll  time.Duration      // period of allowlist file checks (setAllowPollForTest)
+
+	// allowMu serialises allowlist reloads; allowStamp is the version of
+	// the file last loaded (or found broken).
+	allowMu    sync.Mutex
+	allowStamp fileStamp
 
 	started   atomic.Bool // p.mu.started, for the DHT's callback
 	closeOnce sync.Once
@@ -143,7 +161,22 @@ func New(ctx context.Context, cfg Config) (*Peer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("peer: connection manager: %w", err)
 	}
-	g := newGater()
+	self, err := peer.IDFromPrivateKey(priv)
+	if err != nil {
+		return nil, fmt.Errorf("peer: identity: %w", err)
+	}
+	g := newGater(self, log.With("peer", self.ShortString()))
+	var stamp fileStamp
+	if cfg.AllowPeersFile != "" {
+		stamp, _ = stampOf(cfg.AllowPeersFile)
+		allow, err := loadAllowlist(cfg.AllowPeersFile)
+		if err != nil {
+			_ = cm.Close()
+			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+		g.setAllow(allow)
+		log.Info("allowlist on: only the peers it lists may connect", "file", cfg.AllowPeersFile, "peers", len(allow))
+	}
 	opts := []libp2p.Option{
 		libp2p.Identity(priv),
 		libp2p.Transport(tcp.NewTCPTransport),
@@ -157,9 +190,8 @@ func New(ctx context.Context, cfg Config) (*Peer, error) {
 			a, err := parseListenAddr(s)
 			return err != nil || !isTCP(a)
 		})
-		if len(listen) < len(cfg.ListenAddrs) {
-			log.Info("private network: QUIC is off (libp2p private networks run over TCP only)")
-		}
+		log.Info("private network on: only peers holding the same swarm key can connect; QUIC is off (libp2p private networks run over TCP only)",
+			"quic_addrs_dropped", len(cfg.ListenAddrs)-len(listen))
 		opts = append(opts, libp2p.PrivateNetwork(pnet.PSK(slices.Clone(cfg.PrivateNetworkKey))))
 	} else {
 		opts = append(opts, libp2p.Transport(quic.NewTransport))
@@ -177,6 +209,7 @@ func New(ctx context.Context, cfg Config) (*Peer, error) {
 	}
 	p.ownsHost = true
 	p.gater = g
+	p.allowStamp = stamp
 	return p, nil
 }
 
@@ -195,7 +228,7 @@ func NewWithHost(ctx context.Context, h host.Host, cfg Config) (*Peer, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.gater = newGater() // kept for Block/Blocked; h does not consult it
+	p.gater = newGater(h.ID(), p.log) // kept for Block/Blocked and Stats; h does not consult it
 	return p, nil
 }
 
@@ -206,6 +239,9 @@ func build(ctx context.Context, h host.Host, cfg Config, log *slog.Logger) (*Pee
 		log:        log.With("peer", h.ID().ShortString()),
 		host:       h,
 		rendezvous: "grapevine/" + cfg.Network,
+		dhtProto:   DHTProtocol(cfg.Network),
+		syncProto:  protocol.ID(wire.SyncProtocol(cfg.Network)),
+		allowPoll:  allowPoll,
 		knownPath:  filepath.Join(cfg.DataDir, knownPeersFile),
 		saveDelay:  saveDelay,
 		startMDNS:  startMDNS,
@@ -234,7 +270,7 @@ func build(ctx context.Context, h host.Host, cfg Config, log *slog.Logger) (*Pee
 	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	d, err := dht.New(h,
 		dht.Mode(dht.ModeServer),
-		dht.ProtocolPrefix(ProtocolPrefix),
+		dht.ProtocolPrefix(ProtocolPrefix(cfg.Network)),
 		dht.BootstrapPeersFunc(p.fallbackPeers),
 	)
 	if err != nil {
@@ -287,8 +323,8 @@ func (p *Peer) Start(ctx context.Context) error {
 	p.mu.started = true
 	p.started.Store(true)
 	sub, err := p.host.EventBus().Subscribe([]any{
-		new(event.EvtPeerConnectednessChanged),
 		new(event.EvtPeerIdentificationCompleted),
+		new(event.EvtPeerProtocolsUpdated),
 	})
 	if err != nil {
 		p.mu.Unlock()
@@ -296,6 +332,9 @@ func (p *Peer) Start(ctx context.Context) error {
 	}
 	p.wg.Go(func() { p.eventLoop(sub) })
 	p.wg.Go(p.notifyLoop)
+	if p.cfg.AllowPeersFile != "" {
+		p.wg.Go(p.allowlistLoop)
+	}
 	if p.cfg.MDNS {
 		svc, err := p.startMDNS(p.host, mdnsServiceName(p.cfg.Network), mdnsNotifee{p})
 		if err != nil {
@@ -307,9 +346,11 @@ func (p *Peer) Start(ctx context.Context) error {
 	}
 	p.mu.Unlock()
 
-	// Peers that connected between New and Start.
+	// Peers of this network identified between New and Start.
 	for _, id := range p.host.Network().Peers() {
-		p.onConnected(id)
+		if p.member(id) {
+			p.onConnected(id)
+		}
 	}
 
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
@@ -373,9 +414,21 @@ func (p *Peer) Addrs() []multiaddr.Multiaddr {
 	return out
 }
 
-// Peers returns the connected peers, sorted by ID.
+// member reports whether id is known (from identify) to be a grapevine
+// peer of this network: it speaks this network's DHT or sync protocol.
+// A connected libp2p peer that speaks neither (a peer of another network
+// about to be disconnected, a client that only uses the DHT or GossipSub,
+// a peer not yet identified) is not a member.
+func (p *Peer) member(id peer.ID) bool {
+	ok, err := p.host.Peerstore().SupportsProtocols(id, p.dhtProto, p.syncProto)
+	return err == nil && len(ok) > 0
+}
+
+// Peers returns the connected grapevine peers of this network (see
+// Config.Network), sorted by ID; other libp2p peers that happen to be
+// connected are left out.
 func (p *Peer) Peers() []Info {
-	ids := p.host.Network().Peers()
+	ids := slices.DeleteFunc(p.host.Network().Peers(), func(id peer.ID) bool { return !p.member(id) })
 	slices.Sort(ids)
 	out := make([]Info, 0, len(ids))
 	for _, id := range ids {
@@ -391,9 +444,10 @@ func (p *Peer) Peers() []Info {
 	return out
 }
 
-// Notify registers fn to be called with the ID of every peer that connects
-// (goes from no connection to at least one) after Start; register before
-// Start to see every peer. Calls are made one at a time from a goroutine of
+// Notify registers fn to be called with the ID of every peer of this
+// network that connects after Start, once identify has shown that it speaks
+// this network's protocols (peers of other networks and other libp2p peers
+// are never reported); register before Start to see every peer. Calls are made one at a time from a goroutine of
 // the Peer, never while it holds a lock, in connection order; a peer that
 // connects again while its earlier call is still queued is reported once.
 // fn should return quickly (hand the work to its own goroutine); a slow fn
@@ -460,14 +514,18 @@ func (p *Peer) eventLoop(sub event.Subscription) {
 				return
 			}
 			switch ev := e.(type) {
-			case event.EvtPeerConnectednessChanged:
-				if ev.Connectedness == network.Connected {
-					p.onConnected(ev.Peer)
-				}
 			case event.EvtPeerIdentificationCompleted:
+				if !p.checkNetwork(ev.Peer, ev.Protocols) {
+					break
+				}
+				p.onConnected(ev.Peer)
 				if p.onIdentified(ev) && !armed {
 					save.Reset(p.saveDelay)
 					armed = true
+				}
+			case event.EvtPeerProtocolsUpdated:
+				if protos, err := p.host.Peerstore().GetProtocols(ev.Peer); err == nil {
+					p.checkNetwork(ev.Peer, protos)
 				}
 			}
 		case <-save.C:
@@ -492,10 +550,47 @@ func (p *Peer) onConnected(id peer.ID) {
 	}
 }
 
-// onIdentified remembers a peer that speaks the grapevine DHT, with the
+// checkNetwork looks at the protocols a peer speaks: it reports whether one
+// of them is this network's, and disconnects, holds off, counts and logs a
+// peer that speaks only grapevine protocols of other networks. A peer that
+// speaks no grapevine protocol is left alone.
+func (p *Peer) checkNetwork(id peer.ID, protos []protocol.ID) bool {
+	if id == p.host.ID() {
+		return false
+	}
+	other := ""
+	for _, proto := range protos {
+		n, ok := wire.ProtocolNetwork(string(proto))
+		if !ok {
+			continue
+		}
+		if n == p.cfg.Network {
+			return true
+		}
+		other = cmp.Or(other, n)
+	}
+	if other != "" {
+		p.refuseNetwork(id, other)
+	}
+	return false
+}
+
+// refuseNetwork disconnects id, a peer of network other, and refuses it for
+// networkHoldOff; the first refusal is logged.
+func (p *Peer) refuseNetwork(id peer.ID, other string) {
+	p.gater.refusedNetwork.Add(1)
+	if p.gater.holdOff(id, p.gater.now().Add(networkHoldOff)) {
+		p.log.Info("refused peer of another network",
+			"remote", id, "reason", RefusalNetwork, "hold_off", networkHoldOff,
+			"detail", fmt.Sprintf("peer %s is on network %s, this peer on %s", id, other, p.cfg.Network))
+	}
+	_ = p.host.Network().ClosePeer(id)
+}
+
+// onIdentified remembers a peer that speaks this network's DHT, with the
 // addresses it listens on; it reports whether the known set changed.
 func (p *Peer) onIdentified(ev event.EvtPeerIdentificationCompleted) bool {
-	if ev.Peer == p.host.ID() || !slices.Contains(ev.Protocols, DHTProtocol) {
+	if ev.Peer == p.host.ID() || !slices.Contains(ev.Protocols, p.dhtProto) {
 		return false
 	}
 	addrs := usableAddrs(ev.ListenAddrs)

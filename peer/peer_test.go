@@ -15,9 +15,13 @@ import (
 	"time"
 
 	"github.com/grapevine-kv/grapevine/internal/testutil"
+	"github.com/grapevine-kv/grapevine/internal/wire"
 
+	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
 	dutil "github.com/libp2p/go-libp2p/p2p/discovery/util"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
@@ -186,8 +190,8 @@ func TestDHTUsesPrivateProtocolPrefix(t *testing.T) {
 	b := startPeer(t, testConfig(t, t.TempDir(), addrWith(t, a, "/tcp/")))
 	for _, p := range []*Peer{a, b} {
 		protos := p.Host().Mux().Protocols()
-		if !slices.Contains(protos, DHTProtocol) {
-			t.Errorf("host protocols %v lack %s", protos, DHTProtocol)
+		if !slices.Contains(protos, DHTProtocol(DefaultNetwork)) {
+			t.Errorf("host protocols %v lack %s", protos, DHTProtocol(DefaultNetwork))
 		}
 		for _, id := range protos {
 			if strings.HasPrefix(string(id), "/ipfs/kad/") {
@@ -233,22 +237,146 @@ func TestRendezvousDiscovery(t *testing.T) {
 	})
 }
 
-func TestRendezvousSeparatesNetworks(t *testing.T) {
-	a := startPeer(t, testConfig(t, t.TempDir()))
-	other := testConfig(t, t.TempDir(), addrWith(t, a, "/tcp/"))
-	other.Network = "other"
-	b := startPeer(t, other)
-	testutil.EventuallyWithin(t, 20*time.Second, "b advertised grapevine/other", func() bool {
-		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-		defer cancel()
-		infos, _ := dutil.FindPeers(ctx, a.disc, "grapevine/other")
-		return slices.ContainsFunc(infos, func(i peer.AddrInfo) bool { return i.ID == b.ID() })
+// TestNetworksIsolate runs two networks, alpha (a1, a2) and beta (b1, b2),
+// given the same bootstrap peer (a1): each forms its own DHT, no peer
+// counts, keeps a connection to or discovers a peer of the other network,
+// and a beta peer's dial to an alpha peer is refused and counted on both
+// sides.
+func TestNetworksIsolate(t *testing.T) {
+	netCfg := func(network string, bootstrap ...string) Config {
+		cfg := testConfig(t, t.TempDir(), bootstrap...)
+		cfg.Network = network
+		return cfg
+	}
+	a1 := startPeer(t, netCfg("alpha"))
+	boot := addrWith(t, a1, "/tcp/")
+	a2 := startPeer(t, netCfg("alpha", boot))
+	b1 := startPeer(t, netCfg("beta", boot))
+	b2 := startPeer(t, netCfg("beta", boot, addrWith(t, b1, "/tcp/")))
+	alpha, beta := []*Peer{a1, a2}, []*Peer{b1, b2}
+
+	testutil.EventuallyWithin(t, 20*time.Second, "each network connected within", func() bool {
+		return connected(a1, a2) && connected(a2, a1) && connected(b1, b2) && connected(b2, b1)
 	})
+	// b1 and b2 dialled a1 (their bootstrap peer): whichever side
+	// identified the other first refused the connection.
+	testutil.EventuallyWithin(t, 20*time.Second, "beta's dials to alpha refused and counted", func() bool {
+		return a1.Stats().RefusedNetwork+b1.Stats().RefusedNetwork >= 1 && a1.Stats().RefusedNetwork+b2.Stats().RefusedNetwork >= 1
+	})
+	// Both networks advertised their rendezvous in their own DHT.
+	for _, x := range []struct {
+		p        *Peer
+		ns       string
+		provider *Peer
+	}{{a1, "grapevine/alpha", a2}, {b1, "grapevine/beta", b2}} {
+		testutil.EventuallyWithin(t, 20*time.Second, x.ns+" advertised", func() bool {
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			infos, _ := dutil.FindPeers(ctx, x.p.disc, x.ns)
+			return slices.ContainsFunc(infos, func(i peer.AddrInfo) bool { return i.ID == x.provider.ID() })
+		})
+	}
+	// Every peer dials every peer of the other network: each such
+	// connection is closed (whoever identifies the other first refuses
+	// it), and no peer ever lists one of the other network.
+	all := append(slices.Clone(alpha), beta...)
+	crossed := func(x, y *Peer) bool { return x.cfg.Network != y.cfg.Network }
+	for _, x := range all {
+		for _, y := range all {
+			if crossed(x, y) {
+				_ = x.Host().Connect(t.Context(), peer.AddrInfo{ID: y.ID(), Addrs: y.Host().Addrs()})
+			}
+		}
+	}
+	testutil.EventuallyWithin(t, 10*time.Second, "no connection between the networks", func() bool {
+		for _, x := range all {
+			for _, y := range all {
+				if crossed(x, y) && x.Host().Network().Connectedness(y.ID()) == network.Connected {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	for _, x := range all {
+		x.Redial(t.Context()) // b1 and b2 redial a1, their bootstrap peer
+		for _, y := range all {
+			if !crossed(x, y) {
+				continue
+			}
+			if connected(x, y) {
+				t.Errorf("a %s peer lists a %s peer in Peers()", x.cfg.Network, y.cfg.Network)
+			}
+			if x.DHT().RoutingTable().Find(y.ID()) != "" {
+				t.Errorf("a %s peer has a %s peer in its DHT routing table", x.cfg.Network, y.cfg.Network)
+			}
+		}
+	}
+	if !connected(a1, a2) || !connected(b1, b2) {
+		t.Error("peers of one network lost each other")
+	}
+	// The DHTs are disjoint: a lookup in alpha's finds no beta peer.
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	infos, _ := dutil.FindPeers(ctx, a.disc, "grapevine/default")
-	if slices.ContainsFunc(infos, func(i peer.AddrInfo) bool { return i.ID == b.ID() }) {
-		t.Errorf("peer of network other is a provider of grapevine/default")
+	if infos, _ := dutil.FindPeers(ctx, a1.disc, "grapevine/beta"); len(infos) != 0 {
+		t.Errorf("alpha's DHT offers beta peers: %v", infos)
+	}
+}
+
+// TestOtherNetworkDialRefused: a peer that speaks another network's
+// protocols (and does not refuse anyone itself) dials an alpha peer: the
+// connection is closed and counted, and its next attempt is refused by the
+// gater while it is held off.
+func TestOtherNetworkDialRefused(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Network = "alpha"
+	a := startPeer(t, cfg)
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	h.SetStreamHandler(protocol.ID(wire.SyncProtocol("beta")), func(s network.Stream) { _ = s.Reset() })
+	infoA := peer.AddrInfo{ID: a.ID(), Addrs: a.Host().Addrs()}
+	_ = h.Connect(t.Context(), infoA)
+	testutil.EventuallyWithin(t, 10*time.Second, "the beta peer refused and disconnected", func() bool {
+		return a.Stats().RefusedNetwork == 1 && h.Network().Connectedness(a.ID()) != network.Connected
+	})
+	if len(a.Peers()) != 0 {
+		t.Errorf("Peers() = %v, want none", a.Peers())
+	}
+	// Held off: the next attempt fails in a's gater, and is counted too.
+	_ = h.Connect(t.Context(), infoA)
+	testutil.EventuallyWithin(t, 10*time.Second, "the second attempt refused", func() bool {
+		return a.Stats().RefusedNetwork == 2 && h.Network().Connectedness(a.ID()) != network.Connected
+	})
+	if err := a.Host().Connect(t.Context(), peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()}); err == nil {
+		t.Error("a dialled the beta peer it holds off")
+	}
+}
+
+// TestNonGrapevinePeerStaysButIsNotAPeer: a libp2p peer that speaks no
+// grapevine protocol (a client of the DHT or GossipSub, say) may stay
+// connected, but is neither refused nor listed by Peers.
+func TestNonGrapevinePeerStaysButIsNotAPeer(t *testing.T) {
+	a := startPeer(t, testConfig(t, t.TempDir()))
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	if err := h.Connect(t.Context(), peer.AddrInfo{ID: a.ID(), Addrs: a.Host().Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.EventuallyWithin(t, 10*time.Second, "a identified the client", func() bool {
+		protos, _ := a.Host().Peerstore().GetProtocols(h.ID())
+		return len(protos) > 0
+	})
+	if a.Host().Network().Connectedness(h.ID()) != network.Connected {
+		t.Error("a disconnected a libp2p peer that speaks no grapevine protocol")
+	}
+	if len(a.Peers()) != 0 || a.Stats() != (Stats{}) {
+		t.Errorf("Peers() = %v, Stats() = %+v; want no peer and no refusal", a.Peers(), a.Stats())
 	}
 }
 
@@ -343,6 +471,22 @@ func TestPrivateNetwork(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	// Nor can the keyed peer connect to an unkeyed one, or to one with
+	// another key.
+	for name, cfg := range map[string]Config{"other key": withKey(key(2)), "no key": testConfig(t, t.TempDir())} {
+		o := startPeer(t, cfg)
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+			defer cancel()
+			if err := a.Host().Connect(ctx, peer.AddrInfo{ID: o.ID(), Addrs: o.Host().Addrs()}); err == nil {
+				t.Errorf("the private network peer connected to a peer with %s", name)
+			}
+		})
+	}
+	wg.Wait()
+	if len(a.Peers()) != 1 {
+		t.Errorf("a's peers %v, want only b", a.Peers())
+	}
 
 	file := "/key/swarm/psk/1.0.0/\n/base16/\n" + hex.EncodeToString(key(1))
 	got, err := DecodePrivateNetworkKey(strings.NewReader(file))

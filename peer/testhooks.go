@@ -22,3 +22,12 @@ func (p *Peer) setSaveDelayForTest(d time.Duration) {
 	defer p.mu.Unlock()
 	p.saveDelay = d
 }
+
+// setAllowPollForTest shortens the period of the allowlist file checks, so
+// a test sees a rewritten file applied soon. For tests only; call it before
+// Start.
+func (p *Peer) setAllowPollForTest(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.allowPoll = d
+}

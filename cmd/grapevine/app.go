@@ -53,7 +53,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Description: "Start a peer with `grapevine daemon`; then read and write keys with put, get, del, ls\n" +
 			"and incr against it (or any peer: --api HOST:PORT). Every peer accepts writes; all converge.",
 		Commands: []*cli.Command{
-			daemonCommand(),
+			daemonCommand(), keygenCommand(),
 			putCommand(), getCommand(), delCommand(), lsCommand(), incrCommand(),
 			peersCommand(), statusCommand(), idCommand(), syncCommand(), watchCommand(),
 			{

@@ -12,6 +12,7 @@ import (
 
 	"github.com/grapevine-kv/grapevine/api"
 	"github.com/grapevine-kv/grapevine/node"
+	"github.com/grapevine-kv/grapevine/peer"
 	"github.com/grapevine-kv/grapevine/storage"
 	"github.com/urfave/cli/v2"
 )
@@ -25,7 +26,9 @@ func daemonCommand() *cli.Command {
 		Name:  "daemon",
 		Usage: "run a peer",
 		Description: "Runs a grapevine peer: stores data in --data, listens for peers on --listen, serves the\n" +
-			"HTTP API on --api, and joins a network through --bootstrap (or peers it remembers, or mDNS).",
+			"HTTP API on --api, and joins a network through --bootstrap (or peers it remembers, or mDNS).\n" +
+			"Peers of another --network are refused. With --swarm-key only peers holding the same key can\n" +
+			"connect, over TCP only (QUIC is off); with --allow-peers only the listed peer IDs can.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "data", EnvVars: []string{"GRAPEVINE_DATA"}, Value: defaultDataDir(), Usage: "data directory (database, identity, known peers)"},
 			&cli.StringSliceFlag{Name: "listen", EnvVars: []string{"GRAPEVINE_LISTEN"}, Value: cli.NewStringSlice(def.Peer.ListenAddrs...), Usage: "libp2p listen `MULTIADDR` (repeatable; port 0 picks a free port)"},
@@ -37,6 +40,8 @@ func daemonCommand() *cli.Command {
 			&cli.StringFlag{Name: "api-tls-key", EnvVars: []string{"GRAPEVINE_API_TLS_KEY"}, Usage: "PEM private key `FILE` of --api-tls-cert"},
 			&cli.StringSliceFlag{Name: "bootstrap", EnvVars: []string{"GRAPEVINE_BOOTSTRAP"}, Usage: "peer `MULTIADDR` ending in /p2p/<id> to join through (repeatable, or comma-separated)"},
 			&cli.StringFlag{Name: "network", EnvVars: []string{"GRAPEVINE_NETWORK"}, Value: def.Network, Usage: "network `NAME`: peers of other networks are ignored"},
+			&cli.StringFlag{Name: "swarm-key", EnvVars: []string{"GRAPEVINE_SWARM_KEY"}, Usage: "private network key `FILE` (swarm.key format, make one with `grapevine keygen swarm`): only peers holding the same key can connect; QUIC is off with a swarm key (TCP only)"},
+			&cli.StringFlag{Name: "allow-peers", EnvVars: []string{"GRAPEVINE_ALLOW_PEERS"}, Usage: "allowlist `FILE`: one peer ID per line ('#' comments); only those peers may connect; reloaded on SIGHUP and when the file changes"},
 			&cli.BoolFlag{Name: "mdns", EnvVars: []string{"GRAPEVINE_MDNS"}, Value: def.Peer.MDNS, Usage: "find peers on the local network with mDNS"},
 			&cli.BoolFlag{Name: "sync", EnvVars: []string{"GRAPEVINE_SYNC"}, Value: def.Storage.SyncWrites, Usage: "fsync every commit (off trades durability on power loss for speed)"},
 			&cli.IntFlag{Name: "max-value-size", EnvVars: []string{"GRAPEVINE_MAX_VALUE_SIZE"}, Value: def.MaxValueSize, Usage: "largest value accepted, in `BYTES`"},
@@ -79,6 +84,20 @@ func splitList(vals []string) []string {
 	return out
 }
 
+// readSwarmKey reads a private network key file (swarm.key format).
+func readSwarmKey(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--swarm-key: %w", err)
+	}
+	defer f.Close()
+	key, err := peer.DecodePrivateNetworkKey(f)
+	if err != nil {
+		return nil, fmt.Errorf("--swarm-key %s: %w (make a key with `grapevine keygen swarm > swarm.key`)", path, err)
+	}
+	return key, nil
+}
+
 func runDaemon(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return &exitError{code: 2, msg: fmt.Sprintf("daemon takes no arguments, got %q", c.Args().Slice())}
@@ -107,6 +126,14 @@ func runDaemon(c *cli.Context) error {
 		}
 		cfg.Storage.EncryptionKey = key
 	}
+	if path := c.String("swarm-key"); path != "" {
+		key, err := readSwarmKey(path)
+		if err != nil {
+			return &exitError{code: 2, msg: err.Error()}
+		}
+		cfg.Peer.PrivateNetworkKey = key
+	}
+	cfg.Peer.AllowPeersFile = c.String("allow-peers")
 	var hooks *api.TestHooks // test-only fault injection (internal/chaos)
 	if c.Bool("test-hooks") {
 		hooks = api.NewTestHooks()
@@ -124,7 +151,6 @@ func runDaemon(c *cli.Context) error {
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	defer reloadTokensOnHUP(ctx, tokens, log)()
 	n, err := node.New(ctx, cfg)
 	if errors.Is(err, storage.ErrEncryptionKeyMismatch) {
 		// The sentinel's words and detail, without the layers' prefixes.
@@ -144,6 +170,7 @@ func runDaemon(c *cli.Context) error {
 	if c.Bool("test-isolated") {
 		n.Peer().Isolate(true)
 	}
+	defer reloadOnHUP(ctx, log, n.Peer(), tokens)()
 	log.Info("starting grapevine", "version", versionString(), "data", cfg.DataDir, "network", cfg.Network, "encrypted", len(cfg.Storage.EncryptionKey) > 0)
 	err = api.Serve(ctx, n, c.String("api"), cfg.DataDir, cfg.MaxValueSize, log, nil, append(apiOpts, hooks.ServeOptions()...)...)
 	log.Info("stopped")

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/grapevine-kv/grapevine/api"
+	"github.com/grapevine-kv/grapevine/peer"
 	"github.com/urfave/cli/v2"
 )
 
@@ -57,13 +58,11 @@ func apiSecurity(c *cli.Context, log *slog.Logger) ([]api.ServeOption, *api.Toke
 	return opts, tokens, nil
 }
 
-// reloadTokensOnHUP re-reads tokens' file on every SIGHUP until ctx is
-// done or stop is called; a file that does not parse keeps the current
-// tokens. With nil tokens it does nothing (and SIGHUP keeps its default).
-func reloadTokensOnHUP(ctx context.Context, tokens *api.Tokens, log *slog.Logger) (stop func()) {
-	if tokens == nil {
-		return func() {}
-	}
+// reloadOnHUP re-reads the daemon's trust files on every SIGHUP — the peer
+// allowlist (p) and the API tokens (nil when none are configured) — until
+// ctx is done or stop is called. A file that does not parse keeps what was
+// in force, and the error is logged. SIGHUP never stops the daemon.
+func reloadOnHUP(ctx context.Context, log *slog.Logger, p *peer.Peer, tokens *api.Tokens) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	ctx, cancel := context.WithCancel(ctx)
@@ -74,6 +73,11 @@ func reloadTokensOnHUP(ctx context.Context, tokens *api.Tokens, log *slog.Logger
 			case <-ctx.Done():
 				return
 			case <-hup:
+				log.Info("SIGHUP: reloading the allowlist and the API tokens")
+				_ = p.ReloadAllowlist() // logs its own error, keeps the old list
+				if tokens == nil {
+					continue
+				}
 				if err := tokens.Reload(); err != nil {
 					log.Error("API tokens not reloaded; the previous ones stay", "err", err)
 				} else {

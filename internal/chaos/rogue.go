@@ -241,7 +241,7 @@ func (r *rogue) sync(ctx context.Context, d *Daemon) {
 	}
 	sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	s, err := r.h.NewStream(sctx, id, protocol.ID(wire.SyncProtocol))
+	s, err := r.h.NewStream(sctx, id, protocol.ID(wire.SyncProtocol(r.cfg.Network)))
 	if err != nil {
 		r.hist.Event("rogue-sync-error", err.Error(), d.Index)
 		return

@@ -5,13 +5,42 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strings"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// SyncProtocol is the libp2p protocol ID of anti-entropy streams (a plain
-// string, so that wire needs no libp2p import; convert with protocol.ID).
-const SyncProtocol = "/grapevine/sync/1"
+// ProtocolRoot begins every grapevine protocol ID.
+const ProtocolRoot = "/grapevine/"
+
+// ProtocolPrefix returns the prefix of every libp2p protocol ID of network
+// ("/grapevine/<network>"): the DHT's and anti-entropy's protocols sit under
+// it, so peers of different networks share no protocol. It is a plain
+// string, so that wire needs no libp2p import; convert with protocol.ID.
+func ProtocolPrefix(network string) string { return ProtocolRoot + network }
+
+// SyncProtocol returns the libp2p protocol ID of anti-entropy streams of
+// network: "/grapevine/<network>/sync/1".
+func SyncProtocol(network string) string { return ProtocolPrefix(network) + "/sync/1" }
+
+// ProtocolNetwork returns the network of a grapevine protocol ID
+// ("/grapevine/<network>/<name>/<version>", e.g. "/grapevine/beta/sync/1"),
+// and false for any other protocol ID.
+func ProtocolNetwork(id string) (string, bool) {
+	rest, ok := strings.CutPrefix(id, ProtocolRoot)
+	if !ok {
+		return "", false
+	}
+	network, rest, ok := strings.Cut(rest, "/")
+	if !ok || network == "" {
+		return "", false
+	}
+	name, version, ok := strings.Cut(rest, "/")
+	if !ok || name == "" || version == "" {
+		return "", false
+	}
+	return network, true
+}
 
 // FrameKind is the first byte of a sync frame: it says what the payload is.
 type FrameKind byte

@@ -180,3 +180,25 @@ func FuzzSyncStream(f *testing.F) {
 		}
 	})
 }
+
+func TestProtocolNetwork(t *testing.T) {
+	if got := SyncProtocol("alpha"); got != "/grapevine/alpha/sync/1" {
+		t.Errorf("SyncProtocol(alpha) = %q", got)
+	}
+	for id, want := range map[string]string{
+		"/grapevine/alpha/sync/1":      "alpha",
+		"/grapevine/beta/kad/1.0.0":    "beta",
+		"/grapevine/kad/1.0.0":         "", // the DHT of releases without networks
+		"/grapevine/sync/1":            "",
+		"/ipfs/kad/1.0.0":              "",
+		"/grapevine//sync/1":           "",
+		"/meshsub/1.1.0":               "",
+		SyncProtocol("x.y_z-1"):        "x.y_z-1",
+		ProtocolPrefix("n") + "/a/b/c": "n",
+	} {
+		got, ok := ProtocolNetwork(id)
+		if got != want || ok != (want != "") {
+			t.Errorf("ProtocolNetwork(%q) = %q, %v; want %q", id, got, ok, want)
+		}
+	}
+}
