@@ -56,11 +56,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			daemonCommand(), keygenCommand(),
 			putCommand(), getCommand(), delCommand(), lsCommand(), incrCommand(),
 			peersCommand(), statusCommand(), idCommand(), syncCommand(), watchCommand(),
-			{
-				Name:        "keygen",
-				Usage:       "print a new key",
-				Subcommands: []*cli.Command{keygenEncryptionCommand()},
-			},
 			rekeyCommand(),
 			{
 				Name:  "version",

@@ -14,8 +14,8 @@ const swarmKeyLen = 32
 func keygenCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "keygen",
-		Usage: "make keys",
-		Subcommands: []*cli.Command{{
+		Usage: "print a new key: swarm (private network) or encryption (data at rest)",
+		Subcommands: []*cli.Command{keygenEncryptionCommand(), {
 			Name:  "swarm",
 			Usage: "print a new private network key (swarm.key format) to stdout",
 			Description: "Prints a fresh random 32-byte key in the libp2p/IPFS swarm.key format. Save it with\n" +
