@@ -134,7 +134,9 @@ func TestSignatureBinding(t *testing.T) {
 		}
 	}
 	s := signSlot("ns", []byte("k"), "a", crdt.Slot{P: 3, N: 1})
-	c := func(id crdt.ReplicaID, s crdt.Slot) crdt.Counter { return crdt.NewCounter(map[crdt.ReplicaID]crdt.Slot{id: s}) }
+	c := func(id crdt.ReplicaID, s crdt.Slot) crdt.Counter {
+		return crdt.NewCounter(map[crdt.ReplicaID]crdt.Slot{id: s})
+	}
 	for name, ok := range map[string]bool{
 		"same":          verify("ns", []byte("k"), c("a", s)),
 		"other key":     !verify("ns", []byte("k2"), c("a", s)),
