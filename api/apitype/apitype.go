@@ -48,6 +48,7 @@ const (
 	CodeInvalidKey       = "invalid_key"        // 400: the key is empty, too long, not UTF-8 or has a control character
 	CodeInvalidNamespace = "invalid_namespace"  // 400: the namespace breaks the naming rule
 	CodeInvalidArgument  = "invalid_argument"   // 400: a query parameter or the body is malformed
+	CodeForbidden        = "forbidden"          // 403: this peer is not on the namespace's writer list
 	CodeNotFound         = "not_found"          // 404: the key (or the endpoint) does not exist
 	CodeMethodNotAllowed = "method_not_allowed" // 405: the endpoint exists, not with this method
 	CodeOverflow         = "overflow"           // 409: the increment would take the counter past int64
@@ -66,6 +67,7 @@ var (
 	ErrInvalidKey       = errors.New("grapevine: invalid key")
 	ErrInvalidNamespace = errors.New("grapevine: invalid namespace")
 	ErrInvalidArgument  = errors.New("grapevine: invalid argument")
+	ErrForbidden        = errors.New("grapevine: forbidden")
 	ErrNotFound         = errors.New("grapevine: not found")
 	ErrMethodNotAllowed = errors.New("grapevine: method not allowed")
 	ErrOverflow         = errors.New("grapevine: counter overflow")
@@ -83,6 +85,7 @@ var codeErrors = map[string]error{
 	CodeInvalidKey:       ErrInvalidKey,
 	CodeInvalidNamespace: ErrInvalidNamespace,
 	CodeInvalidArgument:  ErrInvalidArgument,
+	CodeForbidden:        ErrForbidden,
 	CodeNotFound:         ErrNotFound,
 	CodeMethodNotAllowed: ErrMethodNotAllowed,
 	CodeOverflow:         ErrOverflow,
