@@ -69,7 +69,7 @@
 //	400 invalid_namespace   the namespace is not 1 to 64 of a-z 0-9 . _ -
 //	400 invalid_argument    a query parameter or the body is malformed
 //	401 unauthorized        the daemon needs an API token and the request has none, or one it does not know
-//	403 forbidden           the request's token may not do this (read only, or not this namespace)
+//	403 forbidden           the request's token may not do this (read only, or not this namespace), or the namespace has a writer list and this peer is not on it
 //	404 not_found           the key is absent or deleted (or the endpoint does not exist)
 //	405 method_not_allowed  the endpoint does not take this method
 //	409 overflow            the increment would take the counter past int64

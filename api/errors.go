@@ -34,6 +34,7 @@ const statusCanceled = 499
 var errorTable = []errorMapping{
 	{node.ErrClosed, http.StatusServiceUnavailable, apitype.CodeUnavailable, "the peer is shutting down; retry another peer"},
 	{node.ErrNotFound, http.StatusNotFound, apitype.CodeNotFound, "key not found"},
+	{node.ErrForbidden, http.StatusForbidden, apitype.CodeForbidden, ""},
 	{node.ErrInvalidKey, http.StatusBadRequest, apitype.CodeInvalidKey, ""},
 	{node.ErrInvalidNamespace, http.StatusBadRequest, apitype.CodeInvalidNamespace, ""},
 	{node.ErrValueTooLarge, http.StatusRequestEntityTooLarge, apitype.CodeValueTooLarge, ""},

@@ -2,16 +2,23 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/grapevine-kv/grapevine/api/apitype"
 	"github.com/grapevine-kv/grapevine/api/client"
 	"github.com/grapevine-kv/grapevine/node"
+	"github.com/grapevine-kv/grapevine/node/nodetest"
+	ic "github.com/libp2p/go-libp2p/core/crypto"
+	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 )
 
 // TestErrorTableCoversNodeErrors: every node sentinel has exactly one entry
@@ -128,5 +135,46 @@ func TestClientErrors(t *testing.T) {
 	bad, _ := client.New([]string{srv.URL}, "Not Valid")
 	if _, err := bad.Get(ctx, "k"); !errors.Is(err, apitype.ErrInvalidNamespace) {
 		t.Errorf("bad namespace: %v, want apitype.ErrInvalidNamespace", err)
+	}
+}
+
+// TestForbiddenWrite: a write to a namespace whose writer list does not
+// name this peer is 403 forbidden and changes nothing; reads still work.
+func TestForbiddenWrite(t *testing.T) {
+	sk, _, err := ic.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := libp2ppeer.IDFromPrivateKey(sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := nodetest.Config(t)
+	cfg.Writers = map[string][]libp2ppeer.ID{"pay": {other}}
+	n := nodetest.Start(t, cfg)
+	srv := httptest.NewServer(NewServer(n, testMaxValue, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	t.Cleanup(srv.Close)
+
+	req, _ := http.NewRequest(http.MethodPut, srv.URL+"/v1/kv/k?ns=pay", strings.NewReader("v"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body apitype.Error
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || body.Code != apitype.CodeForbidden {
+		t.Errorf("PUT: %d %+v, want 403 forbidden", resp.StatusCode, body)
+	}
+	cl, _ := client.New([]string{srv.URL}, "pay")
+	ctx := context.Background()
+	if _, err := cl.Incr(ctx, "c", 1); !errors.Is(err, apitype.ErrForbidden) {
+		t.Errorf("Incr: %v, want apitype.ErrForbidden", err)
+	}
+	if err := cl.Delete(ctx, "k"); !errors.Is(err, apitype.ErrForbidden) {
+		t.Errorf("Delete: %v, want apitype.ErrForbidden", err)
+	}
+	if _, err := cl.Get(ctx, "k"); !errors.Is(err, apitype.ErrNotFound) {
+		t.Errorf("Get after refused writes: %v, want not found", err)
 	}
 }

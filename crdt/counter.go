@@ -1,6 +1,7 @@
 package crdt
 
 import (
+	"cmp"
 	"errors"
 	"math"
 	"slices"
@@ -11,13 +12,35 @@ var ErrOverflow = errors.New("crdt: counter overflow")
 
 // Slot is one replica's share of a PN-counter: the sum of its increments
 // (P) and of its decrements (N). Both only grow.
+//
+// Sig is the replica's signature over AppendSlotPayload (namespace, key,
+// replica, P, N), or empty for an unsigned slot. It is a string, not a
+// []byte, so that Slot stays comparable with ==. crdt neither makes nor
+// checks it.
 type Slot struct {
 	P, N uint64
+	Sig  string
+}
+
+// IsZero reports whether s counts nothing (P and N are 0, whatever Sig).
+// Counters hold no zero slot.
+func (s Slot) IsZero() bool { return s.P == 0 && s.N == 0 }
+
+// compareSlots orders slots by (P, N, Sig) lexicographically: the unit
+// order of Counter.Merge.
+func compareSlots(a, b Slot) int {
+	if c := cmp.Compare(a.P, b.P); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.N, b.N); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Sig, b.Sig)
 }
 
 // Counter is a PN-counter: one Slot per replica that ever changed it. Its
-// value is ΣP − ΣN. Merge takes the per-slot maximum, so re-delivered,
-// duplicated or re-ordered deltas never count twice.
+// value is ΣP − ΣN. Merge keeps, per replica, the greater slot (see Merge),
+// so re-delivered, duplicated or re-ordered deltas never count twice.
 //
 // The zero Counter is empty and ready to use. Counters are values: Merge
 // and Increment return new counters and never modify their receiver.
@@ -28,13 +51,13 @@ type Counter struct {
 // Type reports TypeCounter.
 func (Counter) Type() Type { return TypeCounter }
 
-// NewCounter returns a counter holding the given slots. Zero slots are
-// dropped: a replica that never changed the counter has no slot, so that
+// NewCounter returns a counter holding the given slots. Zero slots
+// (Slot.IsZero) are dropped: a replica that never changed the counter has no slot, so that
 // equal counters always encode to identical bytes.
 func NewCounter(slots map[ReplicaID]Slot) Counter {
 	c := Counter{slots: make(map[ReplicaID]Slot, len(slots))}
 	for id, s := range slots {
-		if s != (Slot{}) {
+		if !s.IsZero() {
 			c.slots[id] = s
 		}
 	}
@@ -67,22 +90,31 @@ func (c Counter) Value() int64 {
 	return int64(v)
 }
 
-// Merge returns the per-slot maximum of c and o.
+// Merge returns c and o merged slot by slot: each replica's slot moves as
+// a unit, the greater of the two by (P, N, Sig) lexicographically.
+//
+// A slot is one replica's signed statement (P, N), so merge never combines
+// two slots into a pair nobody signed (as a componentwise max would). For
+// an honest replica P and N only grow, so the unit order picks the same
+// slot as the componentwise max. The rule is one total order for signed
+// and unsigned slots alike, which keeps merge commutative, associative and
+// idempotent for any input, mixed ones included.
 func (c Counter) Merge(o Counter) Counter {
 	m := NewCounter(c.slots)
 	for id, s := range o.slots {
-		cur := m.slots[id]
-		m.slots[id] = Slot{P: max(cur.P, s.P), N: max(cur.N, s.N)}
+		if compareSlots(s, m.slots[id]) > 0 {
+			m.slots[id] = s
+		}
 	}
 	return m
 }
 
-// Dominates reports whether c already contains every slot of o, i.e.
-// merging o into c would change nothing.
+// Dominates reports whether c already holds, for every slot of o, that
+// slot or a greater one (in Merge's order), i.e. merging o into c would
+// change nothing.
 func (c Counter) Dominates(o Counter) bool {
 	for id, s := range o.slots {
-		cur := c.slots[id]
-		if s.P > cur.P || s.N > cur.N {
+		if compareSlots(s, c.slots[id]) > 0 {
 			return false
 		}
 	}
@@ -91,11 +123,14 @@ func (c Counter) Dominates(o Counter) bool {
 
 // Increment returns the delta that adds by (which may be negative) to the
 // counter on behalf of replica id: a counter with id's slot only (empty if
-// that slot is still zero, i.e. by is 0 and id never changed c). Merging
+// that slot is still zero, i.e. by is 0 and id never changed c). The
+// delta's slot is unsigned (a signature over the old slot no longer
+// applies); the caller signs it where the namespace wants it. Merging
 // the delta into c yields the incremented counter. It returns ErrOverflow,
 // and no delta, if id's slot or the counter's value would overflow.
 func (c Counter) Increment(id ReplicaID, by int64) (Counter, error) {
 	s := c.slots[id]
+	s.Sig = ""
 	switch {
 	case by >= 0:
 		if s.P > math.MaxUint64-uint64(by) {
@@ -113,7 +148,7 @@ func (c Counter) Increment(id ReplicaID, by int64) (Counter, error) {
 	if (by > 0 && v > math.MaxInt64-by) || (by < 0 && v < math.MinInt64-by) {
 		return Counter{}, ErrOverflow
 	}
-	if s == (Slot{}) {
+	if s.IsZero() {
 		return Counter{}, nil
 	}
 	return Counter{slots: map[ReplicaID]Slot{id: s}}, nil

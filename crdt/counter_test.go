@@ -23,11 +23,11 @@ func TestCounterIncrement(t *testing.T) {
 	}{
 		{"positive on empty", nil, "a", 5, slots{"a": {P: 5}}, 5, nil},
 		{"negative on empty", nil, "a", -3, slots{"a": {N: 3}}, -3, nil},
-		{"positive adds to own slot", slots{"a": {5, 3}, "b": {1, 0}}, "a", 2, slots{"a": {7, 3}}, 5, nil},
-		{"negative adds to own N", slots{"a": {5, 3}}, "a", -4, slots{"a": {5, 7}}, -2, nil},
-		{"new replica gets a slot", slots{"a": {5, 3}}, "b", 1, slots{"b": {1, 0}}, 3, nil},
-		{"zero on absent slot is an empty delta", slots{"a": {5, 3}}, "b", 0, slots{}, 2, nil},
-		{"zero on existing slot resends it", slots{"a": {5, 3}}, "a", 0, slots{"a": {5, 3}}, 2, nil},
+		{"positive adds to own slot", slots{"a": {P: 5, N: 3}, "b": {P: 1, N: 0}}, "a", 2, slots{"a": {P: 7, N: 3}}, 5, nil},
+		{"negative adds to own N", slots{"a": {P: 5, N: 3}}, "a", -4, slots{"a": {P: 5, N: 7}}, -2, nil},
+		{"new replica gets a slot", slots{"a": {P: 5, N: 3}}, "b", 1, slots{"b": {P: 1, N: 0}}, 3, nil},
+		{"zero on absent slot is an empty delta", slots{"a": {P: 5, N: 3}}, "b", 0, slots{}, 2, nil},
+		{"zero on existing slot resends it", slots{"a": {P: 5, N: 3}}, "a", 0, slots{"a": {P: 5, N: 3}}, 2, nil},
 		{"MaxInt64", nil, "a", math.MaxInt64, slots{"a": {P: math.MaxInt64}}, math.MaxInt64, nil},
 		{"MinInt64", nil, "a", math.MinInt64, slots{"a": {N: 1 << 63}}, math.MinInt64, nil},
 		{"MinInt64 onto a positive value", slots{"a": {P: 1}}, "a", math.MinInt64, slots{"a": {P: 1, N: 1 << 63}}, math.MinInt64 + 1, nil},
@@ -117,17 +117,26 @@ func TestCounterMerge(t *testing.T) {
 		comment string
 	}{
 		{name: "both empty", want: slots{}, aDomB: true, bDomA: true},
-		{name: "empty and non-empty", b: slots{"a": {1, 2}}, want: slots{"a": {1, 2}}, bDomA: true},
-		{name: "per-slot max of P and N independently",
-			a: slots{"a": {5, 1}, "b": {2, 0}}, b: slots{"a": {3, 4}, "c": {1, 1}},
-			want: slots{"a": {5, 4}, "b": {2, 0}, "c": {1, 1}}},
+		{name: "empty and non-empty", b: slots{"a": {P: 1, N: 2}}, want: slots{"a": {P: 1, N: 2}}, bDomA: true},
+		{name: "a slot moves as a unit: the greater by (P, N), never a mix",
+			a: slots{"a": {P: 5, N: 1}, "b": {P: 2, N: 0}}, b: slots{"a": {P: 3, N: 4}, "c": {P: 1, N: 1}},
+			want: slots{"a": {P: 5, N: 1}, "b": {P: 2, N: 0}, "c": {P: 1, N: 1}}},
+		{name: "greater P wins over greater N",
+			a: slots{"a": {P: 5, N: 0}}, b: slots{"a": {P: 4, N: 9, Sig: "s"}},
+			want: slots{"a": {P: 5, N: 0}}, aDomB: true},
+		{name: "equal counts: the signature is the last tiebreak",
+			a: slots{"a": {P: 5, N: 4, Sig: "x"}}, b: slots{"a": {P: 5, N: 4}},
+			want: slots{"a": {P: 5, N: 4, Sig: "x"}}, aDomB: true},
+		{name: "a signed slot keeps its signature through merge",
+			a: slots{"a": {P: 6, N: 4, Sig: "x"}, "b": {P: 1, Sig: "y"}}, b: slots{"a": {P: 5, N: 4, Sig: "z"}, "c": {N: 1, Sig: "w"}},
+			want: slots{"a": {P: 6, N: 4, Sig: "x"}, "b": {P: 1, Sig: "y"}, "c": {N: 1, Sig: "w"}}},
 		{name: "superset dominates",
-			a: slots{"a": {5, 4}, "b": {2, 0}}, b: slots{"a": {5, 4}},
-			want: slots{"a": {5, 4}, "b": {2, 0}}, aDomB: true},
+			a: slots{"a": {P: 5, N: 4}, "b": {P: 2, N: 0}}, b: slots{"a": {P: 5, N: 4}},
+			want: slots{"a": {P: 5, N: 4}, "b": {P: 2, N: 0}}, aDomB: true},
 		{name: "equal dominate each other",
-			a: slots{"a": {5, 4}}, b: slots{"a": {5, 4}}, want: slots{"a": {5, 4}}, aDomB: true, bDomA: true},
-		{name: "greater P only", a: slots{"a": {6, 4}}, b: slots{"a": {5, 4}}, want: slots{"a": {6, 4}}, aDomB: true},
-		{name: "greater N only", a: slots{"a": {5, 4}}, b: slots{"a": {5, 5}}, want: slots{"a": {5, 5}}, bDomA: true},
+			a: slots{"a": {P: 5, N: 4}}, b: slots{"a": {P: 5, N: 4}}, want: slots{"a": {P: 5, N: 4}}, aDomB: true, bDomA: true},
+		{name: "greater P only", a: slots{"a": {P: 6, N: 4}}, b: slots{"a": {P: 5, N: 4}}, want: slots{"a": {P: 6, N: 4}}, aDomB: true},
+		{name: "greater N only", a: slots{"a": {P: 5, N: 4}}, b: slots{"a": {P: 5, N: 5}}, want: slots{"a": {P: 5, N: 5}}, bDomA: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,7 +166,7 @@ func TestCounterMerge(t *testing.T) {
 }
 
 func TestNewCounter(t *testing.T) {
-	in := slots{"b": {1, 0}, "a": {0, 2}, "zero": {}, "c": {3, 3}}
+	in := slots{"b": {P: 1, N: 0}, "a": {P: 0, N: 2}, "zero": {}, "c": {P: 3, N: 3}}
 	c := crdt.NewCounter(in)
 	in["b"] = crdt.Slot{P: 100}
 	delete(in, "a")

@@ -58,7 +58,7 @@ func equalState(a, b crdt.State) bool {
 	switch a := a.(type) {
 	case crdt.Register:
 		b, ok := b.(crdt.Register)
-		if !ok || a.Time != b.Time || a.Origin != b.Origin || a.Deleted != b.Deleted {
+		if !ok || a.Time != b.Time || a.Origin != b.Origin || a.Deleted != b.Deleted || !bytes.Equal(a.Sig, b.Sig) {
 			return false
 		}
 		return a.Deleted || bytes.Equal(a.Value, b.Value)

@@ -47,14 +47,25 @@ func genRegister() *rapid.Generator[crdt.Register] {
 		if !r.Deleted || rapid.Bool().Draw(t, "stale value") {
 			r.Value = genValue().Draw(t, "value")
 		}
+		r.Sig = genSig().Draw(t, "sig")
 		return r
 	})
+}
+
+// genSig draws no signature (as often as not, so that unsigned, signed and
+// mixed states all come up) or one of a few opaque ones: merge treats a
+// signature as bytes and never checks it.
+func genSig() *rapid.Generator[[]byte] {
+	return rapid.OneOf(
+		rapid.Just[[]byte](nil),
+		rapid.SampledFrom([][]byte{nil, []byte("s"), []byte("t"), []byte("st")}),
+	)
 }
 
 func genSlot() *rapid.Generator[crdt.Slot] {
 	n := rapid.OneOf(rapid.Uint64Range(0, 3), rapid.Uint64())
 	return rapid.Custom(func(t *rapid.T) crdt.Slot {
-		return crdt.Slot{P: n.Draw(t, "P"), N: n.Draw(t, "N")}
+		return crdt.Slot{P: n.Draw(t, "P"), N: n.Draw(t, "N"), Sig: string(genSig().Draw(t, "sig"))}
 	})
 }
 

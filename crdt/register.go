@@ -16,13 +16,20 @@ type Register struct {
 	Origin  ReplicaID // replica that made the write
 	Deleted bool      // true for a tombstone
 	Value   []byte    // nil for a tombstone
+	// Sig is the origin's signature over AppendRegisterPayload (namespace,
+	// key and everything above), or empty for an unsigned state. crdt
+	// neither makes nor checks it (it has no keys): the caller signs and
+	// verifies; Merge and Compare treat it as opaque bytes.
+	Sig []byte
 }
 
 // Type reports TypeRegister.
 func (Register) Type() Type { return TypeRegister }
 
 // Compare orders registers totally: by Time, then Origin, then a tombstone
-// before a live value, then by Value bytes. It returns -1, 0 or +1. Two
+// before a live value, then by Value bytes, then by Sig bytes (so that two
+// states of equal content but different signatures still order
+// deterministically). It returns -1, 0 or +1. Two
 // registers compare equal only if they are identical as stored and sent,
 // i.e. only if they encode to the same bytes (a nil and an empty Value are
 // the same; a tombstone's Value is ignored, as Encode drops it). That is
@@ -45,13 +52,16 @@ func lwwOrder(r, o Register) int {
 	}
 	switch {
 	case r.Deleted && o.Deleted:
-		return 0
 	case r.Deleted:
 		return -1
 	case o.Deleted:
 		return 1
+	default:
+		if c := bytes.Compare(r.Value, o.Value); c != 0 {
+			return c
+		}
 	}
-	return bytes.Compare(r.Value, o.Value)
+	return bytes.Compare(r.Sig, o.Sig)
 }
 
 // Merge returns the greater of r and o by Compare. It does not copy Value.

@@ -20,6 +20,10 @@ var registerOrder = []struct {
 	lo, hi crdt.Register
 }{
 	{"later time wins", live(ts(1, 0), "b", "z"), live(ts(2, 0), "a", "a")},
+	{"signature is the last tiebreak", crdt.Register{Time: ts(3, 0), Origin: "a", Value: []byte("v"), Sig: []byte("s1")}, crdt.Register{Time: ts(3, 0), Origin: "a", Value: []byte("v"), Sig: []byte("s2")}},
+	{"a signed state beats its unsigned twin", live(ts(3, 0), "a", "v"), crdt.Register{Time: ts(3, 0), Origin: "a", Value: []byte("v"), Sig: []byte("s")}},
+	{"signed tombstones order by signature", crdt.Register{Time: ts(3, 0), Origin: "a", Deleted: true, Sig: []byte("a")}, crdt.Register{Time: ts(3, 0), Origin: "a", Deleted: true, Sig: []byte("b")}},
+	{"value before signature", crdt.Register{Time: ts(3, 0), Origin: "a", Value: []byte("v"), Sig: []byte("z")}, crdt.Register{Time: ts(3, 0), Origin: "a", Value: []byte("w"), Sig: []byte("a")}},
 	{"logical counter is part of time", live(ts(5, 1), "zz", "z"), live(ts(5, 2), "a", "")},
 	{"later time beats a tombstone", tombstone(ts(7, 0), "a"), live(ts(7, 1), "a", "x")},
 	{"later tombstone beats a value", live(ts(7, 0), "z", "x"), tombstone(ts(7, 1), "a")},

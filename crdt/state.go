@@ -76,13 +76,20 @@ func Merge(stored, delta State) (merged State, changed bool, err error) {
 	return stored, false, fmt.Errorf("crdt: unknown state %T", stored)
 }
 
-// encodingVersion is the first byte of every encoded state.
-const encodingVersion = 1
+// Encoding versions: the first byte of every encoded state. Version 1 is
+// the unsigned encoding, unchanged since before signatures existed, so
+// states stored then still decode and unsigned states keep their bytes
+// (and fingerprints). Version 2 adds signatures.
+const (
+	encodingUnsigned = 1
+	encodingSigned   = 2
+)
 
 // Limits enforced by Decode, so hostile input cannot make it allocate much.
 const (
 	MaxReplicaIDLen = 256     // bytes in a ReplicaID
 	MaxCounterSlots = 1 << 16 // slots in one Counter
+	MaxSignatureLen = 128     // bytes in a Register's or Slot's Sig (Ed25519 needs 64)
 )
 
 const flagDeleted = 1
@@ -90,12 +97,29 @@ const flagDeleted = 1
 // AppendEncode appends the canonical binary encoding of s to b:
 //
 //	version(1) type(1) payload
-//	register payload: hlc(8, big endian) flags(1) uvarint(len origin) origin value...
-//	counter payload:  uvarint(n) n × [uvarint(len origin) origin uvarint(P) uvarint(N)], origins ascending, no zero slot
 //
-// Equal states always encode to identical bytes.
+// Version 1 (no signature anywhere in s):
+//
+//	register payload: hlc(8, big endian) flags(1) uvarint(len origin) origin value...
+//	counter payload:  uvarint(n) n × [uvarint(len origin) origin uvarint(P) uvarint(N)]
+//
+// Version 2 (a Register with a Sig, or a Counter with at least one signed
+// slot):
+//
+//	register payload: hlc(8, big endian) flags(1) uvarint(len origin) origin uvarint(len sig) sig value...
+//	counter payload:  uvarint(n) n × [uvarint(len origin) origin uvarint(P) uvarint(N) uvarint(len sig) sig]
+//
+// flags is 1 for a tombstone (which has no value bytes), else 0. Counter
+// slots are in ascending origin order, none zero; in version 2 an unsigned
+// slot has a sig of length 0. Equal states always encode to identical
+// bytes, and Encode picks version 1 whenever it can.
 func AppendEncode(b []byte, s State) []byte {
-	b = append(b, encodingVersion, byte(s.Type()))
+	signed := isSigned(s)
+	version := byte(encodingUnsigned)
+	if signed {
+		version = encodingSigned
+	}
+	b = append(b, version, byte(s.Type()))
 	switch s := s.(type) {
 	case Register:
 		b = binary.BigEndian.AppendUint64(b, uint64(s.Time))
@@ -105,6 +129,9 @@ func AppendEncode(b []byte, s State) []byte {
 		}
 		b = append(b, flags)
 		b = appendBytes(b, []byte(s.Origin))
+		if signed {
+			b = appendBytes(b, s.Sig)
+		}
 		if !s.Deleted {
 			b = append(b, s.Value...)
 		}
@@ -115,35 +142,58 @@ func AppendEncode(b []byte, s State) []byte {
 			b = appendBytes(b, []byte(id))
 			b = binary.AppendUvarint(b, slot.P)
 			b = binary.AppendUvarint(b, slot.N)
+			if signed {
+				b = binary.AppendUvarint(b, uint64(len(slot.Sig)))
+				b = append(b, slot.Sig...)
+			}
 		}
 	}
 	return b
 }
 
+// isSigned reports whether s carries a signature (and so encodes as
+// version 2).
+func isSigned(s State) bool {
+	switch s := s.(type) {
+	case Register:
+		return len(s.Sig) > 0
+	case Counter:
+		for _, slot := range s.slots {
+			if slot.Sig != "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Encode returns the canonical binary encoding of s.
 func Encode(s State) []byte { return AppendEncode(nil, s) }
 
-// Decode parses an encoding made by Encode. It accepts only canonical
-// encodings (so Encode(Decode(b)) == b) and returns an error wrapping
-// ErrMalformed for anything else. The result does not alias b.
+// Decode parses an encoding made by Encode, of either version. It accepts
+// only canonical encodings (so Encode(Decode(b)) == b: a version 2 state
+// must carry a signature, a signature at most MaxSignatureLen bytes) and
+// returns an error wrapping ErrMalformed for anything else. The result
+// does not alias b.
 func Decode(b []byte) (State, error) {
 	if len(b) < 2 {
 		return nil, malformed("%d bytes is too short", len(b))
 	}
-	if b[0] != encodingVersion {
+	if b[0] != encodingUnsigned && b[0] != encodingSigned {
 		return nil, malformed("unknown encoding version %d", b[0])
 	}
+	signed := b[0] == encodingSigned
 	t, p := Type(b[1]), b[2:]
 	switch t {
 	case TypeRegister:
-		return decodeRegister(p)
+		return decodeRegister(p, signed)
 	case TypeCounter:
-		return decodeCounter(p)
+		return decodeCounter(p, signed)
 	}
 	return nil, malformed("unknown type %d", b[1])
 }
 
-func decodeRegister(p []byte) (State, error) {
+func decodeRegister(p []byte, signed bool) (State, error) {
 	if len(p) < 9 {
 		return nil, malformed("register of %d bytes is too short", len(p))
 	}
@@ -158,6 +208,16 @@ func decodeRegister(p []byte) (State, error) {
 		return nil, fmt.Errorf("register origin: %w", err)
 	}
 	r.Origin = ReplicaID(origin)
+	if signed {
+		var sig []byte
+		if sig, rest, err = readBytes(rest, MaxSignatureLen); err != nil {
+			return nil, fmt.Errorf("register signature: %w", err)
+		}
+		if len(sig) == 0 {
+			return nil, malformed("signed register without a signature")
+		}
+		r.Sig = append([]byte{}, sig...)
+	}
 	if r.Deleted {
 		if len(rest) != 0 {
 			return nil, malformed("tombstone carries %d bytes of value", len(rest))
@@ -168,7 +228,7 @@ func decodeRegister(p []byte) (State, error) {
 	return r, nil
 }
 
-func decodeCounter(p []byte) (State, error) {
+func decodeCounter(p []byte, signed bool) (State, error) {
 	n, p, err := readUvarint(p)
 	if err != nil {
 		return nil, fmt.Errorf("counter length: %w", err)
@@ -179,6 +239,7 @@ func decodeCounter(p []byte) (State, error) {
 	}
 	c := Counter{slots: make(map[ReplicaID]Slot, n)}
 	var prev []byte
+	anySig := false
 	for i := uint64(0); i < n; i++ {
 		var id []byte
 		var s Slot
@@ -195,10 +256,21 @@ func decodeCounter(p []byte) (State, error) {
 		if s.N, p, err = readUvarint(p); err != nil {
 			return nil, fmt.Errorf("counter slot %d: %w", i, err)
 		}
-		if s == (Slot{}) {
+		if s.IsZero() {
 			return nil, malformed("counter slot %d is zero", i)
 		}
+		if signed {
+			var sig []byte
+			if sig, p, err = readBytes(p, MaxSignatureLen); err != nil {
+				return nil, fmt.Errorf("counter slot %d signature: %w", i, err)
+			}
+			s.Sig = string(sig)
+			anySig = anySig || len(sig) > 0
+		}
 		c.slots[ReplicaID(id)] = s
+	}
+	if signed && !anySig {
+		return nil, malformed("signed counter without a signature")
 	}
 	if len(p) != 0 {
 		return nil, malformed("%d trailing bytes after counter", len(p))

@@ -38,6 +38,12 @@ type PushConfig struct {
 	// older than the tombstone horizon). Default nil: every stamp is
 	// accepted (the node sets its clock's check).
 	CheckTime func(crdt.Timestamp) error
+	// Admit refuses a remote state of a namespace (an unsigned or forged
+	// state where the namespace has a writer list); a message holding one
+	// refused state is rejected whole. It is called from the validator,
+	// concurrently, after CheckTime. Default nil: every state is accepted
+	// (the node sets its admission check).
+	Admit func(namespace string, key []byte, st crdt.State) error
 	// Logger receives rejections at debug level. Required. Default
 	// slog.Default().
 	Logger *slog.Logger
@@ -220,6 +226,13 @@ func (p *Push) check(namespace string, data []byte) (wire.Batch, error) {
 				if err := p.cfg.CheckTime(r.Time); err != nil {
 					return b, err
 				}
+			}
+		}
+	}
+	if p.cfg.Admit != nil {
+		for _, d := range b.Deltas {
+			if err := p.cfg.Admit(namespace, d.Key, d.State); err != nil {
+				return b, err
 			}
 		}
 	}

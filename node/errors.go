@@ -45,6 +45,11 @@ var (
 	ErrNetwork = errors.New("node: network failure")
 	// ErrStorage: the local database failed (I/O error, corrupt data).
 	ErrStorage = errors.New("node: storage failure")
+	// ErrForbidden: a write to a namespace with a writer list
+	// (Config.Writers) that this peer is not on. It also wraps the reason
+	// a state from another peer was refused there (never returned by a
+	// method: such a state is dropped and counted).
+	ErrForbidden = errors.New("node: forbidden")
 )
 
 // Errors lists every sentinel above, for tests and for callers that map
@@ -52,7 +57,7 @@ var (
 var Errors = []error{
 	ErrNotFound, ErrInvalidKey, ErrInvalidNamespace, ErrValueTooLarge,
 	ErrOverflow, ErrInvalidConfig, ErrAlreadyStarted, ErrClosed, ErrNoPeers,
-	ErrCanceled, ErrSync, ErrNetwork, ErrStorage,
+	ErrCanceled, ErrSync, ErrNetwork, ErrStorage, ErrForbidden,
 }
 
 // translate turns an error from a lower layer into one of the node's

@@ -76,7 +76,18 @@ func (n *Node) Delete(ctx context.Context, ns string, key []byte) error {
 	return n.write(ctx, ns, key, crdt.Register{Time: n.clock.Now(), Origin: n.self, Deleted: true})
 }
 
+// write applies a local register write, signed if ns has a writer list
+// (ErrForbidden if this peer is not on it).
 func (n *Node) write(ctx context.Context, ns string, key []byte, st crdt.Register) error {
+	sign, err := n.signer(ns)
+	if err != nil {
+		return err
+	}
+	if sign {
+		if st, err = n.signRegister(ns, key, st); err != nil {
+			return err
+		}
+	}
 	res, err := n.apply(ctx, storage.Op{Namespace: ns, Key: append([]byte{}, key...), State: st})
 	if err != nil {
 		return err
@@ -140,7 +151,15 @@ func (n *Node) Incr(ctx context.Context, ns string, key []byte, by int64) (int64
 	if err != nil {
 		return 0, err
 	}
-	res, err := n.apply(ctx, storage.Op{Namespace: ns, Key: append([]byte{}, key...), Incr: &storage.Increment{Origin: n.self, By: by}})
+	sign, err := n.signer(ns)
+	if err != nil {
+		return 0, err
+	}
+	inc := &storage.Increment{Origin: n.self, By: by}
+	if sign {
+		inc.Sign = n.slotSigner(ns, key)
+	}
+	res, err := n.apply(ctx, storage.Op{Namespace: ns, Key: append([]byte{}, key...), Incr: inc})
 	if err != nil {
 		return 0, err
 	}

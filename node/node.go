@@ -15,6 +15,7 @@ import (
 	"github.com/grapevine-kv/grapevine/internal/wire"
 	"github.com/grapevine-kv/grapevine/peer"
 	"github.com/grapevine-kv/grapevine/storage"
+	ic "github.com/libp2p/go-libp2p/core/crypto"
 	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -35,6 +36,12 @@ type Node struct {
 	self   crdt.ReplicaID
 	reg    *prometheus.Registry
 	m      metrics
+
+	// writers holds the namespaces with a writer list (Config.Writers) and
+	// their keys; read-only after New. key signs this peer's writes there.
+	writers writerLists
+	key     ic.PrivKey
+	refused *prometheus.CounterVec // grapevine_refused_states_total
 
 	// beforeSyncApply, if set (SetBeforeSyncApplyForTest), runs before
 	// each chunk of synced states is applied; an error aborts the round.
@@ -104,9 +111,19 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, fmt.Errorf("%w: %w", ErrNetwork, err)
 	}
 	n.self = crdt.ReplicaID(n.peer.ID())
+	n.writers, _ = newWriterLists(cfg.Writers) // validated by layers
+	n.refused = newRefusedMetric(n.reg)
+	if len(n.writers) > 0 {
+		if n.key = n.peer.Host().Peerstore().PrivKey(n.peer.ID()); n.key == nil {
+			_ = n.peer.Close()
+			_ = db.Close()
+			return nil, fmt.Errorf("%w: writer lists need the host's private key to sign, and its peerstore has none", ErrInvalidConfig)
+		}
+	}
 
 	pushCfg := layers.gossip
 	pushCfg.CheckTime = n.checkRemoteTime
+	pushCfg.Admit = n.admit
 	n.push, err = gossip.NewPush(n.peer.Host(), pushCfg, n.deliver)
 	if err != nil {
 		_ = n.peer.Close()
@@ -226,7 +243,9 @@ func (n *Node) checkRemoteTime(ts crdt.Timestamp) error {
 	return nil
 }
 
-// deliver queues a validated remote batch for the apply loop.
+// deliver queues a validated remote batch for the apply loop. The topic
+// validator has already passed every state through admit (Gossip.Admit)
+// and rejected the whole message if one was refused.
 func (n *Node) deliver(_ libp2ppeer.ID, b wire.Batch) {
 	ops := n.remoteOps(b.Namespace, b.Deltas)
 	if len(ops) == 0 {

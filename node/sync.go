@@ -11,8 +11,10 @@ import (
 )
 
 // applySynced is the anti-entropy Applier: states from a peer go through
-// the apply loop like gossip, but the caller waits until they are durable
-// (so a bootstrap commits chunk by chunk and resumes after interruption).
+// admit (a refused state is dropped and counted, the rest of the chunk
+// applies) and then the apply loop like gossip, but the caller waits until
+// they are durable (so a bootstrap commits chunk by chunk and resumes after
+// interruption).
 func (n *Node) applySynced(ctx context.Context, _ libp2ppeer.ID, ns string, deltas []wire.Delta) (int, error) {
 	if f := n.beforeSyncApply.Load(); f != nil {
 		if err := (*f)(); err != nil {
@@ -22,7 +24,11 @@ func (n *Node) applySynced(ctx context.Context, _ libp2ppeer.ID, ns string, delt
 	if err := n.join(ns); err != nil {
 		return 0, err
 	}
-	results, err := n.enqueue(ctx, false, n.remoteOps(ns, deltas))
+	ops := n.remoteOps(ns, n.admitDeltas(ns, deltas))
+	if len(ops) == 0 {
+		return 0, nil
+	}
+	results, err := n.enqueue(ctx, false, ops)
 	if err != nil {
 		return 0, err
 	}

@@ -2,10 +2,12 @@ package node
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math"
 
 	"github.com/grapevine-kv/grapevine/crdt"
+	"github.com/grapevine-kv/grapevine/internal/wire"
 	"github.com/grapevine-kv/grapevine/storage"
 )
 
@@ -63,6 +65,37 @@ func (n *Node) StatesForTest(ns string, fn func(key, state []byte) error) error 
 	return n.db.States(ns, 0, math.MaxUint64, func(it storage.Item, s crdt.State) error {
 		return fn(it.Key, crdt.Encode(s))
 	})
+}
+
+// InjectForTest writes states of namespace ns straight into storage, as
+// they are: it bypasses admission (no signature is checked), the clock and
+// the apply loop, so nothing is gossiped. It plays a rogue peer that holds
+// forged states and offers them to anti-entropy. For tests only.
+func (n *Node) InjectForTest(ns string, deltas []wire.Delta) error {
+	ops := make([]storage.Op, len(deltas))
+	for i, d := range deltas {
+		ops[i] = storage.Op{Namespace: ns, Key: d.Key, State: d.State}
+	}
+	res, err := n.db.Apply(ops)
+	if err != nil {
+		return err
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			return r.Err
+		}
+	}
+	return nil
+}
+
+// PublishForTest publishes deltas of namespace ns as one gossip batch, as
+// they are (no signing, no admission): a rogue peer's gossip. It joins ns
+// first. For tests only.
+func (n *Node) PublishForTest(ctx context.Context, ns string, deltas []wire.Delta) error {
+	if err := n.join(ns); err != nil {
+		return err
+	}
+	return n.push.Publish(ctx, ns, deltas)
 }
 
 // SetBeforeSyncApplyForTest makes f run before each chunk of states an

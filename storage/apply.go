@@ -15,6 +15,12 @@ import (
 type Increment struct {
 	Origin crdt.ReplicaID
 	By     int64
+	// Sign, if set, returns Origin's signature of the new slot (Sig empty;
+	// the caller signs crdt.AppendSlotPayload): storage knows the slot only
+	// once it has read the stored counter, inside Apply. It is called from
+	// Apply, with the batch's lock held, so it must not call back into the
+	// DB. An error refuses the op (wrapped in Result.Err). nil: unsigned.
+	Sign func(crdt.Slot) (string, error)
 }
 
 // Op is one mutation: exactly one of State (merge this state: a register
@@ -257,6 +263,13 @@ func (db *DB) planOp(p *planner, op *Op, typ crdt.Type, delta crdt.State, dk []b
 		d, err := c.Increment(op.Incr.Origin, op.Incr.By)
 		if err != nil {
 			return Result{}, err
+		}
+		if op.Incr.Sign != nil && d.Len() > 0 {
+			slot := d.Slot(op.Incr.Origin)
+			if slot.Sig, err = op.Incr.Sign(slot); err != nil {
+				return Result{}, fmt.Errorf("storage: sign: %w", err)
+			}
+			d = crdt.NewCounter(map[crdt.ReplicaID]crdt.Slot{op.Incr.Origin: slot})
 		}
 		delta = d
 	}

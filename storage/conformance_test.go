@@ -26,6 +26,7 @@ func runConformance(t *testing.T, open opener) {
 		{"RegisterMerge", testRegisterMerge},
 		{"Tombstones", testTombstones},
 		{"Counters", testCounters},
+		{"SignedIncrement", testSignedIncrement},
 		{"TypesSeparate", testTypesSeparate},
 		{"PerOpErrors", testPerOpErrors},
 		{"ListPagination", testListPagination},
@@ -108,6 +109,41 @@ func testTombstones(t *testing.T, open opener) {
 	}
 	// Tombstone replaced by a newer tombstone.
 	mustApply(t, db, put("default", "k", tomb(30, "a")), put("default", "k", tomb(40, "a")))
+	checkInvariants(t, db)
+}
+
+// testSignedIncrement: Increment.Sign gets the new slot unsigned, its
+// signature is stored and returned in the delta; a Sign error refuses the
+// op and changes nothing.
+func testSignedIncrement(t *testing.T, open opener) {
+	db, _ := open(t, testOptions(t))
+	var seen []crdt.Slot
+	sign := func(s crdt.Slot) (string, error) {
+		seen = append(seen, s)
+		return fmt.Sprintf("sig(%d,%d)", s.P, s.N), nil
+	}
+	op := func(by int64, sign func(crdt.Slot) (string, error)) Op {
+		return Op{Namespace: "default", Key: []byte("c"), Incr: &Increment{Origin: "a", By: by, Sign: sign}}
+	}
+	res := mustApply(t, db, op(5, sign), op(-2, sign))
+	if want := []crdt.Slot{{P: 5}, {P: 5, N: 2}}; !slices.Equal(seen, want) {
+		t.Fatalf("Sign saw %v, want %v", seen, want)
+	}
+	if d := res[1].Delta.(crdt.Counter); d.Slot("a") != (crdt.Slot{P: 5, N: 2, Sig: "sig(5,2)"}) {
+		t.Fatalf("delta slot = %+v", d.Slot("a"))
+	}
+	st, err := db.Get("default", crdt.TypeCounter, []byte("c"))
+	if err != nil || st.(crdt.Counter).Slot("a") != (crdt.Slot{P: 5, N: 2, Sig: "sig(5,2)"}) {
+		t.Fatalf("stored %#v, %v", st, err)
+	}
+	boom := errors.New("boom")
+	res, _ = db.Apply([]Op{op(1, func(crdt.Slot) (string, error) { return "", boom })})
+	if !errors.Is(res[0].Err, boom) || res[0].Changed {
+		t.Fatalf("failing Sign: %+v", res[0])
+	}
+	if v := counterValue(t, db, "default", "c"); v != 3 {
+		t.Fatalf("value = %d after a refused increment, want 3", v)
+	}
 	checkInvariants(t, db)
 }
 

@@ -49,7 +49,7 @@ const (
 	CodeInvalidNamespace = "invalid_namespace"  // 400: the namespace breaks the naming rule
 	CodeInvalidArgument  = "invalid_argument"   // 400: a query parameter or the body is malformed
 	CodeUnauthorized     = "unauthorized"       // 401: the daemon needs an API token and got none, or an unknown one
-	CodeForbidden        = "forbidden"          // 403: the request is not allowed (e.g. the token may not do this)
+	CodeForbidden        = "forbidden"          // 403: not allowed: the token may not do this, or the namespace's writer list excludes this peer
 	CodeNotFound         = "not_found"          // 404: the key (or the endpoint) does not exist
 	CodeMethodNotAllowed = "method_not_allowed" // 405: the endpoint exists, not with this method
 	CodeOverflow         = "overflow"           // 409: the increment would take the counter past int64

@@ -14,6 +14,7 @@ import (
 	"github.com/grapevine-kv/grapevine/node"
 	"github.com/grapevine-kv/grapevine/peer"
 	"github.com/grapevine-kv/grapevine/storage"
+	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 	"github.com/urfave/cli/v2"
 )
 
@@ -49,6 +50,8 @@ func daemonCommand() *cli.Command {
 			&cli.StringFlag{Name: "log-level", EnvVars: []string{"GRAPEVINE_LOG_LEVEL"}, Value: "info", Usage: "log `LEVEL`: debug, info, warn or error"},
 			// Encryption at rest.
 			&cli.StringFlag{Name: "encryption-key-file", EnvVars: []string{"GRAPEVINE_ENCRYPTION_KEY_FILE"}, Usage: "encrypt the database with the AES key in `FILE`: 64 hex characters (grapevine keygen encryption) or 16, 24 or 32 raw bytes; the data directory then always needs it"},
+			// Writer lists (signed namespaces).
+			&cli.StringSliceFlag{Name: "writers", EnvVars: []string{"GRAPEVINE_WRITERS"}, Usage: "give a namespace a writer list, `NAMESPACE=ID[,ID...]` (repeatable; in the env var separate namespaces with ';'): only those peers may write it, every state there is signed and verified"},
 			&cli.BoolFlag{Name: "test-hooks", Hidden: true, Usage: "serve the test-only fault-injection endpoints /v1/test/* (partitions, clock skew); never in production"},
 			&cli.BoolFlag{Name: "test-isolated", Hidden: true, Usage: "start refusing every peer until POST /v1/test/isolate?on=false (needs --test-hooks)"},
 		},
@@ -134,6 +137,9 @@ func runDaemon(c *cli.Context) error {
 		cfg.Peer.PrivateNetworkKey = key
 	}
 	cfg.Peer.AllowPeersFile = c.String("allow-peers")
+	if cfg.Writers, err = parseWriters(c.StringSlice("writers")); err != nil {
+		return &exitError{code: 2, msg: err.Error()}
+	}
 	var hooks *api.TestHooks // test-only fault injection (internal/chaos)
 	if c.Bool("test-hooks") {
 		hooks = api.NewTestHooks()
@@ -175,4 +181,44 @@ func runDaemon(c *cli.Context) error {
 	err = api.Serve(ctx, n, c.String("api"), cfg.DataDir, cfg.MaxValueSize, log, nil, append(apiOpts, hooks.ServeOptions()...)...)
 	log.Info("stopped")
 	return err
+}
+
+// parseWriters parses --writers values, NAMESPACE=ID[,ID...] each (several
+// separated by ';' too, for the env var), into node.Config.Writers. The
+// flag library splits values at commas, so an ID without "NAMESPACE="
+// belongs to the namespace named before it. A namespace given twice gets
+// the union of its lists. node.Config.Validate checks the names and the
+// IDs' keys.
+func parseWriters(vals []string) (map[string][]libp2ppeer.ID, error) {
+	var w map[string][]libp2ppeer.ID
+	ns := ""
+	for _, v := range vals {
+		for j, entry := range strings.Split(v, ";") {
+			if j > 0 {
+				ns = "" // a ';' ends a namespace's list
+			}
+			for _, tok := range strings.Split(entry, ",") {
+				if tok = strings.TrimSpace(tok); tok == "" {
+					continue
+				}
+				if name, id, ok := strings.Cut(tok, "="); ok {
+					ns, tok = strings.TrimSpace(name), strings.TrimSpace(id)
+					if ns == "" || tok == "" {
+						return nil, fmt.Errorf("--writers wants NAMESPACE=ID[,ID...], got %q", entry)
+					}
+				} else if ns == "" {
+					return nil, fmt.Errorf("--writers wants NAMESPACE=ID[,ID...], got %q", entry)
+				}
+				id, err := libp2ppeer.Decode(tok)
+				if err != nil {
+					return nil, fmt.Errorf("--writers %s: %q is not a peer ID: %w", ns, tok, err)
+				}
+				if w == nil {
+					w = make(map[string][]libp2ppeer.ID)
+				}
+				w[ns] = append(w[ns], id)
+			}
+		}
+	}
+	return w, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/grapevine-kv/grapevine/node"
 	ic "github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 	"github.com/multiformats/go-multiaddr"
 )
@@ -18,6 +19,7 @@ type Option func(*options)
 
 type options struct {
 	configure     func(i int, cfg *node.Config)
+	writers       map[string][]int // namespace → indexes of its writers
 	link, connect bool
 	onDisk        bool
 }
@@ -26,6 +28,19 @@ type options struct {
 // of Config, on the cluster's mocknet) through f before starting it.
 func Configure(f func(i int, cfg *node.Config)) Option {
 	return func(o *options) { o.configure = f }
+}
+
+// Writers gives namespace ns a writer list on every node: the IDs of the
+// nodes at the given indexes (node.Config.Writers). It is applied before
+// Configure, which may still change it per node. Repeat it for more
+// namespaces.
+func Writers(ns string, nodes ...int) Option {
+	return func(o *options) {
+		if o.writers == nil {
+			o.writers = make(map[string][]int)
+		}
+		o.writers[ns] = nodes
+	}
 }
 
 // OnDisk puts every node's storage on disk, in its own data directory,
@@ -71,14 +86,26 @@ func NewCluster(tb testing.TB, n int, opts ...Option) *Cluster {
 	}
 	c := &Cluster{tb: tb, mn: mocknet.New()}
 	tb.Cleanup(func() { _ = c.mn.Close() }) // after the nodes' cleanups
-	for i := range n {
-		h, err := c.mn.GenPeer()
+	hosts := make([]host.Host, n)
+	for i := range hosts {
+		h, err := genPeer(c.mn)
 		if err != nil {
 			tb.Fatal(err)
 		}
+		hosts[i] = h
+	}
+	for i, h := range hosts {
 		cfg := profile(tb)
 		cfg.Host = h
 		cfg.Storage.InMemory = !o.onDisk
+		for ns, idx := range o.writers {
+			if cfg.Writers == nil {
+				cfg.Writers = make(map[string][]libp2ppeer.ID)
+			}
+			for _, j := range idx {
+				cfg.Writers[ns] = append(cfg.Writers[ns], hosts[j].ID())
+			}
+		}
 		if o.configure != nil {
 			o.configure(i, &cfg)
 		}

@@ -7,14 +7,20 @@ package nodetest
 
 import (
 	"context"
+	"crypto/rand"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"testing"
 	"time"
 
 	"github.com/grapevine-kv/grapevine/node"
+	ic "github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
 	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
+	"github.com/multiformats/go-multiaddr"
 )
 
 // Intervals of the fast profile: short, so that anti-entropy and discovery
@@ -49,7 +55,7 @@ func Config(tb testing.TB) node.Config {
 	tb.Helper()
 	mn := mocknet.New()
 	tb.Cleanup(func() { _ = mn.Close() })
-	h, err := mn.GenPeer()
+	h, err := genPeer(mn)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -80,4 +86,27 @@ func Dial(tb testing.TB, from, to *node.Node) {
 	if err := from.Peer().Host().Connect(context.Background(), libp2ppeer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()}); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// genPeer adds a host to mn with an Ed25519 identity, as a real node has
+// (mocknet's GenPeer makes ECDSA keys, whose peer IDs do not embed the
+// public key, so they could not be on a writer list), on a unique
+// blackhole address.
+func genPeer(mn mocknet.Mocknet) (host.Host, error) {
+	sk, _, err := ic.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	id, err := libp2ppeer.IDFromPrivateKey(sk)
+	if err != nil {
+		return nil, err
+	}
+	ip := make(net.IP, net.IPv6len)
+	ip[0] = 0x01 // 100::/64, the IPv6 discard prefix
+	copy(ip[net.IPv6len-8:], id[len(id)-8:])
+	a, err := multiaddr.NewMultiaddr(fmt.Sprintf("/ip6/%s/tcp/4242", ip))
+	if err != nil {
+		return nil, err
+	}
+	return mn.AddPeer(sk, a)
 }
