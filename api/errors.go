@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/grapevine-kv/grapevine/api/apitype"
 	"github.com/grapevine-kv/grapevine/node"
@@ -60,7 +61,9 @@ func apiError(err error) *apitype.Error {
 		if errors.Is(err, m.sentinel) {
 			msg := m.message
 			if msg == "" {
-				msg = err.Error()
+				// The code already says what the sentinel says: keep the
+				// detail ("node: forbidden: this peer ..." → "this peer ...").
+				msg = strings.TrimPrefix(err.Error(), m.sentinel.Error()+": ")
 			}
 			return &apitype.Error{Status: m.status, Code: m.code, Message: msg}
 		}
