@@ -285,7 +285,8 @@ func (s *Syncer) enter() bool {
 }
 
 // Trigger asks for a round with p soon (e.g. p just connected). It never
-// blocks; a trigger is dropped if many are pending.
+// blocks; a trigger is dropped if many are pending, and ignored when the
+// round is due if p does not speak this network's sync protocol (Supports).
 func (s *Syncer) Trigger(p libp2ppeer.ID) {
 	select {
 	case s.triggers <- p:
@@ -310,6 +311,9 @@ func (s *Syncer) loop() {
 		case <-s.ctx.Done():
 			return
 		case p = <-s.triggers:
+			if !s.Supports(p) {
+				continue // a light client or a peer of another network: never a partner
+			}
 		case <-timer.C:
 			timer.Reset(s.jittered())
 			var ok bool
