@@ -240,17 +240,20 @@ func (p *Push) check(namespace string, data []byte) (wire.Batch, error) {
 }
 
 // Publish sends deltas of one namespace to the network, split into
-// messages of at most MaxBatchBytes. The namespace must have been joined.
-func (p *Push) Publish(ctx context.Context, namespace string, deltas []wire.Delta) error {
+// messages of at most MaxBatchBytes. A delta too large for a message of
+// MaxMessageBytes on its own is not published: Publish returns how many
+// were left out, for the caller to replicate otherwise (anti-entropy). The
+// namespace must have been joined.
+func (p *Push) Publish(ctx context.Context, namespace string, deltas []wire.Delta) (tooLarge int, err error) {
 	p.mu.Lock()
 	t, ok := p.mu.topics[namespace]
 	closed := p.mu.closed
 	p.mu.Unlock()
 	if closed {
-		return ErrClosed
+		return 0, ErrClosed
 	}
 	if !ok {
-		return fmt.Errorf("gossip: namespace %q not joined", namespace)
+		return 0, fmt.Errorf("gossip: namespace %q not joined", namespace)
 	}
 	header := wire.AppendHeader(nil, namespace)
 	msg := append([]byte(nil), header...)
@@ -271,15 +274,20 @@ func (p *Push) Publish(ctx context.Context, namespace string, deltas []wire.Delt
 	}
 	for _, d := range deltas {
 		state := crdt.Encode(d.State)
-		if n > 0 && len(msg)+wire.DeltaSize(d.Key, state) > p.cfg.MaxBatchBytes {
+		size := wire.DeltaSize(d.Key, state)
+		if len(header)+size > p.cfg.MaxMessageBytes {
+			tooLarge++
+			continue
+		}
+		if n > 0 && len(msg)+size > p.cfg.MaxBatchBytes {
 			if err := flush(); err != nil {
-				return err
+				return tooLarge, err
 			}
 		}
 		msg = wire.AppendDelta(msg, d.Key, state)
 		n++
 	}
-	return flush()
+	return tooLarge, flush()
 }
 
 // Peers returns the peers known to be subscribed to the namespace's topic.

@@ -102,7 +102,7 @@ func warmUp(t *testing.T, pushes []*Push, inboxes []*inbox) {
 	for i, p := range pushes {
 		probe := []wire.Delta{{Key: []byte(fmt.Sprint("probe", i)), State: reg("probe")}}
 		testutil.Eventually(t, "probe delivery", func() bool {
-			if err := p.Publish(context.Background(), "default", probe); err != nil {
+			if _, err := p.Publish(context.Background(), "default", probe); err != nil {
 				t.Fatal(err)
 			}
 			for j, in := range inboxes {
@@ -128,7 +128,7 @@ func TestPublishReachesAllAndSplits(t *testing.T) {
 		deltas = append(deltas, wire.Delta{Key: []byte{byte('a' + i%26), byte(i)}, State: reg(string(make([]byte, 100)))})
 	}
 	before := pushes[0].Stats().Published
-	if err := pushes[0].Publish(context.Background(), "default", deltas); err != nil {
+	if _, err := pushes[0].Publish(context.Background(), "default", deltas); err != nil {
 		t.Fatal(err)
 	}
 	if got := pushes[0].Stats().Published - before; got < 4 {

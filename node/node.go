@@ -23,6 +23,11 @@ import (
 // MaxKeyLen is the largest key in bytes (the wire's limit).
 const MaxKeyLen = wire.MaxKeyLen
 
+// MaxValueSizeLimit is the hard maximum of Config.MaxValueSize (32 MiB): a
+// state travels whole in one sync frame, and this bounds the largest frame
+// a peer reads.
+const MaxValueSizeLimit = wire.MaxValueSizeLimit
+
 // Node is a grapevine peer: storage, replication and the libp2p host. Its
 // methods are safe for concurrent use.
 type Node struct {
@@ -360,10 +365,26 @@ func (n *Node) commit(batch []*request, ops []storage.Op) {
 			close(r.done)
 		}
 	}
+	tooLarge := 0
 	for ns, deltas := range publish {
-		if err := n.push.Publish(n.ctx, ns, deltas); err != nil && !errors.Is(err, gossip.ErrClosed) && n.ctx.Err() == nil {
+		skipped, err := n.push.Publish(n.ctx, ns, deltas)
+		tooLarge += skipped
+		if err != nil && !errors.Is(err, gossip.ErrClosed) && n.ctx.Err() == nil {
 			n.log.Warn("gossip publish failed; anti-entropy will repair", "namespace", ns, "err", err)
 		}
+	}
+	if tooLarge > 0 {
+		n.pushByRounds()
+	}
+}
+
+// pushByRounds replicates the local changes too large for a gossip message
+// (values above about 1 MiB): it asks for an anti-entropy round with every
+// sync partner at once, which sends them the states they lack. Peers not
+// connected to this one get them from their own rounds.
+func (n *Node) pushByRounds() {
+	for _, p := range n.syncer.Partners() {
+		n.syncer.Trigger(p)
 	}
 }
 

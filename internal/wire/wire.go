@@ -10,9 +10,12 @@
 //
 // A SyncProtocol stream is a sequence of frames: uvarint(length), then
 // length bytes, the first of which is the FrameKind and the rest the
-// payload (at most MaxFrameSize in all). It opens with a hello each way:
+// payload (at most MaxFrameSize in all, except a states frame: up to the
+// limit its reader states in its hello, StatesFrameLimit of its largest
+// value, so that every state travels whole in one frame). It opens with a
+// hello each way:
 //
-//	message Hello { repeated string namespaces = 1; }
+//	message Hello { repeated string namespaces = 1; uint64 states_limit = 2; }
 //
 // Gossip messages are split at GossipBatchTarget and refused above
 // MaxGossipMessage.
@@ -34,8 +37,8 @@ const (
 	MaxKeyLen          = 4096
 	MaxNamespaceLen    = 64
 	MaxDeltasPerBatch  = 1 << 16
-	MaxBatchSize       = 16 << 20 // bytes; gossip messages are far smaller (MaxGossipMessage)
-	deltaFieldOverhead = 2 * 2    // two tags of one byte and minimal lengths
+	MaxBatchSize       = MaxStatesFrame // bytes; gossip messages are far smaller (MaxGossipMessage)
+	deltaFieldOverhead = 2 * 2          // two tags of one byte and minimal lengths
 )
 
 // Topic returns the GossipSub topic of a network's namespace:
