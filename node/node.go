@@ -166,6 +166,9 @@ func (n *Node) Start(ctx context.Context) error {
 	n.mu.Unlock()
 	n.wg.Add(1)
 	go n.applyLoop()
+	if err := n.push.JoinAnnouncements(); err != nil {
+		return translate(err, ErrNetwork)
+	}
 	for _, ns := range append([]string{DefaultNamespace}, n.db.Namespaces()...) {
 		if err := n.join(ns); err != nil {
 			return err
@@ -250,8 +253,13 @@ func (n *Node) checkRemoteTime(ts crdt.Timestamp) error {
 
 // deliver queues a validated remote batch for the apply loop. The topic
 // validator has already passed every state through admit (Gossip.Admit)
-// and rejected the whole message if one was refused.
+// and rejected the whole message if one was refused. A batch announced on
+// the namespaces topic (a namespace's first write) makes the node join the
+// namespace's topic at once, so that the next writes arrive by gossip too.
 func (n *Node) deliver(_ libp2ppeer.ID, b wire.Batch) {
+	if err := n.join(b.Namespace); err != nil && n.ctx.Err() == nil {
+		n.log.Debug("joining an announced namespace", "namespace", b.Namespace, "err", err)
+	}
 	ops := n.remoteOps(b.Namespace, b.Deltas)
 	if len(ops) == 0 {
 		return

@@ -2,7 +2,9 @@ package node_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/grapevine-kv/grapevine/internal/testutil"
@@ -65,9 +67,17 @@ func TestLightClientIsNeverASyncPartner(t *testing.T) {
 	// node has been notified of it and triggered a round, which must
 	// not be run).
 	for i, nd := range c.Nodes() {
+		last := ""
 		testutil.Eventually(t, "identify of the light client on node "+string(rune('0'+i)), func() bool {
 			protos, err := nd.Peer().Host().Peerstore().GetProtocols(light.ID())
-			return err == nil && slices.Contains(protos, protocol.ID("/meshsub/1.1.0"))
+			if err == nil && slices.ContainsFunc(protos, func(p protocol.ID) bool { return strings.HasPrefix(string(p), "/meshsub/") }) {
+				return true
+			}
+			if now := fmt.Sprintf("node %d: light client protocols %v, %v; %v", i, protos, err, nd.Peer().Host().Network().Connectedness(light.ID())); now != last {
+				t.Log(now) // only changes, for a failure's diagnosis
+				last = now
+			}
+			return false
 		})
 	}
 	if _, err := c.Node(0).Put(ctx, "", []byte("k"), []byte("v")); err != nil {

@@ -47,6 +47,18 @@ func Topic(network, namespace string) string {
 	return "/grapevine/" + network + "/" + namespace
 }
 
+// NamespacesTopic returns the GossipSub topic on which the peers of a
+// network announce namespaces: "/grapevine/<network>/_namespaces/1". A
+// message there is a Batch, like on a namespace's topic: a peer publishes
+// the first batch it writes to a namespace there (and the next ones, until
+// every peer it knows on this topic has joined the namespace's topic), and
+// a receiver joins the namespace's topic and applies the batch. The name
+// has a slash after "_namespaces", which no namespace name has, so it is
+// never a namespace's Topic.
+func NamespacesTopic(network string) string {
+	return "/grapevine/" + network + "/_namespaces/1"
+}
+
 // ErrMalformed is wrapped by every decoding error.
 var ErrMalformed = errors.New("wire: malformed message")
 
