@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/grapevine-kv/grapevine/crdt"
 	"github.com/grapevine-kv/grapevine/internal/wire"
+	"github.com/grapevine-kv/grapevine/storage"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
 	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
@@ -44,6 +46,10 @@ type PushConfig struct {
 	// concurrently, after CheckTime. Default nil: every state is accepted
 	// (the node sets its admission check).
 	Admit func(namespace string, key []byte, st crdt.State) error
+	// ValidNamespace refuses a namespace name announced on the network's
+	// namespaces topic (wire.NamespacesTopic). Required. Default
+	// storage.ValidNamespace, the names storage accepts.
+	ValidNamespace func(string) error
 	// Logger receives rejections at debug level. Required. Default
 	// slog.Default().
 	Logger *slog.Logger
@@ -55,6 +61,7 @@ func DefaultPushConfig() PushConfig {
 	return PushConfig{
 		MaxBatchBytes:   wire.GossipBatchTarget,
 		MaxMessageBytes: wire.MaxGossipMessage,
+		ValidNamespace:  storage.ValidNamespace,
 		Logger:          slog.Default(),
 	}
 }
@@ -72,6 +79,9 @@ func (c PushConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("max batch bytes must be positive, got %d", c.MaxBatchBytes))
 	} else if c.MaxMessageBytes > 0 && c.MaxBatchBytes > c.MaxMessageBytes {
 		errs = append(errs, fmt.Errorf("max batch bytes %d exceeds max message bytes %d", c.MaxBatchBytes, c.MaxMessageBytes))
+	}
+	if c.ValidNamespace == nil {
+		errs = append(errs, errors.New("namespace check required (start from DefaultPushConfig)"))
 	}
 	if c.Logger == nil {
 		errs = append(errs, errors.New("logger required (start from DefaultPushConfig)"))
@@ -111,6 +121,10 @@ type Push struct {
 		sync.Mutex
 		closed bool
 		topics map[string]*pubsub.Topic
+		// announce is the namespaces topic (JoinAnnouncements), nil
+		// before; announced holds the namespaces announced there.
+		announce  *pubsub.Topic
+		announced map[string]bool
 	}
 }
 
@@ -134,6 +148,7 @@ func NewPush(h host.Host, cfg PushConfig, deliver Deliver) (*Push, error) {
 	}
 	p := &Push{cfg: cfg, self: h.ID(), ps: ps, deliver: deliver, ctx: ctx, cancel: cancel}
 	p.mu.topics = make(map[string]*pubsub.Topic)
+	p.mu.announced = make(map[string]bool)
 	return p, nil
 }
 
@@ -220,11 +235,16 @@ func (p *Push) check(namespace string, data []byte) (wire.Batch, error) {
 	if b.Namespace != namespace {
 		return b, fmt.Errorf("%w: namespace %q on topic of %q", wire.ErrMalformed, b.Namespace, namespace)
 	}
+	return b, p.checkStates(namespace, b)
+}
+
+// checkStates checks the states of a decoded batch of namespace.
+func (p *Push) checkStates(namespace string, b wire.Batch) error {
 	if p.cfg.CheckTime != nil {
 		for _, d := range b.Deltas {
 			if r, ok := d.State.(crdt.Register); ok {
 				if err := p.cfg.CheckTime(r.Time); err != nil {
-					return b, err
+					return err
 				}
 			}
 		}
@@ -232,25 +252,32 @@ func (p *Push) check(namespace string, data []byte) (wire.Batch, error) {
 	if p.cfg.Admit != nil {
 		for _, d := range b.Deltas {
 			if err := p.cfg.Admit(namespace, d.Key, d.State); err != nil {
-				return b, err
+				return err
 			}
 		}
 	}
-	return b, nil
+	return nil
 }
 
 // Publish sends deltas of one namespace to the network, split into
-// messages of at most MaxBatchBytes. The namespace must have been joined.
-func (p *Push) Publish(ctx context.Context, namespace string, deltas []wire.Delta) error {
+// messages of at most MaxBatchBytes. A delta too large for a message of
+// MaxMessageBytes on its own is not published: Publish returns how many
+// were left out, for the caller to replicate otherwise (anti-entropy). The
+// namespace must have been joined.
+func (p *Push) Publish(ctx context.Context, namespace string, deltas []wire.Delta) (tooLarge int, err error) {
 	p.mu.Lock()
-	t, ok := p.mu.topics[namespace]
+	topic, ok := p.mu.topics[namespace]
 	closed := p.mu.closed
 	p.mu.Unlock()
 	if closed {
-		return ErrClosed
+		return 0, ErrClosed
 	}
 	if !ok {
-		return fmt.Errorf("gossip: namespace %q not joined", namespace)
+		return 0, fmt.Errorf("gossip: namespace %q not joined", namespace)
+	}
+	t := topic
+	if ann := p.announceTopic(namespace); ann != nil {
+		t = ann // the first message goes there; see announceTopic
 	}
 	header := wire.AppendHeader(nil, namespace)
 	msg := append([]byte(nil), header...)
@@ -266,20 +293,129 @@ func (p *Push) Publish(ctx context.Context, namespace string, deltas []wire.Delt
 			return fmt.Errorf("gossip: publish: %w", err)
 		}
 		p.published.Add(1)
+		if t != topic {
+			p.markAnnounced(namespace) // this call's next messages go there too
+		}
 		msg, n = append(msg[:0:0], header...), 0
 		return nil
 	}
 	for _, d := range deltas {
 		state := crdt.Encode(d.State)
-		if n > 0 && len(msg)+wire.DeltaSize(d.Key, state) > p.cfg.MaxBatchBytes {
+		size := wire.DeltaSize(d.Key, state)
+		if len(header)+size > p.cfg.MaxMessageBytes {
+			tooLarge++
+			continue
+		}
+		if n > 0 && len(msg)+size > p.cfg.MaxBatchBytes {
 			if err := flush(); err != nil {
-				return err
+				return tooLarge, err
 			}
 		}
 		msg = wire.AppendDelta(msg, d.Key, state)
 		n++
 	}
-	return flush()
+	return tooLarge, flush()
+}
+
+// JoinAnnouncements subscribes to the network's namespaces topic
+// (wire.NamespacesTopic): from then on, the first message Publish sends of
+// a namespace goes there, and batches announced by peers are delivered like
+// those of a joined namespace (the receiver is expected to Join the
+// namespace). Idempotent.
+func (p *Push) JoinAnnouncements() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mu.closed {
+		return ErrClosed
+	}
+	if p.mu.announce != nil {
+		return nil
+	}
+	name := wire.NamespacesTopic(p.cfg.Network)
+	if err := p.ps.RegisterTopicValidator(name, p.announcementValidator()); err != nil {
+		return fmt.Errorf("gossip: validator for %s: %w", name, err)
+	}
+	t, err := p.ps.Join(name)
+	if err != nil {
+		return fmt.Errorf("gossip: join %s: %w", name, err)
+	}
+	sub, err := t.Subscribe()
+	if err != nil {
+		return fmt.Errorf("gossip: subscribe %s: %w", name, err)
+	}
+	p.mu.announce = t
+	p.wg.Add(1)
+	go p.read(sub)
+	return nil
+}
+
+// announceTopic returns the namespaces topic if the next message of
+// namespace should go there rather than on the namespace's own topic: its
+// first message, and the next ones while a peer known on the namespaces
+// topic is not (yet) known on the namespace's — so that a peer that joins
+// the namespace on the announcement does not miss what follows before its
+// subscription has spread. nil otherwise, or before JoinAnnouncements.
+func (p *Push) announceTopic(namespace string) *pubsub.Topic {
+	p.mu.Lock()
+	ann, announced := p.mu.announce, p.mu.announced[namespace]
+	p.mu.Unlock()
+	if ann == nil || !announced {
+		return ann
+	}
+	joined := p.ps.ListPeers(TopicName(p.cfg.Network, namespace))
+	for _, q := range p.ps.ListPeers(wire.NamespacesTopic(p.cfg.Network)) {
+		if !slices.Contains(joined, q) {
+			return ann
+		}
+	}
+	return nil
+}
+
+func (p *Push) markAnnounced(namespace string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.mu.announced[namespace] = true
+}
+
+// announcementValidator checks a message of the namespaces topic as a
+// namespace's validator does, the namespace being the batch's own, which
+// must be a valid name; an announcement must carry at least one state (so
+// that making peers join a namespace costs a stored, admitted state, as it
+// does through anti-entropy).
+func (p *Push) announcementValidator() pubsub.ValidatorEx {
+	return func(_ context.Context, from libp2ppeer.ID, msg *pubsub.Message) pubsub.ValidationResult {
+		if from == p.self {
+			return pubsub.ValidationAccept
+		}
+		if p.dropAll.Load() {
+			return pubsub.ValidationIgnore
+		}
+		b, err := p.checkAnnouncement(msg.Data)
+		if err != nil {
+			p.rejected.Add(1)
+			p.cfg.Logger.Debug("gossip: rejected namespace announcement", "from", from, "err", err)
+			return pubsub.ValidationReject
+		}
+		msg.ValidatorData = b
+		return pubsub.ValidationAccept
+	}
+}
+
+func (p *Push) checkAnnouncement(data []byte) (wire.Batch, error) {
+	if len(data) > p.cfg.MaxMessageBytes {
+		return wire.Batch{}, fmt.Errorf("%w: %d bytes", wire.ErrMalformed, len(data))
+	}
+	b, err := wire.Unmarshal(data)
+	if err != nil {
+		return b, err
+	}
+	if err := p.cfg.ValidNamespace(b.Namespace); err != nil {
+		return b, fmt.Errorf("%w: announced namespace: %w", wire.ErrMalformed, err)
+	}
+	if len(b.Deltas) == 0 {
+		return b, fmt.Errorf("%w: announcement of %q without a state", wire.ErrMalformed, b.Namespace)
+	}
+	return b, p.checkStates(b.Namespace, b)
 }
 
 // Peers returns the peers known to be subscribed to the namespace's topic.
@@ -300,13 +436,17 @@ func (p *Push) Close() error {
 		return nil
 	}
 	p.mu.closed = true
-	topics := p.mu.topics
+	topics, announce := p.mu.topics, p.mu.announce
 	p.mu.Unlock()
 	p.cancel()
 	p.wg.Wait()
 	for name, t := range topics {
 		_ = p.ps.UnregisterTopicValidator(TopicName(p.cfg.Network, name))
 		_ = t.Close()
+	}
+	if announce != nil {
+		_ = p.ps.UnregisterTopicValidator(wire.NamespacesTopic(p.cfg.Network))
+		_ = announce.Close()
 	}
 	return nil
 }

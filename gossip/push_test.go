@@ -102,7 +102,7 @@ func warmUp(t *testing.T, pushes []*Push, inboxes []*inbox) {
 	for i, p := range pushes {
 		probe := []wire.Delta{{Key: []byte(fmt.Sprint("probe", i)), State: reg("probe")}}
 		testutil.Eventually(t, "probe delivery", func() bool {
-			if err := p.Publish(context.Background(), "default", probe); err != nil {
+			if _, err := p.Publish(context.Background(), "default", probe); err != nil {
 				t.Fatal(err)
 			}
 			for j, in := range inboxes {
@@ -128,7 +128,7 @@ func TestPublishReachesAllAndSplits(t *testing.T) {
 		deltas = append(deltas, wire.Delta{Key: []byte{byte('a' + i%26), byte(i)}, State: reg(string(make([]byte, 100)))})
 	}
 	before := pushes[0].Stats().Published
-	if err := pushes[0].Publish(context.Background(), "default", deltas); err != nil {
+	if _, err := pushes[0].Publish(context.Background(), "default", deltas); err != nil {
 		t.Fatal(err)
 	}
 	if got := pushes[0].Stats().Published - before; got < 4 {
@@ -195,5 +195,93 @@ func TestValidatorRejects(t *testing.T) {
 	for i, p := range pushes {
 		testutil.Eventually(t, "good message", func() bool { return inboxes[i].deltas() == 1 })
 		testutil.Eventually(t, "rejections", func() bool { return p.Stats().Rejected == uint64(len(bad)) })
+	}
+}
+
+// TestAnnouncements: the first batch published in a namespace goes on the
+// namespaces topic and reaches peers that never joined the namespace; a
+// rogue's announcements are validated like a namespace's messages (name
+// rules, a state at least, clock check) and refused otherwise.
+func TestAnnouncements(t *testing.T) {
+	future := errors.New("too far ahead")
+	cfg := testPushConfig()
+	cfg.CheckTime = func(ts crdt.Timestamp) error {
+		if ts.Millis() > time.Now().Add(time.Minute).UnixMilli() {
+			return future
+		}
+		return nil
+	}
+	pushes, inboxes, mn := makePushes(t, 3, cfg)
+	for _, p := range pushes {
+		if err := p.JoinAnnouncements(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range pushes {
+		testutil.Eventually(t, "peers on the namespaces topic", func() bool {
+			return len(p.ps.ListPeers(wire.NamespacesTopic(testNetwork))) == 2
+		})
+	}
+	// Only the publisher joins "fresh": the others get its first batch
+	// from the announcement.
+	if err := pushes[0].Join("fresh"); err != nil {
+		t.Fatal(err)
+	}
+	first := []wire.Delta{{Key: []byte("first"), State: reg("v")}}
+	if _, err := pushes[0].Publish(context.Background(), "fresh", first); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < 3; i++ {
+		testutil.Eventually(t, "announced batch", func() bool { return inboxes[i].deltas() == 1 })
+	}
+
+	rogueHost, err := mn.GenPeer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mn.LinkAll(); err != nil {
+		t.Fatal(err)
+	}
+	if err := mn.ConnectAllButSelf(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ps, err := pubsub.NewGossipSub(ctx, rogueHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic, err := ps.Join(wire.NamespacesTopic(testNetwork))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer topic.Close()
+	testutil.Eventually(t, "rogue sees topic peers", func() bool { return len(topic.ListPeers()) == 3 })
+	farFuture := crdt.Register{Time: crdt.NewTimestamp(time.Now().Add(time.Hour).UnixMilli(), 0), Origin: "o", Value: []byte("x")}
+	bad := [][]byte{
+		{0xff, 0x01},
+		wire.Batch{Namespace: "Not Valid!", Deltas: []wire.Delta{{Key: []byte("k"), State: reg("v")}}}.Marshal(),
+		wire.Batch{Namespace: "empty"}.Marshal(),
+		wire.Batch{Namespace: "future", Deltas: []wire.Delta{{Key: []byte("k"), State: farFuture}}}.Marshal(),
+	}
+	for _, m := range bad {
+		if err := topic.Publish(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	good := wire.Batch{Namespace: "rogue-ns", Deltas: []wire.Delta{{Key: []byte("ok"), State: reg("v")}}}.Marshal()
+	if err := topic.Publish(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range pushes {
+		want := 2
+		if i == 0 {
+			want = 1 // the publisher does not deliver its own first batch
+		}
+		testutil.Eventually(t, "good announcement", func() bool { return inboxes[i].deltas() == want })
+		testutil.Eventually(t, "rejections", func() bool { return p.Stats().Rejected == uint64(len(bad)) })
+	}
+	if _, err := pushes[0].checkAnnouncement(make([]byte, cfg.MaxMessageBytes+1)); !errors.Is(err, wire.ErrMalformed) {
+		t.Errorf("oversized announcement: err = %v, want ErrMalformed", err)
 	}
 }

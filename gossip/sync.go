@@ -72,6 +72,12 @@ type SyncConfig struct {
 	// for stream speed, small enough that an interrupted bootstrap loses
 	// little.
 	ChunkBytes int
+	// MaxValueSize is the largest value this peer accepts: it reads
+	// states frames of up to wire.StatesFrameLimit(MaxValueSize), says so
+	// in its hello, and refuses a larger one as a protocol violation. At
+	// most wire.MaxValueSizeLimit. Default 1 MiB (the node sets its own
+	// MaxValueSize).
+	MaxValueSize int
 	// IdleTimeout ends a round when no frame moves either way for this
 	// long. Default 30 s: generous for a peer busy committing a chunk,
 	// short enough to free a served slot held by a dead peer.
@@ -90,7 +96,9 @@ type SyncConfig struct {
 	// OnRound, if set, is called after every round (both roles), from the
 	// goroutine that ran it, never after Close has returned. Default nil.
 	OnRound func(RoundStats)
-	// Logger receives failed rounds at debug level. Required. Default
+	// Logger receives failed rounds at debug level, and a state the peer
+	// cannot receive (larger than its limit) at warn level, once per key.
+	// Required. Default
 	// slog.Default().
 	Logger *slog.Logger
 }
@@ -102,6 +110,7 @@ func DefaultSyncConfig() SyncConfig {
 		Interval:       5 * time.Second,
 		MaxIncoming:    4,
 		ChunkBytes:     1 << 20,
+		MaxValueSize:   1 << 20,
 		IdleTimeout:    30 * time.Second,
 		ValidNamespace: storage.ValidNamespace,
 		Logger:         slog.Default(),
@@ -126,6 +135,9 @@ func (c SyncConfig) Validate() error {
 	}
 	if c.ChunkBytes <= 0 || c.ChunkBytes > maxChunkBytes {
 		errs = append(errs, fmt.Errorf("chunk bytes %d not in 1..%d", c.ChunkBytes, maxChunkBytes))
+	}
+	if c.MaxValueSize <= 0 || c.MaxValueSize > wire.MaxValueSizeLimit {
+		errs = append(errs, fmt.Errorf("max value size %d not in 1..%d", c.MaxValueSize, wire.MaxValueSizeLimit))
 	}
 	if c.IdleTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("idle timeout must be positive, got %s", c.IdleTimeout))
@@ -221,10 +233,12 @@ type Syncer struct {
 
 	mu struct {
 		sync.Mutex
-		rng      *rand.Rand
-		progress map[string]*Progress
-		started  bool
-		closed   bool
+		rng       *rand.Rand
+		progress  map[string]*Progress
+		warned    map[string]struct{}        // ns "\x00" key of states warned about (warnTooLarge)
+		triggered map[libp2ppeer.ID]struct{} // peers queued in triggers
+		started   bool
+		closed    bool
 	}
 }
 
@@ -241,6 +255,8 @@ func NewSyncer(h host.Host, store Store, apply Applier, cfg SyncConfig) (*Syncer
 	seed := cfg.seed(h.ID())
 	s.mu.rng = rand.New(rand.NewPCG(seed, seed>>1|1))
 	s.mu.progress = make(map[string]*Progress)
+	s.mu.warned = make(map[string]struct{})
+	s.mu.triggered = make(map[libp2ppeer.ID]struct{})
 	h.SetStreamHandler(s.proto, s.serve)
 	return s, nil
 }
@@ -285,12 +301,31 @@ func (s *Syncer) enter() bool {
 }
 
 // Trigger asks for a round with p soon (e.g. p just connected). It never
-// blocks; a trigger is dropped if many are pending.
+// blocks; a trigger is dropped if many are pending, and ignored when the
+// round is due if p does not speak this network's sync protocol (Supports).
+//
+// A peer already waiting for its triggered round is not queued twice, so
+// that a burst of triggers (a burst of writes too large to gossip) costs
+// one round per peer.
 func (s *Syncer) Trigger(p libp2ppeer.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.mu.triggered[p]; ok {
+		return
+	}
 	select {
 	case s.triggers <- p:
+		s.mu.triggered[p] = struct{}{}
 	default:
 	}
+}
+
+// untrigger forgets that p's triggered round is waiting: it is starting,
+// and a later trigger asks for another.
+func (s *Syncer) untrigger(p libp2ppeer.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.mu.triggered, p)
 }
 
 func (s *Syncer) jittered() time.Duration {
@@ -310,6 +345,10 @@ func (s *Syncer) loop() {
 		case <-s.ctx.Done():
 			return
 		case p = <-s.triggers:
+			s.untrigger(p)
+			if !s.Supports(p) {
+				continue // a light client or a peer of another network: never a partner
+			}
 		case <-timer.C:
 			timer.Reset(s.jittered())
 			var ok bool
@@ -332,15 +371,22 @@ func (s *Syncer) Supports(p libp2ppeer.ID) bool {
 	return err == nil && len(ok) > 0
 }
 
+// Partners returns the connected peers that speak this network's sync
+// protocol (the peers RandomPeer picks from), sorted.
+func (s *Syncer) Partners() []libp2ppeer.ID {
+	peers := slices.DeleteFunc(s.h.Network().Peers(), func(p libp2ppeer.ID) bool { return !s.Supports(p) })
+	slices.Sort(peers)
+	return peers
+}
+
 // RandomPeer picks at random a connected peer that speaks this network's
 // sync protocol; peers of other networks and libp2p peers that are not
 // grapevine peers are never picked.
 func (s *Syncer) RandomPeer() (libp2ppeer.ID, bool) {
-	peers := slices.DeleteFunc(s.h.Network().Peers(), func(p libp2ppeer.ID) bool { return !s.Supports(p) })
+	peers := s.Partners()
 	if len(peers) == 0 {
 		return "", false
 	}
-	slices.Sort(peers)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return peers[s.mu.rng.IntN(len(peers))], true
@@ -447,13 +493,14 @@ func (s *Syncer) round(ctx context.Context, str stream, stats *RoundStats) (err 
 	defer stop()
 	// The round fails when no frame moves either way for IdleTimeout.
 	c := newFrameConn(str)
+	c.statesLimit = wire.StatesFrameLimit(s.cfg.MaxValueSize)
 	c.progress = func() { _ = str.SetDeadline(time.Now().Add(s.cfg.IdleTimeout)) }
 	c.progress()
 
 	mine := s.store.Namespaces()
 	var theirs []string
 	if stats.Initiator {
-		if err = c.write(wire.FrameHello, wire.AppendHello(nil, mine)); err == nil {
+		if err = c.write(wire.FrameHello, s.hello(mine)); err == nil {
 			err = c.flush()
 		}
 		if err != nil {
@@ -467,8 +514,11 @@ func (s *Syncer) round(ctx context.Context, str stream, stats *RoundStats) (err 
 	if theirs, err = readHello(p, s.cfg.ValidNamespace); err != nil {
 		return err
 	}
+	if c.peerStatesLimit, err = wire.HelloStatesLimit(p); err != nil {
+		return protocolErr("%w", err)
+	}
 	if !stats.Initiator {
-		if err = c.write(wire.FrameHello, wire.AppendHello(nil, mine)); err == nil {
+		if err = c.write(wire.FrameHello, s.hello(mine)); err == nil {
 			err = c.flush()
 		}
 		if err != nil {
@@ -569,18 +619,8 @@ func (s *Syncer) syncNamespace(ctx context.Context, c *frameConn, from libp2ppee
 
 // sendStates sends the states the peer lacks, in chunks, then wire.FrameEnd.
 func (s *Syncer) sendStates(c *frameConn, ns string, out reconcile.Outcome, st *NamespaceStats) error {
-	chunk := wire.AppendHeader(nil, ns)
-	header := len(chunk)
-	add := func(key []byte, state crdt.State) error {
-		chunk = wire.AppendDelta(chunk, key, crdt.Encode(state))
-		st.StatesSent++
-		if len(chunk) < s.cfg.ChunkBytes {
-			return nil
-		}
-		err := c.write(wire.FrameStates, chunk)
-		chunk = chunk[:header]
-		return err
-	}
+	ck := s.newChunker(c, ns, st)
+	add := ck.add
 	for _, it := range out.Send {
 		state, err := s.store.Get(ns, it.Type, it.Key)
 		if errors.Is(err, storage.ErrNotFound) {
@@ -600,10 +640,8 @@ func (s *Syncer) sendStates(c *frameConn, ns string, out reconcile.Outcome, st *
 			return err
 		}
 	}
-	if len(chunk) > header {
-		if err := c.write(wire.FrameStates, chunk); err != nil {
-			return err
-		}
+	if err := ck.flush(); err != nil {
+		return err
 	}
 	if err := c.write(wire.FrameEnd, nil); err != nil {
 		return err

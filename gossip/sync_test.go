@@ -163,6 +163,13 @@ func hostileInputs() map[string][]byte {
 		"states mid-reconcile": append(append([]byte{}, hello...), frame(wire.FrameStates, wrongNS)...),
 		"undecodable state":    append(append(append([]byte{}, hello...), frame(wire.FrameReconcile, root)...), frame(wire.FrameStates, badState)...),
 		"unknown frame kind":   append(append([]byte{}, hello...), frame(99, nil)...),
+		// A states frame over the victim's limit (its values are ≤ 1 MiB,
+		// so it reads states frames of wire.MaxFrameSize) and one at the
+		// hard maximum: both refused before anything is allocated.
+		"oversized states frame": append(append(append([]byte{}, hello...), frame(wire.FrameReconcile, root)...),
+			wire.AppendFrameHeader(nil, wire.FrameStates, wire.StatesFrameLimit(1<<20))...),
+		"states frame at the hard maximum": append(append(append([]byte{}, hello...), frame(wire.FrameReconcile, root)...),
+			wire.AppendFrameHeader(nil, wire.FrameStates, wire.MaxStatesFrame)...),
 	}
 }
 

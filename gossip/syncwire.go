@@ -25,11 +25,15 @@ type frameConn struct {
 	sent, rcv int64
 	progress  func()
 	buf       []byte // the payload of the last frame read, reused
-	hdr       []byte // scratch for frame headers
+	// statesLimit bounds a states frame read (wire.ReadFrameLimit);
+	// peerStatesLimit bounds one written, as the peer's hello said.
+	statesLimit, peerStatesLimit int
+	hdr                          []byte // scratch for frame headers
 }
 
 func newFrameConn(rw io.ReadWriter) *frameConn {
-	return &frameConn{r: bufio.NewReaderSize(rw, 64<<10), w: bufio.NewWriterSize(rw, 64<<10)}
+	return &frameConn{r: bufio.NewReaderSize(rw, 64<<10), w: bufio.NewWriterSize(rw, 64<<10),
+		statesLimit: wire.MaxFrameSize, peerStatesLimit: wire.MaxFrameSize}
 }
 
 func (c *frameConn) write(kind wire.FrameKind, payload []byte) error {
@@ -52,7 +56,7 @@ func (c *frameConn) flush() error { return c.w.Flush() }
 // read returns the next frame. The payload is valid until the next read.
 // An error frame from the peer is returned as an error.
 func (c *frameConn) read() (wire.FrameKind, []byte, error) {
-	f, err := wire.ReadFrame(c.r, c.buf)
+	f, err := wire.ReadFrameLimit(c.r, c.buf, c.statesLimit)
 	switch {
 	case errors.Is(err, io.EOF):
 		return 0, nil, io.ErrUnexpectedEOF // the peer left mid-protocol

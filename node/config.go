@@ -35,9 +35,15 @@ type Config struct {
 	// Host, if set, is used instead of building a libp2p host from Peer
 	// (tests on mocknet). The node does not close it. Default nil.
 	Host host.Host
-	// MaxValueSize bounds a value in bytes. Default 1 MiB: large enough for
-	// documents and small blobs, small enough to travel in one gossip
-	// message.
+	// MaxValueSize bounds a value in bytes, at most wire.MaxValueSizeLimit
+	// (32 MiB). A value up to 1 MiB travels in one gossip message; a larger
+	// one is not gossiped but sent by anti-entropy, in rounds the writer
+	// starts at once with each sync partner (each state travels whole in
+	// one sync frame, and a peer reads frames as large as its own
+	// MaxValueSize needs). Every peer of a network should have the same
+	// limit: a state larger than a peer's limit is not sent to it (logged
+	// at warn once per key). Default 1 MiB: large enough for documents and
+	// small blobs, small enough to travel in one gossip message.
 	MaxValueSize int
 	// MaxDrift is how far ahead of the local clock a remote stamp may be.
 	// Default 1 minute: NTP keeps honest clocks far closer, and a peer
@@ -84,7 +90,7 @@ type Config struct {
 	// AntiEntropy configures pull replication: the interval between rounds
 	// with a random peer (Interval, default 5 s), served rounds, chunk size,
 	// idle timeout. Default gossip.DefaultSyncConfig(). The node sets
-	// Network, CheckTime, OnRound and Logger.
+	// Network, MaxValueSize, CheckTime, OnRound and Logger.
 	AntiEntropy gossip.SyncConfig
 }
 
@@ -108,7 +114,7 @@ func DefaultConfig() Config {
 	c.Storage.Now, c.Storage.Logger = nil, nil
 	c.Peer.DataDir, c.Peer.Network, c.Peer.Logger = "", "", nil
 	c.Gossip.Network, c.Gossip.Logger = "", nil
-	c.AntiEntropy.Logger = nil
+	c.AntiEntropy.Logger, c.AntiEntropy.MaxValueSize = nil, 0
 	return c
 }
 
@@ -136,8 +142,8 @@ func (c Config) layers() (layerConfigs, error) {
 	if c.DataDir == "" {
 		bad("a data directory (DataDir) is required")
 	}
-	if c.MaxValueSize <= 0 {
-		bad("max value size must be positive, got %d", c.MaxValueSize)
+	if c.MaxValueSize <= 0 || c.MaxValueSize > MaxValueSizeLimit {
+		bad("max value size must be 1..%d bytes, got %d", MaxValueSizeLimit, c.MaxValueSize)
 	}
 	if c.MaxDrift <= 0 {
 		bad("max drift must be positive, got %s", c.MaxDrift)
@@ -178,7 +184,8 @@ func (c Config) layers() (layerConfigs, error) {
 	owned("AntiEntropy.Logger", l.sync.Logger != nil, l.sync.Logger == c.Logger)
 	owned("AntiEntropy.CheckTime", l.sync.CheckTime != nil, false)
 	owned("AntiEntropy.OnRound", l.sync.OnRound != nil, false)
-	l.sync.Network, l.sync.Logger = c.Network, c.Logger // CheckTime, OnRound: set by New
+	owned("AntiEntropy.MaxValueSize", l.sync.MaxValueSize != 0, l.sync.MaxValueSize == c.MaxValueSize)
+	l.sync.Network, l.sync.Logger, l.sync.MaxValueSize = c.Network, c.Logger, c.MaxValueSize // CheckTime, OnRound: set by New
 
 	if c.DataDir != "" && c.Wall != nil && c.Logger != nil {
 		// Only then are the sub-configs' own checks about them, not about

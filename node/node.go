@@ -23,6 +23,11 @@ import (
 // MaxKeyLen is the largest key in bytes (the wire's limit).
 const MaxKeyLen = wire.MaxKeyLen
 
+// MaxValueSizeLimit is the hard maximum of Config.MaxValueSize (32 MiB): a
+// state travels whole in one sync frame, and this bounds the largest frame
+// a peer reads.
+const MaxValueSizeLimit = wire.MaxValueSizeLimit
+
 // Node is a grapevine peer: storage, replication and the libp2p host. Its
 // methods are safe for concurrent use.
 type Node struct {
@@ -161,6 +166,9 @@ func (n *Node) Start(ctx context.Context) error {
 	n.mu.Unlock()
 	n.wg.Add(1)
 	go n.applyLoop()
+	if err := n.push.JoinAnnouncements(); err != nil {
+		return translate(err, ErrNetwork)
+	}
 	for _, ns := range append([]string{DefaultNamespace}, n.db.Namespaces()...) {
 		if err := n.join(ns); err != nil {
 			return err
@@ -245,8 +253,13 @@ func (n *Node) checkRemoteTime(ts crdt.Timestamp) error {
 
 // deliver queues a validated remote batch for the apply loop. The topic
 // validator has already passed every state through admit (Gossip.Admit)
-// and rejected the whole message if one was refused.
+// and rejected the whole message if one was refused. A batch announced on
+// the namespaces topic (a namespace's first write) makes the node join the
+// namespace's topic at once, so that the next writes arrive by gossip too.
 func (n *Node) deliver(_ libp2ppeer.ID, b wire.Batch) {
+	if err := n.join(b.Namespace); err != nil && n.ctx.Err() == nil {
+		n.log.Debug("joining an announced namespace", "namespace", b.Namespace, "err", err)
+	}
 	ops := n.remoteOps(b.Namespace, b.Deltas)
 	if len(ops) == 0 {
 		return
@@ -360,10 +373,26 @@ func (n *Node) commit(batch []*request, ops []storage.Op) {
 			close(r.done)
 		}
 	}
+	tooLarge := 0
 	for ns, deltas := range publish {
-		if err := n.push.Publish(n.ctx, ns, deltas); err != nil && !errors.Is(err, gossip.ErrClosed) && n.ctx.Err() == nil {
+		skipped, err := n.push.Publish(n.ctx, ns, deltas)
+		tooLarge += skipped
+		if err != nil && !errors.Is(err, gossip.ErrClosed) && n.ctx.Err() == nil {
 			n.log.Warn("gossip publish failed; anti-entropy will repair", "namespace", ns, "err", err)
 		}
+	}
+	if tooLarge > 0 {
+		n.pushByRounds()
+	}
+}
+
+// pushByRounds replicates the local changes too large for a gossip message
+// (values above about 1 MiB): it asks for an anti-entropy round with every
+// sync partner at once, which sends them the states they lack. Peers not
+// connected to this one get them from their own rounds.
+func (n *Node) pushByRounds() {
+	for _, p := range n.syncer.Partners() {
+		n.syncer.Trigger(p)
 	}
 }
 

@@ -95,7 +95,8 @@ func (n *Node) PublishForTest(ctx context.Context, ns string, deltas []wire.Delt
 	if err := n.join(ns); err != nil {
 		return err
 	}
-	return n.push.Publish(ctx, ns, deltas)
+	_, err := n.push.Publish(ctx, ns, deltas)
+	return err
 }
 
 // SetBeforeSyncApplyForTest makes f run before each chunk of states an

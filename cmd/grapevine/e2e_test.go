@@ -274,3 +274,40 @@ func TestCLIErrors(t *testing.T) {
 		t.Fatalf("version: %q %v", out, err)
 	}
 }
+
+// TestBigValuesEndToEnd runs three daemons with --max-value-size 16777216:
+// a 16 MiB value put on one (too large for a gossip message and for a sync
+// frame of the default limit) reaches the two others, and so does a small
+// write after it.
+func TestBigValuesEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs daemons")
+	}
+	bin := buildBinary(t)
+	root := t.TempDir()
+	const limit = "16777216"
+	a := startDaemon(t, bin, filepath.Join(root, "a"), "--max-value-size", limit)
+	boot := a.tcpAddr()
+	b := startDaemon(t, bin, filepath.Join(root, "b"), "--max-value-size", limit, "--bootstrap", boot)
+	c := startDaemon(t, bin, filepath.Join(root, "c"), "--max-value-size", limit, "--bootstrap", boot)
+	for _, d := range []*daemon{a, b, c} {
+		d.waitPeers(2)
+	}
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<20) // 16 MiB
+	cmd := exec.Command(bin, "put", "--data", a.data, "big", "-")
+	cmd.Stdin = bytes.NewReader(big)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("put of 16 MiB: %v %s", err, out)
+	}
+	a.mustCLI("put", "after-big", "small")
+	for _, d := range []*daemon{b, c} {
+		d.waitValue("after-big", "small")
+		testutil.Eventually(t, "the 16 MiB value on "+d.data, func() bool {
+			out, _, code := d.cli("get", "big")
+			return code == 0 && out == string(big)
+		})
+	}
+	if strings.Contains(a.logText(), "limit 5242880") {
+		t.Errorf("a sync frame was refused at the old limit:\n%s", a.logText())
+	}
+}

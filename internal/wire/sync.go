@@ -62,7 +62,29 @@ const (
 	MaxFrameSize = 5 << 20
 	// MaxHelloNamespaces bounds the namespaces one hello may list.
 	MaxHelloNamespaces = 1024
+	// MaxValueSizeLimit is the hard maximum of a peer's value size limit
+	// (node.Config.MaxValueSize, the daemon's --max-value-size): 32 MiB. A
+	// state travels whole in one states frame, so it bounds the largest
+	// frame a peer ever reads (MaxStatesFrame), and with it the memory a
+	// peer can make another allocate (a round holds about three frames).
+	MaxValueSizeLimit = 32 << 20
+	// StateOverhead is what a state adds to its value in a states frame or
+	// a gossip message: the key (≤ MaxKeyLen), the namespace, the crdt
+	// encoding (stamp, origin, signature) and the framing, with margin.
+	StateOverhead = 64 << 10
+	// MaxStatesFrame is the largest states frame any peer accepts: one
+	// state of a value of MaxValueSizeLimit.
+	MaxStatesFrame = MaxValueSizeLimit + StateOverhead
 )
+
+// StatesFrameLimit returns the largest states frame (kind byte and
+// payload) a peer that accepts values of up to maxValue bytes reads: large
+// enough for a chunk (MaxFrameSize) and for one state of the largest
+// value, whichever is larger, at most MaxStatesFrame. A frame of any other
+// kind is bounded by MaxFrameSize.
+func StatesFrameLimit(maxValue int) int {
+	return min(max(MaxFrameSize, maxValue+StateOverhead), MaxStatesFrame)
+}
 
 // Gossip (push) message limits.
 const (
@@ -70,9 +92,10 @@ const (
 	// deltas are split at this size (a single larger delta travels alone).
 	GossipBatchTarget = 256 << 10
 	// MaxGossipMessage is the largest gossip message a peer accepts: it
-	// must hold the largest single delta (a value of 1 MiB, a key of
-	// MaxKeyLen and the encoding overhead).
-	MaxGossipMessage = 1<<20 + 64<<10
+	// holds a single delta of a value of 1 MiB (StateOverhead included).
+	// A larger value is not gossiped: it replicates by anti-entropy, in a
+	// round its writer starts at once with each of its sync partners.
+	MaxGossipMessage = 1<<20 + StateOverhead
 )
 
 // AppendFrameHeader appends the header of a frame whose payload is
@@ -109,16 +132,29 @@ type Frame struct {
 // before the frame begins, and io.ErrUnexpectedEOF if it ends inside it.
 // It does not check the kind.
 func ReadFrame(r FrameReader, buf []byte) (Frame, error) {
+	return ReadFrameLimit(r, buf, MaxFrameSize)
+}
+
+// ReadFrameLimit is ReadFrame with a larger bound for states frames: a
+// FrameStates frame may take up to statesLimit bytes (clamped to
+// MaxFrameSize..MaxStatesFrame; see StatesFrameLimit), a frame of any
+// other kind MaxFrameSize. Both are checked before the payload is
+// allocated.
+func ReadFrameLimit(r FrameReader, buf []byte, statesLimit int) (Frame, error) {
+	statesLimit = min(max(statesLimit, MaxFrameSize), MaxStatesFrame)
 	size, n, err := readLength(r)
 	if err != nil {
 		return Frame{}, err
 	}
-	if size == 0 || size > MaxFrameSize {
-		return Frame{}, malformed("frame of %d bytes (want 1..%d)", size, MaxFrameSize)
+	if size == 0 || size > uint64(statesLimit) {
+		return Frame{}, malformed("frame of %d bytes (want 1..%d)", size, statesLimit)
 	}
 	kind, err := r.ReadByte()
 	if err != nil {
 		return Frame{}, unexpected(err)
+	}
+	if FrameKind(kind) != FrameStates && size > MaxFrameSize {
+		return Frame{}, malformed("frame of kind %d of %d bytes (want 1..%d)", kind, size, MaxFrameSize)
 	}
 	payload := slices.Grow(buf[:0], int(size-1))[:size-1]
 	if _, err := io.ReadFull(r, payload); err != nil {
@@ -170,6 +206,46 @@ func AppendHello(b []byte, namespaces []string) []byte {
 		b = protowire.AppendString(b, ns)
 	}
 	return b
+}
+
+// AppendHelloStatesLimit appends to a hello payload the largest states
+// frame this side reads (field 2; see StatesFrameLimit), so that the peer
+// never sends it a state it would refuse:
+//
+//	message Hello { repeated string namespaces = 1; uint64 states_limit = 2; }
+func AppendHelloStatesLimit(b []byte, limit int) []byte {
+	b = protowire.AppendTag(b, 2, protowire.VarintType)
+	return protowire.AppendVarint(b, uint64(limit))
+}
+
+// HelloStatesLimit returns the largest states frame a hello says its sender
+// reads: MaxFrameSize if the hello does not say (a peer of an older
+// version), and the stated value clamped to MaxFrameSize..MaxStatesFrame
+// otherwise (every peer reads frames of MaxFrameSize). A malformed payload
+// is an error wrapping ErrMalformed.
+func HelloStatesLimit(b []byte) (int, error) {
+	limit := uint64(MaxFrameSize)
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return 0, malformed("hello: bad tag: %v", protowire.ParseError(n))
+		}
+		b = b[n:]
+		if num == 2 && typ == protowire.VarintType {
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return 0, malformed("hello: states limit: %v", protowire.ParseError(n))
+			}
+			limit, b = v, b[n:]
+			continue
+		}
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return 0, malformed("hello: field %d: %v", num, protowire.ParseError(n))
+		}
+		b = b[n:]
+	}
+	return int(min(max(limit, MaxFrameSize), MaxStatesFrame)), nil
 }
 
 // UnmarshalHello decodes a hello payload. Unknown fields are skipped; a

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/grapevine-kv/grapevine/crdt"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -87,6 +88,74 @@ func TestFrameLimit(t *testing.T) {
 	}
 }
 
+// TestStatesFrameLimit: a states frame may be as large as its reader's
+// limit (one state of its largest value), clamped to MaxStatesFrame; a
+// frame of any other kind stays bounded by MaxFrameSize; both are checked
+// from the header alone.
+func TestStatesFrameLimit(t *testing.T) {
+	if got := StatesFrameLimit(1 << 20); got != MaxFrameSize {
+		t.Errorf("StatesFrameLimit(1 MiB) = %d, want MaxFrameSize", got)
+	}
+	if got := StatesFrameLimit(16 << 20); got != 16<<20+StateOverhead {
+		t.Errorf("StatesFrameLimit(16 MiB) = %d", got)
+	}
+	if got := StatesFrameLimit(1 << 30); got != MaxStatesFrame {
+		t.Errorf("StatesFrameLimit(1 GiB) = %d, want MaxStatesFrame", got)
+	}
+	limit := StatesFrameLimit(6 << 20)
+	value := make([]byte, 6<<20)
+	state := Batch{Namespace: "default", Deltas: []Delta{{Key: make([]byte, MaxKeyLen), State: crdt.Register{Time: 1, Origin: crdt.ReplicaID(strings.Repeat("o", 64)), Value: value}}}}.Marshal()
+	in := AppendFrame(nil, FrameStates, state)
+	f, err := ReadFrameLimit(bufio.NewReader(bytes.NewReader(in)), nil, limit)
+	if err != nil || len(f.Payload) != len(state) {
+		t.Fatalf("a state of a 6 MiB value in a frame of limit %d: %v", limit, err)
+	}
+	if _, err := ReadFrame(bufio.NewReader(bytes.NewReader(in)), nil); !errors.Is(err, ErrMalformed) {
+		t.Errorf("ReadFrame read a states frame over MaxFrameSize: %v", err)
+	}
+	for name, in := range map[string][]byte{
+		"states over the limit":       AppendFrameHeader(nil, FrameStates, limit),
+		"states over the hard limit":  AppendFrameHeader(nil, FrameStates, MaxStatesFrame),
+		"hello over MaxFrameSize":     AppendFrameHeader(nil, FrameHello, MaxFrameSize),
+		"reconcile over MaxFrameSize": AppendFrameHeader(nil, FrameReconcile, MaxFrameSize),
+	} {
+		if _, err := ReadFrameLimit(bufio.NewReader(bytes.NewReader(in)), nil, limit); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: err = %v, want ErrMalformed", name, err)
+		}
+	}
+	// A limit beyond the hard maximum is clamped.
+	in = AppendFrameHeader(nil, FrameStates, MaxStatesFrame)
+	if _, err := ReadFrameLimit(bufio.NewReader(bytes.NewReader(in)), nil, 1<<40); !errors.Is(err, ErrMalformed) {
+		t.Errorf("limit not clamped to MaxStatesFrame: %v", err)
+	}
+}
+
+func TestHelloStatesLimit(t *testing.T) {
+	plain := AppendHello(nil, []string{"default"})
+	if got, err := HelloStatesLimit(plain); err != nil || got != MaxFrameSize {
+		t.Errorf("hello without a limit: %d, %v; want MaxFrameSize", got, err)
+	}
+	for stated, want := range map[int]int{
+		StatesFrameLimit(16 << 20): 16<<20 + StateOverhead,
+		1:                          MaxFrameSize,
+		1 << 40:                    MaxStatesFrame,
+	} {
+		enc := AppendHelloStatesLimit(slices.Clone(plain), stated)
+		got, err := HelloStatesLimit(enc)
+		if err != nil || got != want {
+			t.Errorf("stated %d: got %d, %v; want %d", stated, got, err, want)
+		}
+		// An older peer reads the same hello: the field is skipped.
+		if ns, err := UnmarshalHello(enc); err != nil || !slices.Equal(ns, []string{"default"}) {
+			t.Errorf("UnmarshalHello of a hello with a limit: %q, %v", ns, err)
+		}
+	}
+	truncated := AppendHelloStatesLimit(nil, 1<<30)
+	if _, err := HelloStatesLimit(truncated[:len(truncated)-1]); !errors.Is(err, ErrMalformed) {
+		t.Errorf("truncated limit: err = %v, want ErrMalformed", err)
+	}
+}
+
 func TestFrameTruncated(t *testing.T) {
 	full := AppendFrame(nil, FrameHello, AppendHello(nil, []string{"default"}))
 	if _, err := ReadFrame(bufio.NewReader(bytes.NewReader(nil)), nil); err != io.EOF {
@@ -134,6 +203,10 @@ func TestHello(t *testing.T) {
 	}
 }
 
+// fuzzStatesLimit is the states frame limit of FuzzSyncStream's reader: a
+// little above MaxFrameSize, so that both bounds are exercised.
+const fuzzStatesLimit = MaxFrameSize + 1<<20
+
 // FuzzSyncStream reads a sync stream's frames and decodes each hello: no
 // input may panic or allocate past the limit, every frame read re-encodes
 // to the bytes it came from, and a decoded hello re-encodes stably.
@@ -146,12 +219,15 @@ func FuzzSyncStream(f *testing.F) {
 	f.Add(AppendFrameHeader(nil, FrameStates, MaxFrameSize))
 	f.Add(binary.AppendUvarint(nil, 1<<40))
 	f.Add(AppendFrame(nil, FrameHello, []byte{0xff, 0x01}))
+	f.Add(AppendFrame(nil, FrameHello, AppendHelloStatesLimit(AppendHello(nil, []string{"a"}), 16<<20)))
+	f.Add(AppendFrameHeader(nil, FrameStates, fuzzStatesLimit))
+	f.Add(AppendFrameHeader(nil, FrameHello, MaxFrameSize+1))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		r := bufio.NewReader(bytes.NewReader(in))
 		var buf []byte
 		off := 0
 		for {
-			fr, err := ReadFrame(r, buf)
+			fr, err := ReadFrameLimit(r, buf, fuzzStatesLimit)
 			if err != nil {
 				if err != io.EOF && err != io.ErrUnexpectedEOF && !errors.Is(err, ErrMalformed) {
 					t.Fatalf("unexpected error: %v", err)
@@ -159,8 +235,8 @@ func FuzzSyncStream(f *testing.F) {
 				return
 			}
 			buf = fr.Payload
-			if fr.Size > MaxFrameSize+binary.MaxVarintLen64 {
-				t.Fatalf("frame of %d bytes read", fr.Size)
+			if limit := map[bool]int{true: fuzzStatesLimit, false: MaxFrameSize}[fr.Kind == FrameStates]; fr.Size > limit+binary.MaxVarintLen64 {
+				t.Fatalf("frame of kind %d of %d bytes read (limit %d)", fr.Kind, fr.Size, limit)
 			}
 			if got := in[off : off+fr.Size]; !bytes.Equal(got, AppendFrame(nil, fr.Kind, fr.Payload)) {
 				t.Fatalf("frame at %d does not re-encode to its bytes", off)
@@ -168,6 +244,9 @@ func FuzzSyncStream(f *testing.F) {
 			off += fr.Size
 			if fr.Kind != FrameHello {
 				continue
+			}
+			if l, err := HelloStatesLimit(fr.Payload); err == nil && (l < MaxFrameSize || l > MaxStatesFrame) {
+				t.Fatalf("hello states limit %d out of bounds", l)
 			}
 			ns, err := UnmarshalHello(fr.Payload)
 			if err != nil {

@@ -10,9 +10,12 @@
 //
 // A SyncProtocol stream is a sequence of frames: uvarint(length), then
 // length bytes, the first of which is the FrameKind and the rest the
-// payload (at most MaxFrameSize in all). It opens with a hello each way:
+// payload (at most MaxFrameSize in all, except a states frame: up to the
+// limit its reader states in its hello, StatesFrameLimit of its largest
+// value, so that every state travels whole in one frame). It opens with a
+// hello each way:
 //
-//	message Hello { repeated string namespaces = 1; }
+//	message Hello { repeated string namespaces = 1; uint64 states_limit = 2; }
 //
 // Gossip messages are split at GossipBatchTarget and refused above
 // MaxGossipMessage.
@@ -34,14 +37,26 @@ const (
 	MaxKeyLen          = 4096
 	MaxNamespaceLen    = 64
 	MaxDeltasPerBatch  = 1 << 16
-	MaxBatchSize       = 16 << 20 // bytes; gossip messages are far smaller (MaxGossipMessage)
-	deltaFieldOverhead = 2 * 2    // two tags of one byte and minimal lengths
+	MaxBatchSize       = MaxStatesFrame // bytes; gossip messages are far smaller (MaxGossipMessage)
+	deltaFieldOverhead = 2 * 2          // two tags of one byte and minimal lengths
 )
 
 // Topic returns the GossipSub topic of a network's namespace:
 // "/grapevine/<network>/<namespace>".
 func Topic(network, namespace string) string {
 	return "/grapevine/" + network + "/" + namespace
+}
+
+// NamespacesTopic returns the GossipSub topic on which the peers of a
+// network announce namespaces: "/grapevine/<network>/_namespaces/1". A
+// message there is a Batch, like on a namespace's topic: a peer publishes
+// the first batch it writes to a namespace there (and the next ones, until
+// every peer it knows on this topic has joined the namespace's topic), and
+// a receiver joins the namespace's topic and applies the batch. The name
+// has a slash after "_namespaces", which no namespace name has, so it is
+// never a namespace's Topic.
+func NamespacesTopic(network string) string {
+	return "/grapevine/" + network + "/_namespaces/1"
 }
 
 // ErrMalformed is wrapped by every decoding error.

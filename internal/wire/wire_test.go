@@ -89,3 +89,17 @@ func FuzzUnmarshal(f *testing.F) {
 		}
 	})
 }
+
+// TestNamespacesTopicIsNoNamespaceTopic: the namespaces topic has a slash
+// after its last name, which no namespace name has, so no namespace's
+// topic (not even one named "_namespaces") is the namespaces topic.
+func TestNamespacesTopicIsNoNamespaceTopic(t *testing.T) {
+	if got := NamespacesTopic("alpha"); got != "/grapevine/alpha/_namespaces/1" {
+		t.Errorf("NamespacesTopic(alpha) = %q", got)
+	}
+	for _, ns := range []string{"_namespaces", "_namespaces.1", "default"} {
+		if Topic("alpha", ns) == NamespacesTopic("alpha") {
+			t.Errorf("namespace %q has the namespaces topic", ns)
+		}
+	}
+}

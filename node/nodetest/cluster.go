@@ -317,3 +317,22 @@ func Converged(nodes ...*node.Node) bool {
 	}
 	return true
 }
+
+// NewHost adds a plain libp2p host to the cluster's mocknet, linked to
+// every node's host and not connected to any: a libp2p peer (identify and
+// whatever the test mounts on it) that is not a grapevine peer, like a
+// light client. It is closed at cleanup.
+func (c *Cluster) NewHost() host.Host {
+	c.tb.Helper()
+	h, err := genPeer(c.mn)
+	if err != nil {
+		c.tb.Fatal(err)
+	}
+	c.tb.Cleanup(func() { _ = h.Close() })
+	for _, cfg := range c.cfgs {
+		if _, err := c.mn.LinkPeers(h.ID(), cfg.Host.ID()); err != nil {
+			c.tb.Fatal(err)
+		}
+	}
+	return h
+}
