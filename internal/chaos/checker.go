@@ -3,6 +3,7 @@ package chaos
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -38,21 +39,74 @@ type DurabilityCheck struct {
 
 // BadInputStats counts the bad-input workload.
 type BadInputStats struct {
-	GossipSent      int      `json:"gossip_sent"`
-	GossipRejected  int      `json:"gossip_rejected"` // rejections counted by the peers' validators
-	SyncSent        int      `json:"sync_sent"`
-	SyncRejected    int      `json:"sync_rejected"` // streams the peer closed, reset or answered with an error
-	SyncHung        int      `json:"sync_hung"`     // streams neither closed nor answered in time
-	APISent         int      `json:"api_sent"`
-	APIRejected     int      `json:"api_rejected"`      // 4xx
-	APIAccepted     int      `json:"api_accepted"`      // 2xx: must be 0
-	APIServerErrors int      `json:"api_server_errors"` // 5xx: must be 0 (bad input deserves a clear error)
-	APIUnreachable  int      `json:"api_unreachable"`   // the peer was down (killed or paused)
-	AcceptedKeys    []string `json:"accepted_keys,omitempty"`
+	GossipSent      int        `json:"gossip_sent"`
+	GossipRejected  int        `json:"gossip_rejected"` // rejections counted by the peers' validators
+	SyncSent        int        `json:"sync_sent"`
+	SyncRejected    int        `json:"sync_rejected"` // streams the peer closed, reset or answered with an error
+	SyncHung        int        `json:"sync_hung"`     // streams neither closed nor answered in time
+	APISent         int        `json:"api_sent"`
+	APIRejected     int        `json:"api_rejected"`      // 4xx
+	APIAccepted     int        `json:"api_accepted"`      // 2xx: must be 0
+	APIServerErrors int        `json:"api_server_errors"` // 5xx: must be 0 (bad input deserves a clear error)
+	APIUnreachable  int        `json:"api_unreachable"`   // the peer was down (killed or paused)
+	AcceptedKeys    []string   `json:"accepted_keys,omitempty"`
+	Trust           TrustStats `json:"trust"`
 }
 
-// Accepted is the number of bad inputs that changed state.
-func (b BadInputStats) Accepted() int { return b.APIAccepted + len(b.AcceptedKeys) }
+// Probe counts one kind of connection attempt that must be refused.
+type Probe struct {
+	Sent     int `json:"sent"`
+	Refused  int `json:"refused"`  // the dial or handshake failed, or the peer closed the connection
+	Accepted int `json:"accepted"` // the connection stood: must be 0
+}
+
+// String returns "refused/sent".
+func (p Probe) String() string { return fmt.Sprintf("%d/%d", p.Refused, p.Sent) }
+
+// TrustStats counts the rogue's attempts on the security setup.
+type TrustStats struct {
+	// WrongNetwork: an insider (swarm key, allowlisted) speaking another
+	// network's protocols; NoKey and WrongKey: hosts without the swarm key
+	// or with another; NotAllowlisted: a host with the swarm key and an ID
+	// not on the allowlist.
+	WrongNetwork, NoKey, WrongKey, NotAllowlisted Probe
+	// AllowlistRefusals is the growth of the peers'
+	// grapevine_peer_refusals_total{reason="allowlist"}.
+	AllowlistRefusals int `json:"allowlist_refusals"`
+	// ForgedGossip and ForgedSync count forged or unauthorised states in
+	// signedNS sent by gossip and by anti-entropy, each under its own
+	// key; ForgedAccepted is the number of those keys some peer stored.
+	ForgedGossip   int `json:"forged_gossip"`
+	ForgedSync     int `json:"forged_sync"`
+	ForgedAccepted int `json:"forged_accepted"`
+	// RefusedStates is the growth of the peers'
+	// grapevine_refused_states_total by reason.
+	RefusedStates map[string]int `json:"refused_states,omitempty"`
+}
+
+// Accepted is the number of attempts that got through.
+func (t TrustStats) Accepted() int {
+	return t.WrongNetwork.Accepted + t.NoKey.Accepted + t.WrongKey.Accepted + t.NotAllowlisted.Accepted + t.ForgedAccepted
+}
+
+// Summary is the trust part of the bad-input line.
+func (t TrustStats) Summary() string {
+	forged := t.ForgedGossip + t.ForgedSync
+	refused := 0
+	var reasons []string
+	for _, r := range slices.Sorted(maps.Keys(t.RefusedStates)) {
+		refused += t.RefusedStates[r]
+		reasons = append(reasons, fmt.Sprintf("%s %d", r, t.RefusedStates[r]))
+	}
+	return fmt.Sprintf("trust: wrong-network %s, no-key %s, wrong-key %s, not-allowlisted %s (peers counted %d allowlist refusals), forged %d/%d refused (gossip %d, anti-entropy %d; peers counted %d refused states: %s), accepted %d",
+		t.WrongNetwork, t.NoKey, t.WrongKey, t.NotAllowlisted, t.AllowlistRefusals,
+		forged-t.ForgedAccepted, forged, t.ForgedGossip, t.ForgedSync, refused, strings.Join(reasons, ", "), t.Accepted())
+}
+
+// Accepted is the number of bad inputs that changed state or got through.
+func (b BadInputStats) Accepted() int {
+	return b.APIAccepted + len(b.AcceptedKeys) + b.Trust.Accepted() - b.Trust.ForgedAccepted // forged keys are in AcceptedKeys
+}
 
 // Input is everything the checkers judge.
 type Input struct {
@@ -66,6 +120,7 @@ type Input struct {
 	Durability   []DurabilityCheck
 	BadInput     BadInputStats
 	Crashes      []string // peers that exited without being told to
+	Writers      []bool   // by peer index: on signedNS's writer list
 }
 
 // Result is one checker's verdict.
@@ -78,7 +133,7 @@ type Result struct {
 
 // Check runs every checker.
 func Check(in Input) []Result {
-	return []Result{checkLWW(in), checkCounters(in), checkDeletes(in), checkConvergence(in), checkDurability(in), checkBadInput(in)}
+	return []Result{checkLWW(in), checkCounters(in), checkDeletes(in), checkConvergence(in), checkDurability(in), checkWriters(in), checkBadInput(in)}
 }
 
 // stamp is a register's order key: (HLC, origin).
@@ -471,12 +526,77 @@ func checkDurability(in Input) Result {
 	return res
 }
 
-// checkBadInput: no bad input changed state or crashed a peer.
+// checkWriters: puts in signedNS through a peer on its writer list are
+// never refused as forbidden; through any other peer they are refused with
+// 403 forbidden (a 2xx is a violation; so is another 4xx).
+func checkWriters(in Input) Result {
+	res := Result{Name: "writers", Valid: true}
+	var w, nw map[string]int = map[string]int{}, map[string]int{}
+	bad := map[string][]string{}
+	add := func(key, msg string) {
+		if len(bad[key]) < 3 {
+			bad[key] = append(bad[key], msg)
+		}
+	}
+	for _, op := range in.Ops {
+		if ns, _ := splitQualified(op.Key); op.F != FPut || ns != signedNS {
+			continue
+		}
+		writer := op.Peer < len(in.Writers) && in.Writers[op.Peer]
+		switch {
+		case writer && op.Code == "forbidden":
+			w["forbidden"]++
+			add(op.Key, fmt.Sprintf("writer p%d refused %q as forbidden: %s", op.Peer+1, op.Value, op.Error))
+		case writer:
+			w[op.Type]++
+		case op.Type == TypeOK:
+			nw["accepted"]++
+			add(op.Key, fmt.Sprintf("non-writer p%d accepted %q (version %d)", op.Peer+1, op.Value, op.Version))
+		case op.Code == "forbidden":
+			nw["forbidden"]++
+		case op.Type == TypeFail && op.Code != "" && op.Code != "unavailable":
+			nw["other"]++
+			add(op.Key, fmt.Sprintf("non-writer p%d refused %q with %s, not forbidden", op.Peer+1, op.Value, op.Code))
+		default:
+			nw["unreachable"]++ // down, paused or timed out: the peer did not answer
+		}
+	}
+	res.Valid = len(bad) == 0
+	res.Summary = fmt.Sprintf("%s: writer puts %d ok / %d fail / %d info / %d forbidden; non-writer puts %d refused 403 forbidden / %d unanswered / %d other errors / %d accepted",
+		signedNS, w[TypeOK], w[TypeFail], w[TypeInfo], w["forbidden"], nw["forbidden"], nw["unreachable"], nw["other"], nw["accepted"])
+	res.Offending = flatten(bad)
+	return res
+}
+
+// checkBadInput: no bad input changed state, got through, or crashed a
+// peer; and the peers counted the trust refusals (allowlist, refused
+// states) they made.
 func checkBadInput(in Input) Result {
 	b := in.BadInput
+	t := b.Trust
 	res := Result{Name: "bad-input", Valid: b.Accepted() == 0 && b.APIServerErrors == 0 && len(in.Crashes) == 0}
-	res.Summary = fmt.Sprintf("gossip %d sent / %d rejections counted by peers; sync streams %d sent / %d rejected / %d hung; api %d sent / %d rejected / %d unreachable / %d server errors; accepted %d, crashes %d",
-		b.GossipSent, b.GossipRejected, b.SyncSent, b.SyncRejected, b.SyncHung, b.APISent, b.APIRejected, b.APIUnreachable, b.APIServerErrors, b.Accepted(), len(in.Crashes))
+	res.Summary = fmt.Sprintf("gossip %d sent / %d rejections counted by peers; sync streams %d sent / %d rejected / %d hung; api %d sent / %d rejected / %d unreachable / %d server errors; %s; accepted %d, crashes %d",
+		b.GossipSent, b.GossipRejected, b.SyncSent, b.SyncRejected, b.SyncHung, b.APISent, b.APIRejected, b.APIUnreachable, b.APIServerErrors, t.Summary(), b.Accepted(), len(in.Crashes))
+	for _, p := range []struct {
+		name string
+		p    Probe
+	}{{"wrong-network", t.WrongNetwork}, {"no-key", t.NoKey}, {"wrong-key", t.WrongKey}, {"not-allowlisted", t.NotAllowlisted}} {
+		if p.p.Accepted > 0 {
+			res.Offending = append(res.Offending, fmt.Sprintf("%s: %d of %d connections stood", p.name, p.p.Accepted, p.p.Sent))
+		}
+	}
+	if t.NotAllowlisted.Refused > 0 && t.AllowlistRefusals == 0 {
+		res.Valid = false
+		res.Offending = append(res.Offending, fmt.Sprintf("not-allowlisted: %d refused, but no peer counted an allowlist refusal", t.NotAllowlisted.Refused))
+	}
+	refused := 0
+	for _, n := range t.RefusedStates {
+		refused += n
+	}
+	if t.ForgedGossip+t.ForgedSync > 0 && refused == 0 {
+		res.Valid = false
+		res.Offending = append(res.Offending, fmt.Sprintf("forged: %d forged states sent, but no peer counted a refused state", t.ForgedGossip+t.ForgedSync))
+	}
 	for _, k := range b.AcceptedKeys {
 		res.Offending = append(res.Offending, "bad input stored: "+k)
 	}

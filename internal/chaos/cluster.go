@@ -36,6 +36,10 @@ type Daemon struct {
 	bin   string
 	net   string
 	logW  io.Writer
+	// args are extra daemon flags (the security setup, trust.args);
+	// wantID, if set, is the peer ID its pre-made identity key gives.
+	args   []string
+	wantID string
 
 	mu struct {
 		sync.Mutex
@@ -91,6 +95,7 @@ func (d *Daemon) Start(ctx context.Context, c *Client, bootstrap []string, isola
 	args := []string{"daemon", "--data", d.Data, "--api", "127.0.0.1:0",
 		"--listen", fmt.Sprintf("/ip4/%s/tcp/%d", d.IP, d.Port),
 		"--mdns=false", "--network", d.net, "--log-level", "info", "--test-hooks"}
+	args = append(args, d.args...)
 	if isolated {
 		args = append(args, "--test-isolated")
 	}
@@ -133,6 +138,10 @@ func (d *Daemon) Start(ctx context.Context, c *Client, bootstrap []string, isola
 		if addr, err := os.ReadFile(filepath.Join(d.Data, "api")); err == nil {
 			a := strings.TrimSpace(string(addr))
 			st, err := c.Status(ctx, a)
+			if err == nil && d.wantID != "" && st.ID != d.wantID {
+				_ = d.Kill()
+				return fmt.Errorf("chaos: %s runs as %s, not as the identity %s written to %s in its data directory", d.Name(), st.ID, d.wantID, identityFile)
+			}
 			if err == nil {
 				d.mu.Lock()
 				d.mu.api, d.mu.id = a, st.ID
@@ -254,21 +263,26 @@ func (c *Client) Close() { c.http.CloseIdleConnections() }
 // dial that cannot happen, so a definite failure.
 func errNoAddr() error { return &net.OpError{Op: "dial", Net: "tcp", Err: ErrNotRunning} }
 
-// peer returns the client of the peer serving its API at addr.
-func (c *Client) peer(addr string) (*client.Client, error) {
+// peer returns the client of the peer serving its API at addr, for the
+// default namespace.
+func (c *Client) peer(addr string) (*client.Client, error) { return c.peerNS(addr, "") }
+
+// peerNS returns the client of the peer serving its API at addr, for
+// namespace ns.
+func (c *Client) peerNS(addr, ns string) (*client.Client, error) {
 	if addr == "" {
 		return nil, errNoAddr()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if pc, ok := c.mu.peers[addr]; ok {
+	if pc, ok := c.mu.peers[addr+"\x00"+ns]; ok {
 		return pc, nil
 	}
-	pc, err := client.New([]string{addr}, "", client.WithHTTPClient(c.http))
+	pc, err := client.New([]string{addr}, ns, client.WithHTTPClient(c.http))
 	if err != nil {
 		return nil, err
 	}
-	c.mu.peers[addr] = pc
+	c.mu.peers[addr+"\x00"+ns] = pc
 	return pc, nil
 }
 
@@ -330,7 +344,13 @@ func (c *Client) raw(ctx context.Context, method, addr, path string, q url.Value
 
 // Put writes key and returns the write's version.
 func (c *Client) Put(ctx context.Context, addr, key, value string) (uint64, error) {
-	pc, err := c.peer(addr)
+	return c.PutNS(ctx, addr, "", key, value)
+}
+
+// PutNS writes key in namespace ns ("" for the default) and returns the
+// write's version.
+func (c *Client) PutNS(ctx context.Context, addr, ns, key, value string) (uint64, error) {
+	pc, err := c.peerNS(addr, ns)
 	if err != nil {
 		return 0, err
 	}
@@ -346,9 +366,15 @@ func (c *Client) Put(ctx context.Context, addr, key, value string) (uint64, erro
 	return v, nil
 }
 
-// Get reads key; a missing or deleted key is Reg{Absent: true}.
+// Get reads key, qualified (namespace:key) outside the default namespace; a missing or deleted key is Reg{Absent: true}.
 func (c *Client) Get(ctx context.Context, addr, key string) (Reg, error) {
-	pc, err := c.peer(addr)
+	ns, k := splitQualified(key)
+	return c.GetNS(ctx, addr, ns, k)
+}
+
+// GetNS reads key in namespace ns ("" for the default).
+func (c *Client) GetNS(ctx context.Context, addr, ns, key string) (Reg, error) {
+	pc, err := c.peerNS(addr, ns)
 	if err != nil {
 		return Reg{}, err
 	}
@@ -402,7 +428,12 @@ func (c *Client) Counter(ctx context.Context, addr, key string) (int64, error) {
 // List returns every live register with the prefix, all pages; each page
 // is one request, bounded by the timeout.
 func (c *Client) List(ctx context.Context, addr, prefix string) ([]apitype.Entry, error) {
-	pc, err := c.peer(addr)
+	return c.ListNS(ctx, addr, "", prefix)
+}
+
+// ListNS is List in namespace ns ("" for the default).
+func (c *Client) ListNS(ctx context.Context, addr, ns, prefix string) ([]apitype.Entry, error) {
+	pc, err := c.peerNS(addr, ns)
 	if err != nil {
 		return nil, err
 	}

@@ -31,7 +31,7 @@ type Op struct {
 	Process  int           `json:"process"` // client worker
 	F        string        `json:"f"`
 	Peer     int           `json:"peer"` // index of the peer the request went to
-	Key      string        `json:"key"`
+	Key      string        `json:"key"`  // "ns:key" outside the default namespace (qualified)
 	Value    string        `json:"value,omitempty"`
 	Delta    int64         `json:"delta,omitempty"`
 	Result   int64         `json:"result,omitempty"`
@@ -41,6 +41,7 @@ type Op struct {
 	Invoke   time.Duration `json:"invoke_ns"`
 	Complete time.Duration `json:"complete_ns,omitempty"`
 	Error    string        `json:"error,omitempty"`
+	Code     string        `json:"code,omitempty"` // the API's error code (apitype.Error.Code), if any
 }
 
 // Event is something the harness did or saw outside the workload: a fault,

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/grapevine-kv/grapevine/api/apitype"
@@ -38,14 +39,25 @@ type rogue struct {
 	topic *pubsub.Topic
 	stats BadInputStats
 	seq   int
+	tr    *trust
+	// signed is the gossip topic of signedNS; mu guards stats and seq
+	// against the sync handler (serveSync).
+	signed *pubsub.Topic
+	mu     sync.Mutex
+	// growth of the peers' allowlist refusals and refused states.
+	refusals, refusedStates *counterDeltas
 	// last value of each peer's rejected-messages counter, to sum across
 	// restarts (which reset it).
 	lastRejected []float64
 	cancel       context.CancelFunc
 }
 
-func newRogue(cfg Config, hist *History, c *Client, peers []*Daemon, ip string, rng *rand.Rand) (*rogue, error) {
+func newRogue(cfg Config, hist *History, c *Client, peers []*Daemon, tr *trust, ip string, rng *rand.Rand) (*rogue, error) {
+	// An insider: it holds the swarm key and is on the allowlist, but on no
+	// writer list.
 	h, err := libp2p.New(
+		libp2p.Identity(tr.rogue),
+		libp2p.PrivateNetwork(tr.psk),
 		libp2p.ListenAddrStrings(fmt.Sprintf("/ip4/%s/tcp/0", ip)),
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.DisableRelay(),
@@ -69,12 +81,24 @@ func newRogue(cfg Config, hist *History, c *Client, peers []*Daemon, ip string, 
 		_ = h.Close()
 		return nil, fmt.Errorf("chaos: rogue join: %w", err)
 	}
-	return &rogue{cfg: cfg, hist: hist, c: c, peers: peers, rng: rng, h: h, ps: ps, topic: t,
-		lastRejected: make([]float64, len(peers)), cancel: cancel}, nil
+	st, err := ps.Join(wire.Topic(cfg.Network, signedNS))
+	if err != nil {
+		cancel()
+		_ = h.Close()
+		return nil, fmt.Errorf("chaos: rogue join: %w", err)
+	}
+	r := &rogue{cfg: cfg, hist: hist, c: c, peers: peers, rng: rng, h: h, ps: ps, topic: t, signed: st, tr: tr,
+		lastRejected: make([]float64, len(peers)), cancel: cancel,
+		refusals: newCounterDeltas(len(peers)), refusedStates: newCounterDeltas(len(peers))}
+	// Peers' anti-entropy rounds pick it as a partner now and then; it
+	// answers with forged states (serveSync).
+	h.SetStreamHandler(protocol.ID(wire.SyncProtocol(cfg.Network)), r.serveSync)
+	return r, nil
 }
 
 // Close stops the rogue peer.
 func (r *rogue) Close() error {
+	_ = r.signed.Close()
 	_ = r.topic.Close()
 	r.cancel()
 	return r.h.Close()
@@ -125,10 +149,16 @@ func (r *rogue) round(ctx context.Context) {
 			r.gossip(ctx)
 		}
 	}
+	if len(r.signed.ListPeers()) > 0 {
+		for range 2 {
+			r.forgedGossip(ctx)
+		}
+	}
 	r.sync(ctx, live[r.rng.IntN(len(live))])
 	for range 3 {
 		r.api(ctx, live[r.rng.IntN(len(live))])
 	}
+	r.probes(ctx, live[r.rng.IntN(len(live))])
 	r.countRejections(ctx)
 }
 
@@ -145,12 +175,32 @@ func (r *rogue) countRejections(ctx context.Context) {
 		if v < r.lastRejected[i] { // restarted: the counter began again
 			r.lastRejected[i] = 0
 		}
+		r.mu.Lock()
 		r.stats.GossipRejected += int(v - r.lastRejected[i])
+		r.mu.Unlock()
 		r.lastRejected[i] = v
+		if m, err := r.c.MetricByLabel(ctx, d.API(), "grapevine_peer_refusals_total", "reason"); err == nil {
+			r.refusals.observe(i, m)
+		}
+		if m, err := r.c.MetricByLabel(ctx, d.API(), "grapevine_refused_states_total", "reason"); err == nil {
+			r.refusedStates.observe(i, m)
+		}
 	}
 }
 
+// Stats returns the counts so far.
+func (r *rogue) Stats() BadInputStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.stats
+	s.Trust.AllowlistRefusals = r.refusals.totals()["allowlist"]
+	s.Trust.RefusedStates = r.refusedStates.totals()
+	return s
+}
+
 func (r *rogue) key(kind string) []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.seq++
 	return fmt.Appendf(nil, "%s%s/%d", badKeyPrefix, kind, r.seq)
 }

@@ -32,6 +32,7 @@ type Report struct {
 	BadInput     BadInputStats
 	Crashes      []string
 	Notes        []string
+	Setup        string // the security setup of the peers
 }
 
 // subnet returns a per-process 127.a.b.0/24 so that concurrent runs (and
@@ -107,12 +108,24 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			Data: filepath.Join(cfg.Dir, fmt.Sprintf("p%d", i+1)), bin: cfg.Bin, net: cfg.Network, logW: lf, crashes: crashes}
 		_ = os.RemoveAll(peers[i].Data)
 	}
+	dataDirs := make([]string, len(peers))
+	for i, d := range peers {
+		dataDirs[i] = d.Data
+	}
+	tr, err := newTrust(ctx, cfg.Bin, cfg.Dir, dataDirs)
+	if err != nil {
+		return nil, err
+	}
+	for i, d := range peers {
+		d.args, d.wantID = tr.args(), tr.ids[i]
+	}
 	if part == nil {
 		part = &gaterPartitioner{c: c, peers: peers, reason: reason}
 	}
 	defer func() { _ = part.Close() }()
 	rep.Mechanism = part.Name()
 	logf("grapevine chaos: seed %d, %d peers on %s1..%d, %s of faults, partitions by %s", cfg.Seed, cfg.Peers, net, cfg.Peers, cfg.Duration, rep.Mechanism)
+	rep.Setup = fmt.Sprintf("one swarm key (grapevine keygen swarm), allowlist of the %d peers and 2 rogue insiders, namespace %q written by %s", cfg.Peers, signedNS, tr.writerNames())
 
 	stopAll := func() {
 		for _, d := range peers {
@@ -151,7 +164,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	wg.Go(func() { nem.run(ctx, end) })
 	var rg *rogue
 	if cfg.Faults.BadInput {
-		rg, err = newRogue(cfg, hist, c, peers, net+"250", rand.New(rand.NewPCG(cfg.Seed, 2000)))
+		rg, err = newRogue(cfg, hist, c, peers, tr, net+"250", rand.New(rand.NewPCG(cfg.Seed, 2000)))
 		if err != nil {
 			rep.Notes = append(rep.Notes, err.Error())
 		} else {
@@ -247,18 +260,24 @@ wait:
 		}
 	}
 	if rg != nil {
-		rep.BadInput = rg.stats
+		rep.BadInput = rg.Stats()
 	}
+	forged := map[string]bool{} // forged states (keys) stored by any peer
 	for _, f := range final {
 		for k := range f.Registers {
-			if strings.HasPrefix(k, badKeyPrefix) && !f.Registers[k].Absent {
+			ns, key := splitQualified(k)
+			if strings.HasPrefix(key, badKeyPrefix) && !f.Registers[k].Absent {
 				rep.BadInput.AcceptedKeys = append(rep.BadInput.AcceptedKeys, fmt.Sprintf("p%d has %q", f.Peer+1, k))
+				if ns == signedNS {
+					forged[k] = true
+				}
 			}
 		}
 		if v := f.Counters[badKeyPrefix+"ctr"]; v != 0 {
 			rep.BadInput.AcceptedKeys = append(rep.BadInput.AcceptedKeys, fmt.Sprintf("p%d counter %q = %d", f.Peer+1, badKeyPrefix+"ctr", v))
 		}
 	}
+	rep.BadInput.Trust.ForgedAccepted = len(forged)
 	rep.Faults = nem.counts
 	for _, op := range ops {
 		if rep.Ops[op.F] == nil {
@@ -268,7 +287,7 @@ wait:
 	}
 	rep.Results = Check(Input{
 		Ops: ops, PeerIDs: peerIDs, HotKeys: hotKeys, CounterKeys: w.ctrKeys, Final: final,
-		Converged: rep.Converged, ConvergeTime: rep.ConvergeTime, Durability: nem.durable,
+		Converged: rep.Converged, ConvergeTime: rep.ConvergeTime, Durability: nem.durable, Writers: tr.writers,
 		BadInput: rep.BadInput, Crashes: rep.Crashes,
 	})
 	rep.Valid = true
@@ -333,6 +352,15 @@ func readPeer(ctx context.Context, c *Client, d *Daemon, counters []string) Fina
 		f.Err = err.Error()
 		return f
 	}
+	signed, err := c.ListNS(ctx, d.API(), signedNS, "")
+	if err != nil {
+		f.Err = err.Error()
+		return f
+	}
+	for i := range signed {
+		signed[i].Key = qualified(signedNS, signed[i].Key)
+	}
+	entries = append(entries, signed...)
 	h := sha256.New()
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Key < entries[j].Key })
 	for _, e := range entries {
@@ -367,6 +395,9 @@ func (r *Report) Summary() string {
 	cfg := r.Config
 	fmt.Fprintf(&b, "grapevine chaos — seed %d, %s of faults (%s in all), %d peers\n", cfg.Seed, cfg.Duration, r.Elapsed.Round(time.Second), cfg.Peers)
 	fmt.Fprintf(&b, "partitions by: %s\n", r.Mechanism)
+	if r.Setup != "" {
+		fmt.Fprintf(&b, "peers: %s\n", r.Setup)
+	}
 	f := r.Faults
 	fmt.Fprintf(&b, "faults: %d partitions healed (%s), %d kill -9 restarts (%d failed restarts), %d pauses, %d clock skews (%d beyond the max drift)\n",
 		f.Partitions, f.partitionSummary(), f.Kills, f.RestartFailures, f.Pauses, f.Skews, f.SkewsBeyond)

@@ -2,9 +2,12 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/grapevine-kv/grapevine/api/apitype"
 )
 
 // Key spaces of the workload.
@@ -13,6 +16,7 @@ const (
 	counterKeyPrefix = "c/"   // PN-counters
 	deleteKeyPrefix  = "d/"   // written once, then deleted, never written again
 	badKeyPrefix     = "bad/" // targets of the bad-input workload: must never exist
+	signedKeyPrefix  = "s/"   // LWW registers of signedNS, put through every peer: refused (403) on non-writers
 )
 
 // workload is the client side: workers bound to peers, each with its own
@@ -22,8 +26,9 @@ type workload struct {
 	hist    *History
 	c       *Client
 	peers   []*Daemon
-	hotKeys []string
+	hotKeys []string // registers: the default namespace's, then signedNS's (qualified)
 	ctrKeys []string
+	signed  []string // signedNS's keys (qualified)
 }
 
 func newWorkload(cfg Config, hist *History, c *Client, peers []*Daemon) *workload {
@@ -31,6 +36,10 @@ func newWorkload(cfg Config, hist *History, c *Client, peers []*Daemon) *workloa
 	for i := range cfg.HotKeys {
 		w.hotKeys = append(w.hotKeys, fmt.Sprintf("%s%d", hotKeyPrefix, i))
 	}
+	for i := range max(1, cfg.HotKeys/2) {
+		w.signed = append(w.signed, qualified(signedNS, fmt.Sprintf("%s%d", signedKeyPrefix, i)))
+	}
+	w.hotKeys = append(w.hotKeys, w.signed...)
 	for i := range cfg.CounterKeys {
 		w.ctrKeys = append(w.ctrKeys, fmt.Sprintf("%s%d", counterKeyPrefix, i))
 	}
@@ -50,9 +59,11 @@ func (w *workload) worker(ctx context.Context, id int, rng *rand.Rand) {
 		seq++
 		addr := w.peers[peer].API()
 		switch r := rng.Float64(); {
-		case r < 0.40:
-			key := w.hotKeys[rng.IntN(len(w.hotKeys))]
+		case r < 0.34:
+			key := w.hotKeys[rng.IntN(len(w.hotKeys)-len(w.signed))]
 			w.put(ctx, id, peer, addr, key, fmt.Sprintf("w%d/%d", id, seq))
+		case r < 0.40: // through a writer or not: checkWriters
+			w.put(ctx, id, peer, addr, w.signed[rng.IntN(len(w.signed))], fmt.Sprintf("w%d/%d", id, seq))
 		case r < 0.60:
 			w.get(ctx, id, peer, addr, w.hotKeys[rng.IntN(len(w.hotKeys))])
 		case r < 0.82:
@@ -104,10 +115,15 @@ func classify(err error) string {
 
 func (w *workload) put(ctx context.Context, proc, peer int, addr, key, value string) string {
 	op := w.hist.Invoke(Op{Process: proc, F: FPut, Peer: peer, Key: key, Value: value})
-	v, err := w.c.Put(opCtx(ctx), addr, key, value)
+	ns, k := splitQualified(key)
+	v, err := w.c.PutNS(opCtx(ctx), addr, ns, k, value)
 	op.Type, op.Version = classify(err), v
 	if err != nil {
 		op.Error = err.Error()
+		var ae *apitype.Error
+		if errors.As(err, &ae) {
+			op.Code = ae.Code
+		}
 	}
 	w.hist.Complete(op)
 	return op.Type
