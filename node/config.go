@@ -83,8 +83,9 @@ type Config struct {
 	Gossip gossip.PushConfig
 	// AntiEntropy configures pull replication: the interval between rounds
 	// with a random peer (Interval, default 5 s), served rounds, chunk size,
-	// idle timeout. Default gossip.DefaultSyncConfig(). The node sets
-	// Network, CheckTime, OnRound and Logger.
+	// idle timeout, the pull-first wait. Default gossip.DefaultSyncConfig().
+	// The node sets Network, CheckTime, OnRound, Logger, Now (Wall) and
+	// TombstoneGrace (Storage.TombstoneGrace).
 	AntiEntropy gossip.SyncConfig
 }
 
@@ -108,7 +109,7 @@ func DefaultConfig() Config {
 	c.Storage.Now, c.Storage.Logger = nil, nil
 	c.Peer.DataDir, c.Peer.Network, c.Peer.Logger = "", "", nil
 	c.Gossip.Network, c.Gossip.Logger = "", nil
-	c.AntiEntropy.Logger = nil
+	c.AntiEntropy.Logger, c.AntiEntropy.TombstoneGrace, c.AntiEntropy.Now = nil, 0, nil
 	return c
 }
 
@@ -178,7 +179,10 @@ func (c Config) layers() (layerConfigs, error) {
 	owned("AntiEntropy.Logger", l.sync.Logger != nil, l.sync.Logger == c.Logger)
 	owned("AntiEntropy.CheckTime", l.sync.CheckTime != nil, false)
 	owned("AntiEntropy.OnRound", l.sync.OnRound != nil, false)
+	owned("AntiEntropy.TombstoneGrace", l.sync.TombstoneGrace != 0, l.sync.TombstoneGrace == c.Storage.TombstoneGrace)
+	owned("AntiEntropy.Now", l.sync.Now != nil, false)
 	l.sync.Network, l.sync.Logger = c.Network, c.Logger // CheckTime, OnRound: set by New
+	l.sync.TombstoneGrace, l.sync.Now = c.Storage.TombstoneGrace, c.Wall
 
 	if c.DataDir != "" && c.Wall != nil && c.Logger != nil {
 		// Only then are the sub-configs' own checks about them, not about
