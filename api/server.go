@@ -334,6 +334,7 @@ func toStatus(st node.Status) apitype.Status {
 		out.Namespaces[name] = apitype.NamespaceStatus{Items: ns.Items, Sync: apitype.SyncProgress{
 			Syncing: p.Syncing, Peer: p.Peer, KeysReceived: p.KeysReceived, KeysEstimated: p.KeysEstimated,
 			RangesDone: p.RangesDone, RangesTotal: p.RangesTotal, LastRound: p.LastRound, LastRoundClean: p.LastRoundClean,
+			PullFirst: p.PullFirst, Synced: p.Synced,
 		}}
 	}
 	return out

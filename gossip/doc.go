@@ -2,4 +2,43 @@
 // each committed batch of deltas to every peer through one GossipSub topic
 // per network and namespace; it is the fast path and best effort. The pull
 // path (anti-entropy) repairs whatever push lost.
+//
+// # Rejoining after a long absence (no resurrection)
+//
+// Tombstones are purged after the grace (storage.Config.TombstoneGrace). A
+// peer that missed a delete and comes back after the purge would offer the
+// deleted value as a state the others lack. Push refuses stamps older than
+// the grace; pull cannot (a new peer must receive keys written months ago),
+// so anti-entropy enforces this rule, per namespace:
+//
+//   - Synced mark. Each peer records the wall time of its last completed
+//     round in the namespace with an up-to-date peer, persisted in storage
+//     (saved at most grace/16 late, so a restart only errs towards caution),
+//     and sends it in the sync hello. A peer is up to date when its mark is
+//     younger than the grace; a round with a peer that is not up to date
+//     does not refresh the mark.
+//   - Pull-first. A peer that is not up to date (its mark is older than the
+//     grace, or it has none) does not offer its register states older than
+//     the grace (now − TombstoneGrace); newer states and counters are
+//     exchanged as usual (a purged tombstone is older than the grace, so a
+//     newer state wins over it anyway), and it accepts everything it is
+//     sent. After a round it completed with an up-to-date peer, it drops the
+//     old states it held back that the peer neither sent nor holds — they
+//     were deleted and purged meanwhile (counted in NamespaceStats
+//     .StaleDropped) — then it is up to date and offers everything. A new
+//     peer holds nothing to hold back: it bootstraps as before.
+//   - Take-over. If no peer is up to date (the whole network was stopped for
+//     longer than the grace, a namespace new to the network, an upgrade from
+//     a version without marks), a peer that has pulled first for
+//     SyncConfig.PullFirstWait, has met at least one peer in the namespace
+//     and has met none with a newer mark, and holds the namespace (or has a
+//     mark for it), takes over: it marks itself up to date and becomes the
+//     reference the others pull from. The trade-off: after an absence of the
+//     whole network longer than the grace, or if for the whole wait a peer
+//     meets only peers staler than itself, a delete purged meanwhile may come
+//     back; and a write that only the returning peer held and never
+//     replicated before its long absence is dropped.
+//
+// Entering and leaving pull-first is logged at info level, and
+// Progress.PullFirst and Progress.Synced show the state.
 package gossip

@@ -41,6 +41,14 @@ type Store interface {
 	States(ns string, lo, hi uint64, fn func(storage.Item, crdt.State) error) error
 	// Get returns one state, or storage.ErrNotFound.
 	Get(ns string, typ crdt.Type, key []byte) (crdt.State, error)
+	// SyncedMarks returns every namespace's saved synced mark (see the
+	// package doc). Reads the disk; called once, by NewSyncer.
+	SyncedMarks() (map[string]time.Time, error)
+	// SetSyncedMark durably saves ns's synced mark. Blocks for a write.
+	SetSyncedMark(ns string, t time.Time) error
+	// DropStale removes the states of items whose fingerprint is still
+	// the stored one, and returns how many. Blocks for a write.
+	DropStale(ns string, items []storage.Item) (int, error)
 }
 
 var _ Store = (*storage.DB)(nil)
@@ -96,11 +104,28 @@ type SyncConfig struct {
 	// OnRound, if set, is called after every round (both roles), from the
 	// goroutine that ran it, never after Close has returned. Default nil.
 	OnRound func(RoundStats)
-	// Logger receives failed rounds at debug level, and a state the peer
-	// cannot receive (larger than its limit) at warn level, once per key.
-	// Required. Default
+	// Logger receives failed rounds at debug level, a state the peer cannot
+	// receive (larger than its limit) at warn level once per key, and a
+	// namespace entering and leaving pull-first at info level. Required.
+	// Default
 	// slog.Default().
 	Logger *slog.Logger
+
+	// TombstoneGrace is storage's tombstone grace: a namespace not synced
+	// with an up-to-date peer for this long rejoins pull-first (see the
+	// package doc). Required; the node sets it from its storage config.
+	// Default storage.DefaultTombstoneGrace (7 days).
+	TombstoneGrace time.Duration
+	// PullFirstWait is how long a namespace pulls first without meeting an
+	// up-to-date peer before the peer that synced it most recently takes
+	// over as its reference (so a whole network restarted after a long
+	// stop converges). Default 10 min: a returning peer normally meets an
+	// up-to-date peer within seconds, and until the wait ends only states
+	// older than the grace are held back.
+	PullFirstWait time.Duration
+	// Now is the wall clock of synced marks and of the horizon. Required;
+	// the node sets its own. Default time.Now.
+	Now func() time.Time
 }
 
 // DefaultSyncConfig returns the default anti-entropy configuration.
@@ -114,6 +139,9 @@ func DefaultSyncConfig() SyncConfig {
 		IdleTimeout:    30 * time.Second,
 		ValidNamespace: storage.ValidNamespace,
 		Logger:         slog.Default(),
+		TombstoneGrace: storage.DefaultTombstoneGrace,
+		PullFirstWait:  10 * time.Minute,
+		Now:            time.Now,
 	}
 }
 
@@ -148,6 +176,15 @@ func (c SyncConfig) Validate() error {
 	if c.Logger == nil {
 		errs = append(errs, errors.New("logger required (start from DefaultSyncConfig)"))
 	}
+	if c.TombstoneGrace <= 0 {
+		errs = append(errs, fmt.Errorf("tombstone grace must be positive, got %s", c.TombstoneGrace))
+	}
+	if c.PullFirstWait <= 0 {
+		errs = append(errs, fmt.Errorf("pull-first wait must be positive, got %s", c.PullFirstWait))
+	}
+	if c.Now == nil {
+		errs = append(errs, errors.New("wall clock (Now) required (start from DefaultSyncConfig)"))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("gossip: invalid sync config: %w", err)
 	}
@@ -174,6 +211,7 @@ type NamespaceStats struct {
 	StatesReceived int // states the peer sent
 	Repaired       int // received states that changed local state
 	Rejected       int // received states refused (clock drift)
+	StaleDropped   int // own states dropped as stale after pulling first (see the package doc)
 }
 
 // Clean reports whether the namespace was identical on both sides.
@@ -211,6 +249,8 @@ type Progress struct {
 	RangesTotal    int       `json:"ranges_total"`              // streamed ranges announced
 	LastRound      time.Time `json:"last_round,omitzero"`       // end of the last completed round
 	LastRoundClean bool      `json:"last_round_clean,omitzero"` // it found no difference
+	PullFirst      bool      `json:"pull_first,omitzero"`       // away longer than the grace: own old states held back
+	Synced         time.Time `json:"synced,omitzero"`           // the synced mark: last round with an up-to-date peer
 }
 
 // Syncer runs anti-entropy: it reconciles namespaces with peers over
@@ -230,6 +270,7 @@ type Syncer struct {
 	wg       sync.WaitGroup
 	incoming chan struct{} // semaphore of served rounds
 	triggers chan libp2ppeer.ID
+	fresh    *freshness // the rejoin rule's state (pullfirst.go)
 
 	mu struct {
 		sync.Mutex
@@ -251,6 +292,11 @@ func NewSyncer(h host.Host, store Store, apply Applier, cfg SyncConfig) (*Syncer
 	}
 	s := &Syncer{h: h, proto: SyncProtocol(cfg.Network), store: store, apply: apply, cfg: cfg, log: cfg.Logger,
 		incoming: make(chan struct{}, cfg.MaxIncoming), triggers: make(chan libp2ppeer.ID, 64)}
+	fresh, err := newFreshness(store, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.fresh = fresh
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	seed := cfg.seed(h.ID())
 	s.mu.rng = rand.New(rand.NewPCG(seed, seed>>1|1))
@@ -395,10 +441,14 @@ func (s *Syncer) RandomPeer() (libp2ppeer.ID, bool) {
 // Progress returns the sync progress of every namespace seen so far.
 func (s *Syncer) Progress() map[string]Progress {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	out := make(map[string]Progress, len(s.mu.progress))
 	for ns, p := range s.mu.progress {
 		out[ns] = *p
+	}
+	s.mu.Unlock()
+	for ns, p := range out {
+		s.fresh.progress(ns, &p)
+		out[ns] = p
 	}
 	return out
 }
@@ -500,7 +550,7 @@ func (s *Syncer) round(ctx context.Context, str stream, stats *RoundStats) (err 
 	mine := s.store.Namespaces()
 	var theirs []string
 	if stats.Initiator {
-		if err = c.write(wire.FrameHello, s.hello(mine)); err == nil {
+		if err = c.write(wire.FrameHello, s.fresh.hello(s.hello(mine))); err == nil {
 			err = c.flush()
 		}
 		if err != nil {
@@ -517,8 +567,12 @@ func (s *Syncer) round(ctx context.Context, str stream, stats *RoundStats) (err 
 	if c.peerStatesLimit, err = wire.HelloStatesLimit(p); err != nil {
 		return protocolErr("%w", err)
 	}
+	marks, err := wire.UnmarshalHelloSynced(p)
+	if err != nil {
+		return protocolErr("%w", err)
+	}
 	if !stats.Initiator {
-		if err = c.write(wire.FrameHello, s.hello(mine)); err == nil {
+		if err = c.write(wire.FrameHello, s.fresh.hello(s.hello(mine))); err == nil {
 			err = c.flush()
 		}
 		if err != nil {
@@ -530,7 +584,7 @@ func (s *Syncer) round(ctx context.Context, str stream, stats *RoundStats) (err 
 	for _, ns := range slices.Compact(all) {
 		nsStats := NamespaceStats{Namespace: ns}
 		sentBefore, rcvBefore := c.sent, c.rcv
-		err := s.syncNamespace(ctx, c, stats.Peer, ns, stats.Initiator, &nsStats)
+		err := s.reconcileNamespace(ctx, c, stats.Peer, ns, stats.Initiator, &nsStats, marks)
 		nsStats.BytesSent, nsStats.BytesReceived = c.sent-sentBefore, c.rcv-rcvBefore
 		stats.Namespaces = append(stats.Namespaces, nsStats)
 		if err != nil {
@@ -558,7 +612,9 @@ func (x nsIndex) Items(lo, hi uint64, fn func(reconcile.Item) error) error {
 	return x.store.Items(x.ns, lo, hi, func(it storage.Item) error { return fn(reconcile.Item(it)) })
 }
 
-func (s *Syncer) syncNamespace(ctx context.Context, c *frameConn, from libp2ppeer.ID, ns string, initiator bool, st *NamespaceStats) error {
+// syncNamespace reconciles ns and exchanges what differs; pf, if not nil,
+// withholds this side's old states (pull-first).
+func (s *Syncer) syncNamespace(ctx context.Context, c *frameConn, from libp2ppeer.ID, ns string, initiator bool, st *NamespaceStats, pf *pullFirst) error {
 	ix := nsIndex{store: s.store, ns: ns}
 	var sess *reconcile.Session
 	var err error
@@ -591,6 +647,7 @@ func (s *Syncer) syncNamespace(ctx context.Context, c *frameConn, from libp2ppee
 		}
 		o := sess.TakeOutcome()
 		out.Send, out.Stream, out.Receive = append(out.Send, o.Send...), append(out.Stream, o.Stream...), append(out.Receive, o.Receive...)
+		out.Held = append(out.Held, o.Held...)
 		if reply != nil {
 			if err := c.write(wire.FrameReconcile, reply); err != nil {
 				return err
@@ -605,22 +662,29 @@ func (s *Syncer) syncNamespace(ctx context.Context, c *frameConn, from libp2ppee
 	}
 	ss := sess.Stats()
 	st.RoundTrips = (ss.MessagesSent + ss.MessagesReceived + 1) / 2
+	pf.setHeld(out.Held)
 	if initiator {
-		if err := s.sendStates(c, ns, out, st); err != nil {
+		if err := s.sendStates(c, ns, out, st, pf); err != nil {
 			return err
 		}
-		return s.receiveStates(ctx, c, from, ns, out.Receive, st)
+		return s.receiveStates(ctx, c, from, ns, out.Receive, st, pf)
 	}
-	if err := s.receiveStates(ctx, c, from, ns, out.Receive, st); err != nil {
+	if err := s.receiveStates(ctx, c, from, ns, out.Receive, st, pf); err != nil {
 		return err
 	}
-	return s.sendStates(c, ns, out, st)
+	return s.sendStates(c, ns, out, st, pf)
 }
 
-// sendStates sends the states the peer lacks, in chunks, then wire.FrameEnd.
-func (s *Syncer) sendStates(c *frameConn, ns string, out reconcile.Outcome, st *NamespaceStats) error {
+// sendStates sends the states the peer lacks, in chunks, then wire.FrameEnd;
+// those pf withholds are left out.
+func (s *Syncer) sendStates(c *frameConn, ns string, out reconcile.Outcome, st *NamespaceStats, pf *pullFirst) error {
 	ck := s.newChunker(c, ns, st)
-	add := ck.add
+	add := func(it storage.Item, state crdt.State) error {
+		if pf.withhold(it, state) {
+			return nil
+		}
+		return ck.add(it.Key, state)
+	}
 	for _, it := range out.Send {
 		state, err := s.store.Get(ns, it.Type, it.Key)
 		if errors.Is(err, storage.ErrNotFound) {
@@ -629,13 +693,13 @@ func (s *Syncer) sendStates(c *frameConn, ns string, out reconcile.Outcome, st *
 		if err != nil {
 			return err
 		}
-		if err := add(it.Key, state); err != nil {
+		if err := add(storage.Item(it), state); err != nil {
 			return err
 		}
 	}
 	for _, r := range out.Stream {
 		if err := s.store.States(ns, r.Lo, r.Hi, func(it storage.Item, state crdt.State) error {
-			return add(it.Key, state)
+			return add(it, state)
 		}); err != nil {
 			return err
 		}
@@ -652,8 +716,8 @@ func (s *Syncer) sendStates(c *frameConn, ns string, out reconcile.Outcome, st *
 // receiveStates applies the peer's chunks until wire.FrameEnd. Chunks are
 // committed in order, one at a time, while the next is read and decoded;
 // so an interrupted transfer keeps what was committed and the next round
-// resumes from there.
-func (s *Syncer) receiveStates(ctx context.Context, c *frameConn, from libp2ppeer.ID, ns string, spans []reconcile.Span, st *NamespaceStats) error {
+// resumes from there. pf, if not nil, records the keys received.
+func (s *Syncer) receiveStates(ctx context.Context, c *frameConn, from libp2ppeer.ID, ns string, spans []reconcile.Span, st *NamespaceStats, pf *pullFirst) error {
 	var expected uint64
 	for _, sp := range spans {
 		expected += sp.Count
@@ -721,6 +785,7 @@ func (s *Syncer) receiveStates(ctx context.Context, c *frameConn, from libp2ppee
 		if b.Namespace != ns {
 			return finish(protocolErr("states of namespace %q while syncing %q", b.Namespace, ns))
 		}
+		pf.noteReceived(b.Deltas)
 		deltas := b.Deltas[:0]
 		for _, d := range b.Deltas {
 			if r, ok := d.State.(crdt.Register); ok && s.cfg.CheckTime != nil {

@@ -89,8 +89,9 @@ type Config struct {
 	Gossip gossip.PushConfig
 	// AntiEntropy configures pull replication: the interval between rounds
 	// with a random peer (Interval, default 5 s), served rounds, chunk size,
-	// idle timeout. Default gossip.DefaultSyncConfig(). The node sets
-	// Network, MaxValueSize, CheckTime, OnRound and Logger.
+	// idle timeout, the pull-first wait. Default gossip.DefaultSyncConfig().
+	// The node sets Network, MaxValueSize, CheckTime, OnRound, Logger, Now
+	// (Wall) and TombstoneGrace (Storage.TombstoneGrace).
 	AntiEntropy gossip.SyncConfig
 }
 
@@ -114,7 +115,7 @@ func DefaultConfig() Config {
 	c.Storage.Now, c.Storage.Logger = nil, nil
 	c.Peer.DataDir, c.Peer.Network, c.Peer.Logger = "", "", nil
 	c.Gossip.Network, c.Gossip.Logger = "", nil
-	c.AntiEntropy.Logger, c.AntiEntropy.MaxValueSize = nil, 0
+	c.AntiEntropy.Logger, c.AntiEntropy.MaxValueSize, c.AntiEntropy.TombstoneGrace, c.AntiEntropy.Now = nil, 0, 0, nil
 	return c
 }
 
@@ -185,7 +186,10 @@ func (c Config) layers() (layerConfigs, error) {
 	owned("AntiEntropy.CheckTime", l.sync.CheckTime != nil, false)
 	owned("AntiEntropy.OnRound", l.sync.OnRound != nil, false)
 	owned("AntiEntropy.MaxValueSize", l.sync.MaxValueSize != 0, l.sync.MaxValueSize == c.MaxValueSize)
+	owned("AntiEntropy.TombstoneGrace", l.sync.TombstoneGrace != 0, l.sync.TombstoneGrace == c.Storage.TombstoneGrace)
+	owned("AntiEntropy.Now", l.sync.Now != nil, false)
 	l.sync.Network, l.sync.Logger, l.sync.MaxValueSize = c.Network, c.Logger, c.MaxValueSize // CheckTime, OnRound: set by New
+	l.sync.TombstoneGrace, l.sync.Now = c.Storage.TombstoneGrace, c.Wall
 
 	if c.DataDir != "" && c.Wall != nil && c.Logger != nil {
 		// Only then are the sub-configs' own checks about them, not about

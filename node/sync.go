@@ -68,6 +68,7 @@ func (n *Node) SyncWith(ctx context.Context, p libp2ppeer.ID) (gossip.RoundStats
 
 type syncMetrics struct {
 	rounds, bytesSent, bytesReceived, repaired, errs *prometheus.CounterVec
+	staleDropped                                     *prometheus.CounterVec
 	roundTrips                                       *prometheus.HistogramVec
 }
 
@@ -81,13 +82,14 @@ func newSyncMetrics(reg *prometheus.Registry) *syncMetrics {
 		bytesReceived: counter("grapevine_sync_bytes_received_total", "Bytes received on sync streams."),
 		repaired:      counter("grapevine_sync_keys_repaired_total", "States received by anti-entropy that changed local state."),
 		errs:          counter("grapevine_sync_errors_total", "Failed anti-entropy rounds (namespace empty when the round failed before reaching one)."),
+		staleDropped:  counter("grapevine_sync_stale_dropped_total", "Own states dropped after rejoining pull-first: older than the tombstone grace and absent from an up-to-date peer (deleted and purged meanwhile)."),
 		roundTrips: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "grapevine_sync_round_trips",
 			Help:    "Reconciliation round trips per namespace and round.",
 			Buckets: []float64{1, 2, 3, 4, 5, 6, 8, 12, 16, 32},
 		}, []string{"namespace"}),
 	}
-	reg.MustRegister(m.rounds, m.bytesSent, m.bytesReceived, m.repaired, m.errs, m.roundTrips)
+	reg.MustRegister(m.rounds, m.bytesSent, m.bytesReceived, m.repaired, m.errs, m.staleDropped, m.roundTrips)
 	return m
 }
 
@@ -97,6 +99,7 @@ func (m *syncMetrics) observe(r gossip.RoundStats) {
 		m.bytesSent.WithLabelValues(l).Add(float64(ns.BytesSent))
 		m.bytesReceived.WithLabelValues(l).Add(float64(ns.BytesReceived))
 		m.repaired.WithLabelValues(l).Add(float64(ns.Repaired))
+		m.staleDropped.WithLabelValues(l).Add(float64(ns.StaleDropped))
 		failed := r.Err != nil && i == len(r.Namespaces)-1
 		if failed {
 			m.errs.WithLabelValues(l).Inc()

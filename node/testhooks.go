@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/grapevine-kv/grapevine/crdt"
 	"github.com/grapevine-kv/grapevine/internal/wire"
@@ -113,3 +114,22 @@ func (n *Node) SetBeforeSyncApplyForTest(f func() error) {
 // DropGossipForTest, when on, makes the node ignore every gossip message it
 // receives, so that only anti-entropy replicates to it. For tests only.
 func (n *Node) DropGossipForTest(on bool) { n.push.SetDropAllForTest(on) }
+
+// PutAtForTest writes key = value as a register of namespace ns stamped at
+// wall time at (logical counter 0), straight into storage like
+// InjectForTest: a write made long ago. For tests only.
+func (n *Node) PutAtForTest(ns string, key, value []byte, at time.Time) error {
+	return n.InjectForTest(ns, []wire.Delta{{Key: key,
+		State: crdt.Register{Time: crdt.NewTimestamp(at.UnixMilli(), 0), Origin: n.self, Value: value}}})
+}
+
+// PurgeForTest purges the tombstones older than the grace now, as the
+// scheduled purge does, and returns how many. For tests only.
+func (n *Node) PurgeForTest() (int, error) { return n.db.PurgeTombstones() }
+
+// SyncedForTest returns namespace ns's synced mark (zero if none) and
+// whether it is pulling first (see package gossip). For tests only.
+func (n *Node) SyncedForTest(ns string) (time.Time, bool) {
+	p := n.syncer.Progress()[ns]
+	return p.Synced, p.PullFirst
+}

@@ -36,6 +36,8 @@ func runConformance(t *testing.T, open opener) {
 		{"SummarizeProperty", testSummarizeProperty},
 		{"ClockMark", testClockMark},
 		{"Purge", testPurge},
+		{"SyncedMarks", testSyncedMarks},
+		{"DropStale", testDropStale},
 		{"Reopen", testReopen},
 		{"Close", testClose},
 		{"ConcurrentApplyAndSummarize", testConcurrent},

@@ -50,14 +50,16 @@ type Config struct {
 	// loss left Badger unable to reopen its directory.
 	SyncWrites bool
 	// TombstoneGrace is how long a tombstone is kept; older ones are purged.
-	// It must exceed the longest time a replica may be partitioned and
-	// still sync. Default 7 days: a peer may be down over a long weekend
-	// and more.
+	// A peer away longer than this rejoins pull-first (see package gossip),
+	// so it should exceed the usual absence of a peer. Default 7 days: a
+	// peer may be down over a long weekend and more.
 	TombstoneGrace time.Duration
 	// PurgeInterval is how often PurgeTombstones runs in the background;
-	// 0 disables the scheduled purge. Default 1h: purging is a scan of the
-	// time index, cheap, and a tombstone outliving its grace by an hour
-	// costs nothing.
+	// 0 disables the scheduled purge. At most TombstoneGrace/4, so that a
+	// tombstone is gone within 1.25× the grace; set it with the grace to
+	// PurgeIntervalFor(grace). Default PurgeIntervalFor(7 days) = 1h:
+	// purging is a scan of the time index, cheap, and a tombstone outliving
+	// its grace by an hour costs nothing.
 	PurgeInterval time.Duration
 	// ValueLogGCInterval is how often Badger's value-log GC runs; 0
 	// disables it (it never runs in memory). Default 10m, Badger's advice
@@ -94,7 +96,7 @@ func DefaultConfig() Config {
 	return Config{
 		SyncWrites:         true,
 		TombstoneGrace:     DefaultTombstoneGrace,
-		PurgeInterval:      time.Hour,
+		PurgeInterval:      PurgeIntervalFor(DefaultTombstoneGrace),
 		ValueLogGCInterval: 10 * time.Minute,
 		Now:                time.Now,
 		Logger:             slog.Default(),
@@ -118,6 +120,14 @@ const EncryptionIndexCacheSize = 64 << 20
 // DefaultTombstoneGrace is Config.TombstoneGrace's default.
 const DefaultTombstoneGrace = 7 * 24 * time.Hour
 
+// PurgeIntervalFor returns the purge interval that goes with a tombstone
+// grace: grace/8, at most 1 h and at least 10 ms. A tombstone is then gone
+// within 1.125× the grace (1.25× with the clamp), and the default grace of
+// 7 days purges hourly.
+func PurgeIntervalFor(grace time.Duration) time.Duration {
+	return min(max(grace/8, 10*time.Millisecond), time.Hour)
+}
+
 // Validate reports every problem with c, or nil.
 func (c Config) Validate() error {
 	var errs []error
@@ -126,6 +136,10 @@ func (c Config) Validate() error {
 	}
 	if c.PurgeInterval < 0 {
 		errs = append(errs, fmt.Errorf("PurgeInterval %s is negative (0 disables the purge)", c.PurgeInterval))
+	}
+	if c.TombstoneGrace > 0 && c.PurgeInterval > c.TombstoneGrace/4 {
+		errs = append(errs, fmt.Errorf("PurgeInterval %s exceeds a quarter of TombstoneGrace %s, so a tombstone could outlive 1.25× the grace; set it to storage.PurgeIntervalFor(grace) = %s",
+			c.PurgeInterval, c.TombstoneGrace, PurgeIntervalFor(c.TombstoneGrace)))
 	}
 	if c.ValueLogGCInterval < 0 {
 		errs = append(errs, fmt.Errorf("ValueLogGCInterval %s is negative (0 disables the GC)", c.ValueLogGCInterval))

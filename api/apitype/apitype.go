@@ -212,4 +212,6 @@ type SyncProgress struct {
 	RangesTotal    int       `json:"ranges_total"`              // streamed ranges announced
 	LastRound      time.Time `json:"last_round,omitzero"`       // end of the last completed round
 	LastRoundClean bool      `json:"last_round_clean,omitzero"` // it found no difference
+	PullFirst      bool      `json:"pull_first,omitzero"`       // away longer than the tombstone grace: old local states held back until a sync with an up-to-date peer
+	Synced         time.Time `json:"synced,omitzero"`           // last round with an up-to-date peer
 }

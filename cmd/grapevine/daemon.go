@@ -45,6 +45,7 @@ func daemonCommand() *cli.Command {
 			&cli.StringFlag{Name: "allow-peers", EnvVars: []string{"GRAPEVINE_ALLOW_PEERS"}, Usage: "allowlist `FILE`: one peer ID per line ('#' comments); only those peers may connect; reloaded on SIGHUP and when the file changes"},
 			&cli.BoolFlag{Name: "mdns", EnvVars: []string{"GRAPEVINE_MDNS"}, Value: def.Peer.MDNS, Usage: "find peers on the local network with mDNS"},
 			&cli.BoolFlag{Name: "sync", EnvVars: []string{"GRAPEVINE_SYNC"}, Value: def.Storage.SyncWrites, Usage: "fsync every commit (off trades durability on power loss for speed)"},
+			&cli.DurationFlag{Name: "tombstone-grace", EnvVars: []string{"GRAPEVINE_TOMBSTONE_GRACE"}, Value: def.Storage.TombstoneGrace, Usage: "keep tombstones this `DURATION`, then purge them; a peer away longer rejoins pull-first (it offers its older states only after syncing with an up-to-date peer); use the same value on every peer"},
 			&cli.IntFlag{Name: "max-value-size", EnvVars: []string{"GRAPEVINE_MAX_VALUE_SIZE"}, Value: def.MaxValueSize, Usage: fmt.Sprintf("largest value accepted, in `BYTES`, at most %d (32 MiB); values above 1 MiB are not gossiped but sent by anti-entropy at once; give every peer the same limit (a peer is not sent values above its own)", node.MaxValueSizeLimit)},
 			&cli.StringFlag{Name: "log-format", EnvVars: []string{"GRAPEVINE_LOG_FORMAT"}, Value: "text", Usage: "log format: text or json"},
 			&cli.StringFlag{Name: "log-level", EnvVars: []string{"GRAPEVINE_LOG_LEVEL"}, Value: "info", Usage: "log `LEVEL`: debug, info, warn or error"},
@@ -114,6 +115,8 @@ func runDaemon(c *cli.Context) error {
 	cfg.Network = c.String("network")
 	cfg.Storage.SyncWrites = c.Bool("sync")
 	cfg.MaxValueSize = c.Int("max-value-size")
+	cfg.Storage.TombstoneGrace = c.Duration("tombstone-grace")
+	cfg.Storage.PurgeInterval = storage.PurgeIntervalFor(cfg.Storage.TombstoneGrace)
 	cfg.Logger = log
 	cfg.Peer.ListenAddrs = splitList(c.StringSlice("listen"))
 	cfg.Peer.Bootstrap = splitList(c.StringSlice("bootstrap"))

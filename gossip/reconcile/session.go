@@ -102,6 +102,12 @@ type Outcome struct {
 	// the item counts it claimed: the progress estimate of a bootstrap,
 	// not to be trusted for more. Ascending, adjacent spans merged.
 	Receive []Span
+	// Held lists the fingerprints of items in Stream ranges that the peer
+	// holds too (it listed the same fingerprint): a range is streamed whole
+	// when nearly all of this side's items there are missing, so these few
+	// are sent although the peer has them. Every other item this side
+	// sends, the peer lacks or holds in another version. Unordered.
+	Held []uint64
 }
 
 // Empty reports whether o asks for nothing.
@@ -434,6 +440,7 @@ func (s *Session) addOutcome(a Outcome) {
 	s.out.Send = append(s.out.Send, a.Send...)
 	s.out.Stream = append(s.out.Stream, a.Stream...)
 	s.out.Receive = append(s.out.Receive, a.Receive...)
+	s.out.Held = append(s.out.Held, a.Held...)
 }
 
 // answer is what this side does about one question of the peer: an
@@ -591,6 +598,11 @@ func (s *Session) answerList(q *question) (answer, error) {
 	var a answer
 	if overflow || (len(send) > s.cfg.ListThreshold && len(send) >= listRatio*nMatched) {
 		a.out.Stream = []Range{rng}
+		for i, ok := range matched {
+			if ok {
+				a.out.Held = append(a.out.Held, q.fps[i])
+			}
+		}
 	} else {
 		a.out.Send = send
 	}

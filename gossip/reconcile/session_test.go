@@ -505,6 +505,10 @@ func TestListOverflow(t *testing.T) {
 	if len(a.out.Stream) != 1 || a.out.Stream[0] != leaf.rng() || len(a.out.Send) != 0 {
 		t.Fatalf("outcome %+v", a.out)
 	}
+	// The one item they hold is streamed with the range, and said so.
+	if len(a.out.Held) != 1 || a.out.Held[0] != ix.items[7].Fingerprint {
+		t.Fatalf("held %v, want [%d]", a.out.Held, ix.items[7].Fingerprint)
+	}
 	// Our summary says 10 items, so we start listing, but the range holds
 	// more than a list may: both sides stream it instead.
 	a, err = s.answer(&question{node: leaf, sum: Summary{Count: 5, Hash: 1}})

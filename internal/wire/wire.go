@@ -15,7 +15,7 @@
 // value, so that every state travels whole in one frame). It opens with a
 // hello each way:
 //
-//	message Hello { repeated string namespaces = 1; uint64 states_limit = 2; }
+//	message Hello { repeated string namespaces = 1; uint64 states_limit = 2; repeated Synced synced = 3; }
 //
 // Gossip messages are split at GossipBatchTarget and refused above
 // MaxGossipMessage.
