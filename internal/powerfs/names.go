@@ -92,6 +92,15 @@ func (n *names) moveDir(old, new string) {
 	}
 }
 
+// pending counts the entries changed since their directory's last fsync.
+func (n *names) pending() int {
+	c := 0
+	for _, m := range n.dirs {
+		c += len(m)
+	}
+	return c
+}
+
 // commitAll makes every entry durable (a clean unmount).
 func (n *names) commitAll() {
 	for dir := range n.dirs {

@@ -3,6 +3,8 @@ package powerfs
 import (
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +31,18 @@ type Options struct {
 	FsyncCommitsEntry bool
 }
 
+// Loss counts what one PowerLoss dropped.
+type Loss struct {
+	// Files is how many files had un-fsynced data or size changes, and
+	// Bytes how much of it (in whole dirty pages).
+	Files int
+	Bytes int64
+	// Entries is how many directory entries were put back as they were at
+	// their directory's last fsync (created ones removed, removed or
+	// replaced ones restored).
+	Entries int
+}
+
 // FS is a mounted power-loss filesystem: a FUSE mount over a backing
 // directory that holds only what was made durable. Its methods are safe
 // for concurrent use; PowerLoss and Unmount need every file of the mount
@@ -41,6 +55,7 @@ type FS struct {
 	// server is the current mount; nil once unmounted. Guarded by ctl.
 	ctl    sync.Mutex
 	server *fuse.Server
+	loss   Loss // the last PowerLoss's
 
 	mu struct {
 		sync.Mutex
@@ -126,6 +141,8 @@ func (f *FS) mountLocked() error {
 			FsName:            "powerfs",
 			Name:              "powerfs",
 			MaxBackground:     16,
+			// go-fuse logs the connection's end at every unmount.
+			Logger: log.New(io.Discard, "", 0),
 		},
 	})
 	if err != nil {
@@ -173,16 +190,27 @@ func (f *FS) PowerLoss() error {
 		return err
 	}
 	f.mu.Lock()
+	loss := Loss{Files: len(f.mu.files)}
 	for ino, d := range f.mu.files {
+		loss.Bytes += int64(len(d.pages)) * pageSize
 		d.close()
 		delete(f.mu.files, ino)
 	}
+	loss.Entries = f.mu.names.pending()
 	err := f.mu.names.rollback()
 	f.mu.Unlock()
+	f.loss = loss
 	if err != nil {
 		return fmt.Errorf("powerfs: rolling back directory entries: %w", err)
 	}
 	return f.mountLocked()
+}
+
+// LastLoss returns what the last PowerLoss dropped.
+func (f *FS) LastLoss() Loss {
+	f.ctl.Lock()
+	defer f.ctl.Unlock()
+	return f.loss
 }
 
 // Unmount unmounts cleanly, like a shutdown: everything still volatile is
