@@ -14,6 +14,9 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(crashChildEnv); dir != "" {
 		os.Exit(crashChild(dir))
 	}
+	if dir := os.Getenv(crashVerifyEnv); dir != "" {
+		os.Exit(crashVerify(dir))
+	}
 	flag.Parse()
 	if err := testutil.FixRapidSeed("20261124"); err != nil {
 		fmt.Fprintln(os.Stderr, err)

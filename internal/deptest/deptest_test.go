@@ -41,7 +41,11 @@ var layer = map[string]int{
 	// tree, shared by storage and gossip/reconcile; standard library only
 	// (rangetree_test.go).
 	"internal/rangetree": 1,
-	"storage":            2,
+	// internal/powerfs is a power-loss test filesystem (FUSE); it
+	// imports no project package, so storage's tests and internal/chaos
+	// may both use it.
+	"internal/powerfs": 1,
+	"storage":          2,
 	// internal/chaos drives real daemons through api/client and sends
 	// hostile input built with internal/wire; ranked with storage, it may
 	// import none of the server: not storage, gossip (nor
