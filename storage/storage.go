@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -246,6 +247,15 @@ func Open(dir string, opts Config) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %q: %w", dir, translate(err))
 	}
+	// Badger creates a new value-log file at every open without fsyncing
+	// the directory: after a power loss the file's entry could be gone
+	// while the LSM tree points into it. Make the entries durable now.
+	if !opts.InMemory {
+		if err := syncDir(dir); err != nil {
+			_ = bdb.Close()
+			return nil, fmt.Errorf("storage: open %q: %w", dir, err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	db := &DB{bdb: bdb, opts: opts, log: opts.Logger, cancel: cancel}
 	db.idle.L = &db.mu.Mutex
@@ -466,3 +476,13 @@ func (b badgerLogger) Warningf(f string, a ...any) {
 
 func (badgerLogger) Infof(string, ...any)  {}
 func (badgerLogger) Debugf(string, ...any) {}
+
+// syncDir fsyncs a directory, making its entries durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
