@@ -35,7 +35,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fs.StringVar(&cfg.Bin, "bin", "bin/grapevine", "grapevine binary to run as the daemons")
 	fs.StringVar(&cfg.Dir, "dir", "", "working directory for data, logs, history.jsonl and summary.txt (default: a new temporary directory)")
-	fs.IntVar(&cfg.Peers, "peers", cfg.Peers, "number of daemons")
+	fs.IntVar(&cfg.Peers, "peers", cfg.Peers, "number of daemons started at the beginning")
+	fs.IntVar(&cfg.Joiners, "joiners", cfg.Joiners, "number of new daemons started halfway, bootstrapping from the others")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long the workload and the faults run")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of every random choice; printed in the summary")
 	fs.DurationVar(&cfg.Quiesce, "quiesce", cfg.Quiesce, "longest wait for convergence after the final heal")
