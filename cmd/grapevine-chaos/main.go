@@ -43,6 +43,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Partition, "partition", cfg.Partition, "partition mechanism: auto (nftables if it works here, else the connection gater), nft or gater")
 	fs.DurationVar(&cfg.MaxForwardJump, "max-forward-jump", cfg.MaxForwardJump, "largest forward clock skew beyond the drift limit")
 	fs.Float64Var(&cfg.SkewProb, "skew-prob", cfg.SkewProb, "chance that a nemesis round also skews a peer's clock")
+	fs.DurationVar(&cfg.TombstoneGrace, "tombstone-grace", cfg.TombstoneGrace, "the daemons' --tombstone-grace; a peer is held away longer than it")
+	fs.DurationVar(&cfg.PullFirstWait, "pull-first-wait", cfg.PullFirstWait, "the daemons' hidden --test-pull-first-wait (0: their 10m default)")
+	fs.IntVar(&cfg.MaxValueSize, "max-value-size", cfg.MaxValueSize, "the daemons' --max-value-size; a few puts are this large")
 	noBad := fs.Bool("no-bad-input", false, "leave out the bad-input workload")
 	quiet := fs.Bool("quiet", false, "print only the summary")
 	if err := fs.Parse(args); err != nil {

@@ -84,7 +84,7 @@ type Config struct {
 	// namespace starts with no up-to-date peer, and a peer takes over as
 	// its reference only after this wait, so the 10-minute default would
 	// hold back every state older than the grace for most of a run.
-	// Default TombstoneGrace/2.
+	// 0 leaves the daemons' default (10m). Default TombstoneGrace/2.
 	PullFirstWait time.Duration
 	// MaxValueSize is the daemons' --max-value-size; the workload puts
 	// values up to it. Default 32 MiB (the hard limit).
@@ -167,8 +167,8 @@ func (c Config) Validate() error {
 	if c.MaxDrift <= 0 || c.MaxSkew <= 0 || c.Quiesce <= 0 {
 		errs = append(errs, errors.New("max drift, max skew and quiesce must be positive"))
 	}
-	if c.TombstoneGrace <= 0 || c.PullFirstWait <= 0 || c.MaxValueSize < 2<<20 || c.BigValueProb < 0 || c.BigValueProb > 1 {
-		errs = append(errs, errors.New("tombstone grace and pull-first wait must be positive, max value size at least 2 MiB, big-value chance in [0, 1]"))
+	if c.TombstoneGrace <= 0 || c.PullFirstWait < 0 || c.MaxValueSize < 2<<20 || c.BigValueProb < 0 || c.BigValueProb > 1 {
+		errs = append(errs, errors.New("tombstone grace must be positive, pull-first wait not negative, max value size at least 2 MiB, big-value chance in [0, 1]"))
 	}
 	switch c.Partition {
 	case "auto", "nft", "gater":

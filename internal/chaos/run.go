@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -117,8 +118,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	for i, d := range peers {
-		d.args, d.wantID = append(tr.args(), "--tombstone-grace", cfg.TombstoneGrace.String(),
-			"--test-pull-first-wait", cfg.PullFirstWait.String(), "--max-value-size", fmt.Sprint(cfg.MaxValueSize)), tr.ids[i]
+		d.args, d.wantID = append(tr.args(), "--tombstone-grace", cfg.TombstoneGrace.String(), "--max-value-size", fmt.Sprint(cfg.MaxValueSize)), tr.ids[i]
+		if cfg.PullFirstWait > 0 {
+			d.args = append(d.args, "--test-pull-first-wait", cfg.PullFirstWait.String())
+		}
 	}
 	if part == nil {
 		part = &gaterPartitioner{c: c, peers: peers, reason: reason}
@@ -127,6 +130,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Mechanism = part.Name()
 	logf("grapevine chaos: seed %d, %d peers (+%d joining halfway) on %s1..%d, %s of faults, partitions by %s", cfg.Seed, cfg.Peers, cfg.Joiners, net, len(peers), cfg.Duration, rep.Mechanism)
 	rep.Setup = fmt.Sprintf("one swarm key (grapevine keygen swarm), allowlist of the %d peers and 2 rogue insiders, namespace %q written by %s", len(peers), signedNS, tr.writerNames())
+	wait := "10m (daemon default)"
+	if cfg.PullFirstWait > 0 {
+		wait = cfg.PullFirstWait.String() + " (--test-pull-first-wait)"
+	}
+	rep.Setup += fmt.Sprintf("; --tombstone-grace %s, pull-first take-over after %s, --max-value-size %d (%.0f%% of register puts 1 MiB up to it); namespaces default, %s, %s",
+		cfg.TombstoneGrace, wait, cfg.MaxValueSize, 100*cfg.BigValueProb, auxNS, signedNS)
 
 	stopAll := func() {
 		for _, d := range peers {
@@ -291,6 +300,14 @@ wait:
 	}
 	rep.BadInput.Trust.ForgedAccepted = len(forged)
 	rep.Faults = nem.counts
+	if big, largest := bigPuts(ops); big > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("large values: %d puts of 1 MiB or more acknowledged, the largest %d bytes (limit %d)", big, largest, cfg.MaxValueSize))
+	}
+	for _, d := range peers[cfg.Peers:] {
+		if !d.Started() {
+			rep.Notes = append(rep.Notes, d.Name()+" never joined")
+		}
+	}
 	for _, op := range ops {
 		if rep.Ops[op.F] == nil {
 			rep.Ops[op.F] = map[string]int{}
@@ -315,6 +332,27 @@ wait:
 	}
 	_ = os.WriteFile(filepath.Join(cfg.Dir, "summary.txt"), []byte(rep.Summary()), 0o644)
 	return rep, nil
+}
+
+// bigPuts counts the acknowledged large puts (recorded as "text|x<n>")
+// and returns the largest value's size.
+func bigPuts(ops []Op) (n, largest int) {
+	for _, op := range ops {
+		if op.F != FPut || op.Type != TypeOK {
+			continue
+		}
+		i := strings.LastIndex(op.Value, bigSep+"x")
+		if i < 0 {
+			continue
+		}
+		pad, err := strconv.Atoi(op.Value[i+len(bigSep)+1:])
+		if err != nil {
+			continue
+		}
+		n++
+		largest = max(largest, i+len(bigSep)+pad)
+	}
+	return n, largest
 }
 
 // join starts a new peer after delay, bootstrapping from every first
