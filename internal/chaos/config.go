@@ -90,7 +90,8 @@ type Config struct {
 	// values up to it. Default 32 MiB (the hard limit).
 	MaxValueSize int
 	// BigValueProb is the chance that a register put carries a large value
-	// (1 MiB to MaxValueSize). Default 0.01.
+	// (1 MiB to MaxValueSize). Default 0.001 (at 32 MiB, a few hundred
+	// megabytes a run); 0.01 in the short run (4 MiB).
 	BigValueProb float64
 	// Log receives progress lines. Default io.Discard.
 	Log io.Writer
@@ -122,7 +123,7 @@ func DefaultConfig() Config {
 		TombstoneGrace: 2 * time.Minute,
 		PullFirstWait:  time.Minute,
 		MaxValueSize:   32 << 20,
-		BigValueProb:   0.01,
+		BigValueProb:   0.001,
 		Partition:      "auto",
 		Log:            io.Discard,
 	}
@@ -139,7 +140,7 @@ func ShortConfig() Config {
 	c.MaxForwardJump = 75 * time.Second
 	c.Quiesce = 30 * time.Second
 	c.TombstoneGrace, c.PullFirstWait = 15*time.Second, 8*time.Second
-	c.MaxValueSize = 4 << 20
+	c.MaxValueSize, c.BigValueProb = 4<<20, 0.01
 	return c
 }
 
