@@ -32,7 +32,9 @@ type AbsenceReport struct {
 // keys through another peer, waits until the victim holds them, kills it,
 // deletes the keys, and restarts it once every tombstone of those deletes
 // has been purged (1.25× the grace after the last delete, plus a purge
-// interval), so that only the rejoin rule keeps them deleted.
+// interval and a margin of a quarter grace: a copy pulled from a peer that
+// had not purged yet is purged again), so that only the rejoin rule keeps
+// them deleted.
 func (n *nemesis) absence(ctx context.Context, end time.Time) {
 	rep := &n.away
 	rep.Peer, rep.Grace = -1, n.cfg.TombstoneGrace
@@ -124,7 +126,7 @@ func (n *nemesis) absence(ctx context.Context, end time.Time) {
 			}
 		}
 	}
-	back := time.Now().Add(n.cfg.TombstoneGrace*5/4 + n.cfg.TombstoneGrace/8 + 2*time.Second)
+	back := time.Now().Add(n.cfg.TombstoneGrace*3/2 + n.cfg.TombstoneGrace/8 + 2*time.Second)
 	sleep(ctx, min(time.Until(end), time.Until(back)))
 	rep.Away = time.Since(killed)
 	if time.Now().Before(back) {

@@ -177,11 +177,26 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	nem.mu.away = -1
 	nem.away.Peer = -1
 	wg.Go(func() { nem.run(ctx, end) })
+	absent := make(chan struct{}) // closed when the long absence is over
 	if cfg.Faults.Absence {
-		wg.Go(func() { nem.absence(ctx, end) })
+		wg.Go(func() { defer close(absent); nem.absence(ctx, end) })
+	} else {
+		close(absent)
 	}
 	for _, d := range peers[cfg.Peers:] {
-		wg.Go(func() { join(ctx, c, hist, d, boot, started, cfg.Duration/2, logf) })
+		wg.Go(func() {
+			// Halfway, and not while a peer is held away: a new peer's
+			// bulk pull meanwhile may carry tombstones about to be purged
+			// back to the peers that purged them, so the absence would no
+			// longer test the rejoin rule.
+			sleep(ctx, time.Until(started.Add(cfg.Duration/2)))
+			select {
+			case <-absent:
+			case <-time.After(time.Until(end.Add(-cfg.Duration / 8))):
+			case <-ctx.Done():
+			}
+			join(ctx, c, hist, d, boot, started, logf)
+		})
 	}
 	var rg *rogue
 	if cfg.Faults.BadInput {
@@ -355,10 +370,9 @@ func bigPuts(ops []Op) (n, largest int) {
 	return n, largest
 }
 
-// join starts a new peer after delay, bootstrapping from every first
-// peer, as a new member of the network does mid-run.
-func join(ctx context.Context, c *Client, hist *History, d *Daemon, boot []string, started time.Time, delay time.Duration, logf func(string, ...any)) {
-	sleep(ctx, delay)
+// join starts a new peer, bootstrapping from every first peer, as a new
+// member of the network does mid-run.
+func join(ctx context.Context, c *Client, hist *History, d *Daemon, boot []string, started time.Time, logf func(string, ...any)) {
 	for attempt := 0; attempt < 3 && ctx.Err() == nil; attempt++ {
 		err := d.Start(ctx, c, boot, false)
 		if err == nil {
@@ -473,7 +487,7 @@ func (r *Report) Summary() string {
 	cfg := r.Config
 	fmt.Fprintf(&b, "grapevine chaos — seed %d, %s of faults (%s in all), %d peers", cfg.Seed, cfg.Duration, r.Elapsed.Round(time.Second), cfg.Peers)
 	if cfg.Joiners > 0 {
-		fmt.Fprintf(&b, " + %d joining at %s", cfg.Joiners, cfg.Duration/2)
+		fmt.Fprintf(&b, " + %d joining halfway (after the long absence)", cfg.Joiners)
 	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "partitions by: %s\n", r.Mechanism)
