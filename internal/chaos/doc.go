@@ -19,7 +19,8 @@
 // after 10 minutes would withhold every state older than the grace for a
 // whole short run). A few register puts are large (1 MiB up to
 // --max-value-size), a second plain namespace has its own registers, and a
-// new peer joins halfway, bootstrapping from the others.
+// new peer joins halfway (once the long absence is over), bootstrapping from
+// the others.
 //
 // Run drives one whole run; the checkers (Check) are pure functions of a
 // recorded history and final reads, tested on their own.
