@@ -67,16 +67,17 @@ chaos: build chaos-deps ## Fault-injection run over real peers (DURATION=10m SEE
 	./bin/grapevine-chaos --bin $(BIN) --duration $(DURATION) --seed $(SEED) $(CHAOS_FLAGS)
 
 .PHONY: chaos-controls
-chaos-controls: chaos-deps ## Negative controls: broken-merge, wall-clock-LWW and skip-verify builds must make chaos report INVALID
+chaos-controls: chaos-deps ## Negative controls: broken-merge, wall-clock-LWW, skip-verify and no-pull-first builds must make chaos report INVALID
 	$(GO) build -o bin/grapevine-chaos ./cmd/grapevine-chaos
 	$(GO) build -tags grapevine_broken_merge -o bin/grapevine-broken-merge ./cmd/grapevine
 	$(GO) build -tags grapevine_wallclock_lww -o bin/grapevine-wallclock-lww ./cmd/grapevine
 	$(GO) build -tags grapevine_skip_verify -o bin/grapevine-skip-verify ./cmd/grapevine
-	@for b in broken-merge wallclock-lww skip-verify; do \
+	$(GO) build -tags grapevine_no_pullfirst -o bin/grapevine-no-pullfirst ./cmd/grapevine
+	@for b in broken-merge wallclock-lww skip-verify no-pullfirst; do \
 	  echo "== negative control $$b: must report RESULT: INVALID"; \
 	  ./bin/grapevine-chaos --short --duration 40s --skew-prob 1 --seed $(SEED) --bin bin/grapevine-$$b --quiet; rc=$$?; \
 	  if [ $$rc -ne 1 ]; then echo "negative control $$b: exit $$rc, want 1 (INVALID)"; exit 1; fi; \
-	done; echo "negative controls: all three INVALID, as they must be"
+	done; echo "negative controls: all four INVALID, as they must be"
 
 .PHONY: chaos-deps
 chaos-deps: ## Install nftables (root on Debian) so chaos partitions drop packets; without it they use the connection gater

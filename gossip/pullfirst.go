@@ -210,7 +210,7 @@ type pullFirst struct {
 // withhold reports whether a state of ours is not to be offered: a
 // register older than the horizon (only registers have tombstones).
 func (pf *pullFirst) withhold(it storage.Item, state crdt.State) bool {
-	if pf == nil {
+	if pf == nil || noPullFirst {
 		return false
 	}
 	r, ok := state.(crdt.Register)

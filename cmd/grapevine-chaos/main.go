@@ -35,13 +35,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fs.StringVar(&cfg.Bin, "bin", "bin/grapevine", "grapevine binary to run as the daemons")
 	fs.StringVar(&cfg.Dir, "dir", "", "working directory for data, logs, history.jsonl and summary.txt (default: a new temporary directory)")
-	fs.IntVar(&cfg.Peers, "peers", cfg.Peers, "number of daemons")
+	fs.IntVar(&cfg.Peers, "peers", cfg.Peers, "number of daemons started at the beginning")
+	fs.IntVar(&cfg.Joiners, "joiners", cfg.Joiners, "number of new daemons started halfway, bootstrapping from the others")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long the workload and the faults run")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of every random choice; printed in the summary")
 	fs.DurationVar(&cfg.Quiesce, "quiesce", cfg.Quiesce, "longest wait for convergence after the final heal")
 	fs.StringVar(&cfg.Partition, "partition", cfg.Partition, "partition mechanism: auto (nftables if it works here, else the connection gater), nft or gater")
 	fs.DurationVar(&cfg.MaxForwardJump, "max-forward-jump", cfg.MaxForwardJump, "largest forward clock skew beyond the drift limit")
 	fs.Float64Var(&cfg.SkewProb, "skew-prob", cfg.SkewProb, "chance that a nemesis round also skews a peer's clock")
+	fs.DurationVar(&cfg.TombstoneGrace, "tombstone-grace", cfg.TombstoneGrace, "the daemons' --tombstone-grace; a peer is held away longer than it")
+	fs.DurationVar(&cfg.PullFirstWait, "pull-first-wait", cfg.PullFirstWait, "the daemons' hidden --test-pull-first-wait (0: their 10m default)")
+	fs.IntVar(&cfg.MaxValueSize, "max-value-size", cfg.MaxValueSize, "the daemons' --max-value-size; a few puts are this large")
 	noBad := fs.Bool("no-bad-input", false, "leave out the bad-input workload")
 	quiet := fs.Bool("quiet", false, "print only the summary")
 	if err := fs.Parse(args); err != nil {

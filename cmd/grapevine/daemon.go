@@ -54,6 +54,7 @@ func daemonCommand() *cli.Command {
 			// Writer lists (signed namespaces).
 			&cli.StringSliceFlag{Name: "writers", EnvVars: []string{"GRAPEVINE_WRITERS"}, Usage: "give a namespace a writer list, `NAMESPACE=ID[,ID...]` (repeatable; in the env var separate namespaces with ';'): only those peers may write it, every state there is signed and verified"},
 			&cli.BoolFlag{Name: "test-hooks", Hidden: true, Usage: "serve the test-only fault-injection endpoints /v1/test/* (partitions, clock skew); never in production"},
+			&cli.DurationFlag{Name: "test-pull-first-wait", Hidden: true, Usage: "take over a namespace after pulling first this `DURATION` without meeting an up-to-date peer (default 10m); for short chaos runs only"},
 			&cli.BoolFlag{Name: "test-isolated", Hidden: true, Usage: "start refusing every peer until POST /v1/test/isolate?on=false (needs --test-hooks)"},
 		},
 		Action: runDaemon,
@@ -117,6 +118,9 @@ func runDaemon(c *cli.Context) error {
 	cfg.MaxValueSize = c.Int("max-value-size")
 	cfg.Storage.TombstoneGrace = c.Duration("tombstone-grace")
 	cfg.Storage.PurgeInterval = storage.PurgeIntervalFor(cfg.Storage.TombstoneGrace)
+	if w := c.Duration("test-pull-first-wait"); w > 0 {
+		cfg.AntiEntropy.PullFirstWait = w
+	}
 	cfg.Logger = log
 	cfg.Peer.ListenAddrs = splitList(c.StringSlice("listen"))
 	cfg.Peer.Bootstrap = splitList(c.StringSlice("bootstrap"))

@@ -119,8 +119,9 @@ type Input struct {
 	ConvergeTime time.Duration
 	Durability   []DurabilityCheck
 	BadInput     BadInputStats
-	Crashes      []string // peers that exited without being told to
-	Writers      []bool   // by peer index: on signedNS's writer list
+	Crashes      []string       // peers that exited without being told to
+	Absence      *AbsenceReport // the long absence (nil: none)
+	Writers      []bool         // by peer index: on signedNS's writer list
 }
 
 // Result is one checker's verdict.
@@ -133,7 +134,7 @@ type Result struct {
 
 // Check runs every checker.
 func Check(in Input) []Result {
-	return []Result{checkLWW(in), checkCounters(in), checkDeletes(in), checkConvergence(in), checkDurability(in), checkWriters(in), checkBadInput(in)}
+	return []Result{checkLWW(in), checkCounters(in), checkDeletes(in), checkConvergence(in), checkDurability(in), checkWriters(in), checkBadInput(in), checkResurrection(in)}
 }
 
 // stamp is a register's order key: (HLC, origin).

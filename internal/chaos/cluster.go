@@ -77,6 +77,14 @@ func (d *Daemon) Addr() string {
 	return fmt.Sprintf("/ip4/%s/tcp/%d/p2p/%s", d.IP, d.Port, d.ID())
 }
 
+// Started reports whether the daemon was ever started (a joiner is not
+// until halfway through the run).
+func (d *Daemon) Started() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.mu.starts > 0
+}
+
 // Running reports whether the process is running (paused counts).
 func (d *Daemon) Running() bool {
 	d.mu.Lock()
@@ -389,7 +397,7 @@ func (c *Client) GetNS(ctx context.Context, addr, ns, key string) (Reg, error) {
 	case v.Version == 0: // as in Put
 		return Reg{}, fmt.Errorf("chaos: GET answered without a valid %s header", apitype.VersionHeader)
 	}
-	return Reg{Value: string(v.Data), Version: v.Version}, nil
+	return Reg{Value: normValue(string(v.Data)), Version: v.Version}, nil
 }
 
 // Delete deletes key.

@@ -14,6 +14,7 @@ type Faults struct {
 	Pauses     bool // SIGSTOP, SIGCONT after 2–6 s
 	Skew       bool // clock skew on one peer, some beyond the maximum drift
 	BadInput   bool // rogue libp2p peer, invalid API requests
+	Absence    bool // one peer killed for longer than the tombstone grace while its keys are deleted
 }
 
 // Config configures a run. Start from DefaultConfig (10-minute run) or
@@ -24,8 +25,11 @@ type Config struct {
 	// Dir receives the data directories, the daemons' logs, history.jsonl
 	// and summary.txt. Required; created if missing.
 	Dir string
-	// Peers is the number of daemons. Default 5.
+	// Peers is the number of daemons started at the beginning. Default 5.
 	Peers int
+	// Joiners is the number of new daemons started halfway through the
+	// run, bootstrapping from the first Peers. Default 1.
+	Joiners int
 	// Duration is how long the workload and the faults run. Default 10m.
 	Duration time.Duration
 	// Seed seeds every random choice (workload, nemesis, rogue peer).
@@ -73,6 +77,22 @@ type Config struct {
 	// Partition picks the partition mechanism: "auto" (nftables when it
 	// works here, else the connection gater), "nft" or "gater". Default auto.
 	Partition string
+	// TombstoneGrace is the daemons' --tombstone-grace: short, so that a
+	// peer held away (Faults.Absence) misses purged tombstones. Default 2m.
+	TombstoneGrace time.Duration
+	// PullFirstWait is the daemons' hidden --test-pull-first-wait: every
+	// namespace starts with no up-to-date peer, and a peer takes over as
+	// its reference only after this wait, so the 10-minute default would
+	// hold back every state older than the grace for most of a run.
+	// 0 leaves the daemons' default (10m). Default TombstoneGrace/2.
+	PullFirstWait time.Duration
+	// MaxValueSize is the daemons' --max-value-size; the workload puts
+	// values up to it. Default 32 MiB (the hard limit).
+	MaxValueSize int
+	// BigValueProb is the chance that a register put carries a large value
+	// (1 MiB to MaxValueSize). Default 0.001 (at 32 MiB, a few hundred
+	// megabytes a run); 0.01 in the short run (4 MiB).
+	BigValueProb float64
 	// Log receives progress lines. Default io.Discard.
 	Log io.Writer
 }
@@ -81,6 +101,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Peers:          5,
+		Joiners:        1,
 		Duration:       10 * time.Minute,
 		Seed:           1,
 		Network:        "chaos",
@@ -98,7 +119,11 @@ func DefaultConfig() Config {
 		MaxForwardJump: 2 * time.Minute,
 		MaxDrift:       time.Minute,
 		Quiesce:        60 * time.Second,
-		Faults:         Faults{Partitions: true, Kills: true, Pauses: true, Skew: true, BadInput: true},
+		Faults:         Faults{Partitions: true, Kills: true, Pauses: true, Skew: true, BadInput: true, Absence: true},
+		TombstoneGrace: 2 * time.Minute,
+		PullFirstWait:  time.Minute,
+		MaxValueSize:   32 << 20,
+		BigValueProb:   0.001,
 		Partition:      "auto",
 		Log:            io.Discard,
 	}
@@ -114,6 +139,8 @@ func ShortConfig() Config {
 	c.HoldMin, c.HoldMax = 3*time.Second, 5*time.Second
 	c.MaxForwardJump = 75 * time.Second
 	c.Quiesce = 30 * time.Second
+	c.TombstoneGrace, c.PullFirstWait = 15*time.Second, 8*time.Second
+	c.MaxValueSize, c.BigValueProb = 4<<20, 0.01
 	return c
 }
 
@@ -129,6 +156,9 @@ func (c Config) Validate() error {
 	if c.Peers < 2 || c.Peers > 200 {
 		errs = append(errs, fmt.Errorf("peers must be 2 to 200, got %d", c.Peers))
 	}
+	if c.Joiners < 0 || c.Joiners > 50 {
+		errs = append(errs, fmt.Errorf("joiners must be 0 to 50, got %d", c.Joiners))
+	}
 	if c.Duration <= 0 || c.WorkersPerPeer <= 0 || c.HotKeys <= 0 || c.CounterKeys <= 0 || c.RequestTimeout <= 0 {
 		errs = append(errs, errors.New("duration, workers, key counts and request timeout must be positive"))
 	}
@@ -137,6 +167,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxDrift <= 0 || c.MaxSkew <= 0 || c.Quiesce <= 0 {
 		errs = append(errs, errors.New("max drift, max skew and quiesce must be positive"))
+	}
+	if c.TombstoneGrace <= 0 || c.PullFirstWait < 0 || c.MaxValueSize < 2<<20 || c.BigValueProb < 0 || c.BigValueProb > 1 {
+		errs = append(errs, errors.New("tombstone grace must be positive, pull-first wait not negative, max value size at least 2 MiB, big-value chance in [0, 1]"))
 	}
 	switch c.Partition {
 	case "auto", "nft", "gater":

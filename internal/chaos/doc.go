@@ -10,6 +10,18 @@
 // registers by (HLC, origin), PN-counters by the Maelstrom rule, deletes stay
 // deleted, convergence, and local durability after kill -9.
 //
+// The daemons run with a short --tombstone-grace, and one peer is held away
+// (killed) for longer than it while keys it holds are deleted elsewhere, then
+// brought back: the resurrection checker requires those keys to stay deleted
+// on every peer (the rejoin rule of package gossip; the grapevine_no_pullfirst
+// build is its negative control). Every namespace starts with no up-to-date
+// peer, so the daemons get a short hidden --test-pull-first-wait (the take-over
+// after 10 minutes would withhold every state older than the grace for a
+// whole short run). A few register puts are large (1 MiB up to
+// --max-value-size), a second plain namespace has its own registers, and a
+// new peer joins halfway (once the long absence is over), bootstrapping from
+// the others.
+//
 // Run drives one whole run; the checkers (Check) are pure functions of a
 // recorded history and final reads, tested on their own.
 package chaos

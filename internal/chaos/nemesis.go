@@ -34,6 +34,12 @@ type nemesis struct {
 	counts  FaultCounts
 	durable []DurabilityCheck
 	peerIDs []string
+	away    AbsenceReport // written by absence only, read after it returns
+
+	mu struct {
+		sync.Mutex
+		away int // the peer held away by absence, or -1
+	}
 }
 
 func (n *nemesis) log(format string, args ...any) {
@@ -164,6 +170,12 @@ func (n *nemesis) round(ctx context.Context, end time.Time) {
 	if victim == skewed {
 		victim = (victim + 1) % len(n.peers)
 	}
+	if victim == n.awayNow() {
+		victim = (victim + 1) % len(n.peers)
+		if victim == skewed {
+			victim = (victim + 1) % len(n.peers)
+		}
+	}
 	switch {
 	case f.Kills && r < 0.6:
 		n.kill(ctx, victim)
@@ -286,7 +298,7 @@ func (n *nemesis) healAll(ctx context.Context) {
 		if d.Paused() {
 			_ = d.Resume()
 		}
-		if !d.Running() {
+		if !d.Running() && d.Started() {
 			if n.restart(ctx, d, false) {
 				n.log("final heal: restarted %s", d.Name())
 			}

@@ -322,7 +322,7 @@ func (r *rogue) api(ctx context.Context, d *Daemon) {
 	method, path, q, body := http.MethodPut, kv, url.Values(nil), []byte("bad")
 	switch r.rng.IntN(10) {
 	case 0:
-		body = bytes.Repeat([]byte("v"), 1<<20+1) // over the daemons' default MaxValueSize
+		body = bytes.Repeat([]byte("v"), r.cfg.MaxValueSize+1) // over the daemons' --max-value-size
 	case 1:
 		path = kv + url.PathEscape("\x01")
 	case 2:

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -69,7 +70,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		err := probeNFT(ctx, table, net+"251")
 		switch {
 		case err == nil:
-			ips := make([]string, cfg.Peers)
+			ips := make([]string, cfg.Peers+cfg.Joiners)
 			for i := range ips {
 				ips[i] = fmt.Sprintf("%s%d", net, i+1)
 			}
@@ -91,7 +92,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer c.Close()
 
 	crashes := make(chan string, 64)
-	peers := make([]*Daemon, cfg.Peers)
+	peers := make([]*Daemon, cfg.Peers+cfg.Joiners)
 	var logs []*os.File
 	defer func() {
 		for _, f := range logs {
@@ -117,15 +118,24 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	for i, d := range peers {
-		d.args, d.wantID = tr.args(), tr.ids[i]
+		d.args, d.wantID = append(tr.args(), "--tombstone-grace", cfg.TombstoneGrace.String(), "--max-value-size", fmt.Sprint(cfg.MaxValueSize)), tr.ids[i]
+		if cfg.PullFirstWait > 0 {
+			d.args = append(d.args, "--test-pull-first-wait", cfg.PullFirstWait.String())
+		}
 	}
 	if part == nil {
 		part = &gaterPartitioner{c: c, peers: peers, reason: reason}
 	}
 	defer func() { _ = part.Close() }()
 	rep.Mechanism = part.Name()
-	logf("grapevine chaos: seed %d, %d peers on %s1..%d, %s of faults, partitions by %s", cfg.Seed, cfg.Peers, net, cfg.Peers, cfg.Duration, rep.Mechanism)
-	rep.Setup = fmt.Sprintf("one swarm key (grapevine keygen swarm), allowlist of the %d peers and 2 rogue insiders, namespace %q written by %s", cfg.Peers, signedNS, tr.writerNames())
+	logf("grapevine chaos: seed %d, %d peers (+%d joining halfway) on %s1..%d, %s of faults, partitions by %s", cfg.Seed, cfg.Peers, cfg.Joiners, net, len(peers), cfg.Duration, rep.Mechanism)
+	rep.Setup = fmt.Sprintf("one swarm key (grapevine keygen swarm), allowlist of the %d peers and 2 rogue insiders, namespace %q written by %s", len(peers), signedNS, tr.writerNames())
+	wait := "10m (daemon default)"
+	if cfg.PullFirstWait > 0 {
+		wait = cfg.PullFirstWait.String() + " (--test-pull-first-wait)"
+	}
+	rep.Setup += fmt.Sprintf("; --tombstone-grace %s, pull-first take-over after %s, --max-value-size %d (%.0f%% of register puts 1 MiB up to it); namespaces default, %s, %s",
+		cfg.TombstoneGrace, wait, cfg.MaxValueSize, 100*cfg.BigValueProb, auxNS, signedNS)
 
 	stopAll := func() {
 		for _, d := range peers {
@@ -136,7 +146,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	// Start the peers: p1, then each with every earlier one as bootstrap.
 	var boot []string
-	for _, d := range peers {
+	for _, d := range peers[:cfg.Peers] {
 		if err := d.Start(ctx, c, boot, false); err != nil {
 			stopAll()
 			return nil, err
@@ -146,8 +156,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	peerIDs := make([]string, len(peers))
 	for i, d := range peers {
 		peerIDs[i] = d.ID()
+		if peerIDs[i] == "" {
+			peerIDs[i] = d.wantID // a joiner: its pre-made identity
+		}
 	}
-	waitMesh(ctx, c, peers, 20*time.Second, logf)
+	waitMesh(ctx, c, peers[:cfg.Peers], 20*time.Second, logf)
 
 	// The run.
 	end := time.Now().Add(cfg.Duration)
@@ -155,13 +168,36 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer stopRun()
 	w := newWorkload(cfg, hist, c, peers)
 	var wg sync.WaitGroup
-	for i := range cfg.Peers * cfg.WorkersPerPeer {
+	for i := range len(peers) * cfg.WorkersPerPeer {
 		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(i)+1))
 		wg.Go(func() { w.worker(runCtx, i, rng) })
 	}
 	nem := &nemesis{cfg: cfg, hist: hist, c: c, peers: peers, part: part, start: started, peerIDs: peerIDs,
 		rng: rand.New(rand.NewPCG(cfg.Seed, 1000))}
+	nem.mu.away = -1
+	nem.away.Peer = -1
 	wg.Go(func() { nem.run(ctx, end) })
+	absent := make(chan struct{}) // closed when the long absence is over
+	if cfg.Faults.Absence {
+		wg.Go(func() { defer close(absent); nem.absence(ctx, end) })
+	} else {
+		close(absent)
+	}
+	for _, d := range peers[cfg.Peers:] {
+		wg.Go(func() {
+			// Halfway, and not while a peer is held away: a new peer's
+			// bulk pull meanwhile may carry tombstones about to be purged
+			// back to the peers that purged them, so the absence would no
+			// longer test the rejoin rule.
+			sleep(ctx, time.Until(started.Add(cfg.Duration/2)))
+			select {
+			case <-absent:
+			case <-time.After(time.Until(end.Add(-cfg.Duration / 8))):
+			case <-ctx.Done():
+			}
+			join(ctx, c, hist, d, boot, started, logf)
+		})
+	}
 	var rg *rogue
 	if cfg.Faults.BadInput {
 		rg, err = newRogue(cfg, hist, c, peers, tr, net+"250", rand.New(rand.NewPCG(cfg.Seed, 2000)))
@@ -279,6 +315,14 @@ wait:
 	}
 	rep.BadInput.Trust.ForgedAccepted = len(forged)
 	rep.Faults = nem.counts
+	if big, largest := bigPuts(ops); big > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("large values: %d puts of 1 MiB or more acknowledged, the largest %d bytes (limit %d)", big, largest, cfg.MaxValueSize))
+	}
+	for _, d := range peers[cfg.Peers:] {
+		if !d.Started() {
+			rep.Notes = append(rep.Notes, d.Name()+" never joined")
+		}
+	}
 	for _, op := range ops {
 		if rep.Ops[op.F] == nil {
 			rep.Ops[op.F] = map[string]int{}
@@ -288,7 +332,7 @@ wait:
 	rep.Results = Check(Input{
 		Ops: ops, PeerIDs: peerIDs, HotKeys: hotKeys, CounterKeys: w.ctrKeys, Final: final,
 		Converged: rep.Converged, ConvergeTime: rep.ConvergeTime, Durability: nem.durable, Writers: tr.writers,
-		BadInput: rep.BadInput, Crashes: rep.Crashes,
+		BadInput: rep.BadInput, Crashes: rep.Crashes, Absence: &nem.away,
 	})
 	rep.Valid = true
 	for _, r := range rep.Results {
@@ -303,6 +347,44 @@ wait:
 	}
 	_ = os.WriteFile(filepath.Join(cfg.Dir, "summary.txt"), []byte(rep.Summary()), 0o644)
 	return rep, nil
+}
+
+// bigPuts counts the acknowledged large puts (recorded as "text|x<n>")
+// and returns the largest value's size.
+func bigPuts(ops []Op) (n, largest int) {
+	for _, op := range ops {
+		if op.F != FPut || op.Type != TypeOK {
+			continue
+		}
+		i := strings.LastIndex(op.Value, bigSep+"x")
+		if i < 0 {
+			continue
+		}
+		pad, err := strconv.Atoi(op.Value[i+len(bigSep)+1:])
+		if err != nil {
+			continue
+		}
+		n++
+		largest = max(largest, i+len(bigSep)+pad)
+	}
+	return n, largest
+}
+
+// join starts a new peer, bootstrapping from every first peer, as a new
+// member of the network does mid-run.
+func join(ctx context.Context, c *Client, hist *History, d *Daemon, boot []string, started time.Time, logf func(string, ...any)) {
+	for attempt := 0; attempt < 3 && ctx.Err() == nil; attempt++ {
+		err := d.Start(ctx, c, boot, false)
+		if err == nil {
+			logf("%7.1fs join: %s started, bootstrapping from %d peers", time.Since(started).Seconds(), d.Name(), len(boot))
+			hist.Event("join", fmt.Sprintf("new peer, bootstrapping from %d peers", len(boot)), d.Index)
+			return
+		}
+		logf("%7.1fs join: %s: %v", time.Since(started).Seconds(), d.Name(), err)
+		hist.Event("join-error", err.Error(), d.Index)
+		_ = d.Kill()
+		sleep(ctx, time.Second)
+	}
 }
 
 // waitMesh waits until every peer sees every other, or the timeout.
@@ -361,11 +443,21 @@ func readPeer(ctx context.Context, c *Client, d *Daemon, counters []string) Fina
 		signed[i].Key = qualified(signedNS, signed[i].Key)
 	}
 	entries = append(entries, signed...)
+	aux, err := c.ListNS(ctx, d.API(), auxNS, "")
+	if err != nil {
+		f.Err = err.Error()
+		return f
+	}
+	for i := range aux {
+		aux[i].Key = qualified(auxNS, aux[i].Key)
+	}
+	entries = append(entries, aux...)
 	h := sha256.New()
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Key < entries[j].Key })
 	for _, e := range entries {
-		f.Registers[e.Key] = Reg{Value: string(e.Value), Version: e.Version}
-		fmt.Fprintf(h, "r %q %q %d\n", e.Key, e.Value, e.Version)
+		v := normValue(string(e.Value))
+		f.Registers[e.Key] = Reg{Value: v, Version: e.Version}
+		fmt.Fprintf(h, "r %q %q %d\n", e.Key, v, e.Version)
 	}
 	for _, k := range counters {
 		v, err := c.Counter(ctx, d.API(), k)
@@ -393,7 +485,11 @@ func equalDigests(fs []FinalState) bool {
 func (r *Report) Summary() string {
 	var b strings.Builder
 	cfg := r.Config
-	fmt.Fprintf(&b, "grapevine chaos — seed %d, %s of faults (%s in all), %d peers\n", cfg.Seed, cfg.Duration, r.Elapsed.Round(time.Second), cfg.Peers)
+	fmt.Fprintf(&b, "grapevine chaos — seed %d, %s of faults (%s in all), %d peers", cfg.Seed, cfg.Duration, r.Elapsed.Round(time.Second), cfg.Peers)
+	if cfg.Joiners > 0 {
+		fmt.Fprintf(&b, " + %d joining halfway (after the long absence)", cfg.Joiners)
+	}
+	b.WriteString("\n")
 	fmt.Fprintf(&b, "partitions by: %s\n", r.Mechanism)
 	if r.Setup != "" {
 		fmt.Fprintf(&b, "peers: %s\n", r.Setup)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/grapevine-kv/grapevine/api/apitype"
@@ -17,7 +18,26 @@ const (
 	deleteKeyPrefix  = "d/"   // written once, then deleted, never written again
 	badKeyPrefix     = "bad/" // targets of the bad-input workload: must never exist
 	signedKeyPrefix  = "s/"   // LWW registers of signedNS, put through every peer: refused (403) on non-writers
+	// auxNS is a second plain namespace (no writer list) with its own hot
+	// registers, so that replication is checked across namespaces.
+	auxNS = "aux"
 )
+
+// bigSep separates a large value's text from its padding of 'x': the
+// history records "text|x<n>" (see normValue), not megabytes.
+const bigSep = "|"
+
+// normValue returns v as the history records it: a value padded to a large
+// size becomes "text|x<n>".
+func normValue(v string) string {
+	if len(v) < 4096 {
+		return v
+	}
+	if i := strings.Index(v, bigSep); i >= 0 {
+		return fmt.Sprintf("%s%sx%d", v[:i], bigSep, len(v)-i-len(bigSep))
+	}
+	return fmt.Sprintf("?%dbytes", len(v))
+}
 
 // workload is the client side: workers bound to peers, each with its own
 // seeded random source.
@@ -39,6 +59,9 @@ func newWorkload(cfg Config, hist *History, c *Client, peers []*Daemon) *workloa
 	for i := range max(1, cfg.HotKeys/2) {
 		w.signed = append(w.signed, qualified(signedNS, fmt.Sprintf("%s%d", signedKeyPrefix, i)))
 	}
+	for i := range max(1, cfg.HotKeys/2) {
+		w.hotKeys = append(w.hotKeys, qualified(auxNS, fmt.Sprintf("%s%d", hotKeyPrefix, i)))
+	}
 	w.hotKeys = append(w.hotKeys, w.signed...)
 	for i := range cfg.CounterKeys {
 		w.ctrKeys = append(w.ctrKeys, fmt.Sprintf("%s%d", counterKeyPrefix, i))
@@ -56,11 +79,19 @@ func (w *workload) worker(ctx context.Context, id int, rng *rand.Rand) {
 	var pending string // written (ok), not yet deleted
 	var deleted []string
 	for ctx.Err() == nil {
+		if !w.peers[peer].Started() { // a joiner, not yet started
+			sleep(ctx, 200*time.Millisecond)
+			continue
+		}
 		seq++
 		addr := w.peers[peer].API()
 		switch r := rng.Float64(); {
 		case r < 0.34:
 			key := w.hotKeys[rng.IntN(len(w.hotKeys)-len(w.signed))]
+			if rng.Float64() < w.cfg.BigValueProb {
+				w.putBig(ctx, id, peer, addr, key, fmt.Sprintf("w%d/%d", id, seq), rng)
+				break
+			}
 			w.put(ctx, id, peer, addr, key, fmt.Sprintf("w%d/%d", id, seq))
 		case r < 0.40: // through a writer or not: checkWriters
 			w.put(ctx, id, peer, addr, w.signed[rng.IntN(len(w.signed))], fmt.Sprintf("w%d/%d", id, seq))
@@ -113,8 +144,22 @@ func classify(err error) string {
 	return outcome(err)
 }
 
+// putBig puts a value of 1 MiB up to the maximum value size (the maximum
+// itself a third of the time): text, bigSep, then padding.
+func (w *workload) putBig(ctx context.Context, proc, peer int, addr, key, text string, rng *rand.Rand) string {
+	size := w.cfg.MaxValueSize
+	if rng.IntN(3) > 0 {
+		size = 1<<20 + rng.IntN(w.cfg.MaxValueSize-1<<20)
+	}
+	return w.putValue(ctx, proc, peer, addr, key, text+bigSep+strings.Repeat("x", size-len(text)-len(bigSep)))
+}
+
 func (w *workload) put(ctx context.Context, proc, peer int, addr, key, value string) string {
-	op := w.hist.Invoke(Op{Process: proc, F: FPut, Peer: peer, Key: key, Value: value})
+	return w.putValue(ctx, proc, peer, addr, key, value)
+}
+
+func (w *workload) putValue(ctx context.Context, proc, peer int, addr, key, value string) string {
+	op := w.hist.Invoke(Op{Process: proc, F: FPut, Peer: peer, Key: key, Value: normValue(value)})
 	ns, k := splitQualified(key)
 	v, err := w.c.PutNS(opCtx(ctx), addr, ns, k, value)
 	op.Type, op.Version = classify(err), v
