@@ -1,0 +1,93 @@
+package wire
+
+import "google.golang.org/protobuf/encoding/protowire"
+
+// Bulk transfers are accepted by the side that receives them (one peer at a
+// time per namespace). A peer that can say so sets hello field 4:
+//
+//	message Hello {
+//	  repeated string namespaces = 1;
+//	  uint64 states_limit = 2;
+//	  repeated Synced synced = 3;
+//	  bool plans = 4; // this side sends and reads a FramePlan per namespace
+//	}
+//
+// When both hellos set it, each side sends, right after a namespace's
+// reconciliation and before any states frame of it, one FramePlan:
+//
+//	message Plan {
+//	  bool decline_streams = 1; // do not stream whole ranges to me in this round
+//	}
+//
+// A side reads the peer's plan before it sends its states. A peer of an
+// older version skips field 4 and sends no plan; the sides then exchange
+// states as before.
+
+// AppendHelloPlans appends field 4 (plans = true) to a hello payload.
+func AppendHelloPlans(b []byte) []byte {
+	b = protowire.AppendTag(b, 4, protowire.VarintType)
+	return protowire.AppendVarint(b, 1)
+}
+
+// HelloPlans reports whether a hello payload sets field 4 (the last value
+// of the field wins, as in protobuf). A malformed payload is an error
+// wrapping ErrMalformed.
+func HelloPlans(b []byte) (bool, error) {
+	plans := false
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return false, malformed("hello: bad tag: %v", protowire.ParseError(n))
+		}
+		b = b[n:]
+		if num == 4 && typ == protowire.VarintType {
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return false, malformed("hello: plans: %v", protowire.ParseError(n))
+			}
+			plans, b = v != 0, b[n:]
+			continue
+		}
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return false, malformed("hello: field %d: %v", num, protowire.ParseError(n))
+		}
+		b = b[n:]
+	}
+	return plans, nil
+}
+
+// AppendPlan appends the payload of a FramePlan.
+func AppendPlan(b []byte, declineStreams bool) []byte {
+	if !declineStreams {
+		return b
+	}
+	b = protowire.AppendTag(b, 1, protowire.VarintType)
+	return protowire.AppendVarint(b, 1)
+}
+
+// UnmarshalPlan decodes a FramePlan payload, skipping unknown fields.
+// Errors wrap ErrMalformed.
+func UnmarshalPlan(b []byte) (declineStreams bool, err error) {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return false, malformed("plan: bad tag: %v", protowire.ParseError(n))
+		}
+		b = b[n:]
+		if num == 1 && typ == protowire.VarintType {
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return false, malformed("plan: decline: %v", protowire.ParseError(n))
+			}
+			declineStreams, b = v != 0, b[n:]
+			continue
+		}
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return false, malformed("plan: field %d: %v", num, protowire.ParseError(n))
+		}
+		b = b[n:]
+	}
+	return declineStreams, nil
+}
