@@ -14,9 +14,11 @@ import (
 // (wire.FramePlan) before any state. A side the peer is about to stream
 // ranges to takes the namespace's receiving lock; if another round holds it
 // (that round is already streaming the namespace here), the side declines
-// the streams of this round: the peer then sends only its item-level
-// differences, and the namespace is left unsynced this round (not clean;
-// no synced mark, no stale drop). When the lock is released, the peers
+// this round's states: the peer sends it none of the namespace in this
+// round (neither streams nor item-level differences, which during a
+// bootstrap are mostly states the locked round is delivering anyway), and
+// the namespace is left unsynced this round (not clean; no synced mark, no
+// stale drop). States still flow the other way. When the lock is released, the peers
 // whose streams were declined are triggered (Trigger), so that a later
 // round picks up what the bulk transfer left over: usually nothing.
 // A stream the lister side of an item list was not told about
@@ -54,7 +56,7 @@ func (s *Syncer) tryReceive(ns string, p libp2ppeer.ID) (release func(), ok bool
 // sides speak plans (c.plans). receiving tells whether the peer is about to
 // stream ranges to this side. It returns the release of the receiving lock
 // (nil if not taken), whether this side declined the peer's streams, and
-// whether the peer declined this side's.
+// whether the peer declined this side's states.
 func (s *Syncer) exchangePlans(c *frameConn, ns string, from libp2ppeer.ID, receiving bool) (release func(), declined, peerDeclined bool, err error) {
 	if !c.plans {
 		return nil, false, false, nil

@@ -212,8 +212,8 @@ type NamespaceStats struct {
 	Repaired       int // received states that changed local state
 	Rejected       int // received states refused (clock drift)
 	StaleDropped   int // own states dropped as stale after pulling first (see the package doc)
-	// Deferred: a side declined the other's streamed ranges, because
-	// another round was already streaming the namespace to it (bulk.go).
+	// Deferred: a side declined the other's states, because another round
+	// was already streaming the namespace to it (bulk.go).
 	Deferred bool
 }
 
@@ -686,7 +686,7 @@ func (s *Syncer) syncNamespace(ctx context.Context, c *frameConn, from libp2ppee
 		defer release()
 	}
 	if peerDeclined {
-		out.Stream = nil // the peer receives this namespace from another peer now
+		out.Send, out.Stream = nil, nil // the peer receives this namespace from another peer now
 	}
 	if declined {
 		out.Receive = nil

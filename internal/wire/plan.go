@@ -16,7 +16,7 @@ import "google.golang.org/protobuf/encoding/protowire"
 // reconciliation and before any states frame of it, one FramePlan:
 //
 //	message Plan {
-//	  bool decline_streams = 1; // do not stream whole ranges to me in this round
+//	  bool decline = 1; // send me no states of this namespace in this round
 //	}
 //
 // A side reads the peer's plan before it sends its states. A peer of an
@@ -58,8 +58,8 @@ func HelloPlans(b []byte) (bool, error) {
 }
 
 // AppendPlan appends the payload of a FramePlan.
-func AppendPlan(b []byte, declineStreams bool) []byte {
-	if !declineStreams {
+func AppendPlan(b []byte, decline bool) []byte {
+	if !decline {
 		return b
 	}
 	b = protowire.AppendTag(b, 1, protowire.VarintType)
@@ -68,7 +68,7 @@ func AppendPlan(b []byte, declineStreams bool) []byte {
 
 // UnmarshalPlan decodes a FramePlan payload, skipping unknown fields.
 // Errors wrap ErrMalformed.
-func UnmarshalPlan(b []byte) (declineStreams bool, err error) {
+func UnmarshalPlan(b []byte) (decline bool, err error) {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
@@ -80,7 +80,7 @@ func UnmarshalPlan(b []byte) (declineStreams bool, err error) {
 			if n < 0 {
 				return false, malformed("plan: decline: %v", protowire.ParseError(n))
 			}
-			declineStreams, b = v != 0, b[n:]
+			decline, b = v != 0, b[n:]
 			continue
 		}
 		n = protowire.ConsumeFieldValue(num, typ, b)
@@ -89,5 +89,5 @@ func UnmarshalPlan(b []byte) (declineStreams bool, err error) {
 		}
 		b = b[n:]
 	}
-	return declineStreams, nil
+	return decline, nil
 }
