@@ -6,73 +6,92 @@ import (
 	"github.com/grapevine-kv/grapevine/internal/wire"
 )
 
-// This file makes a bulk transfer happen once: a peer receives streamed
-// (whole-range) states of a namespace from one peer at a time.
+// This file makes a bulk transfer happen once: a peer receives states of a
+// namespace from one peer at a time, so that a new peer connected to many
+// peers downloads the store once, not once per peer.
 //
 // After a namespace's reconciliation, each side of a round whose peer also
-// speaks plans (hello field 4, wire.AppendHelloPlans) sends a plan
-// (wire.FramePlan) before any state. A side the peer is about to stream
-// ranges to takes the namespace's receiving lock; if another round holds it
-// (that round is already streaming the namespace here), the side declines
-// this round's states: the peer sends it none of the namespace in this
-// round (neither streams nor item-level differences, which during a
-// bootstrap are mostly states the locked round is delivering anyway), and
-// the namespace is left unsynced this round (not clean; no synced mark, no
-// stale drop). States still flow the other way. When the lock is released, the peers
-// whose streams were declined are triggered (Trigger), so that a later
-// round picks up what the bulk transfer left over: usually nothing.
-// A stream the lister side of an item list was not told about
-// (reconcile.Outcome.Held) is small and is not locked.
+// speaks plans (hello field 4, wire.AppendHelloPlans) takes the namespace's
+// receiving lock if it is free, then sends its plan (wire.FramePlan): it
+// declines if the lock is held by another round, and says whether it has
+// states to send. Both sides write their plan before reading the peer's,
+// so no round trip is added. A side that declines is sent no state of the
+// namespace in this round (neither streamed ranges nor item-level
+// differences: during a bootstrap both are states the round holding the
+// lock delivers anyway); states still flow the other way. If the peer had
+// states to send, the namespace is deferred: not clean, no synced mark and
+// no stale drop this round, and the peer is triggered (Trigger) once the
+// lock is released, so a later round picks up what the bulk transfer left
+// over: usually nothing. A side keeps the lock while it receives, and
+// releases it at once if the peer sends nothing.
+//
+// Rounds with a peer of an older version (no field 4) exchange no plan and
+// take no lock.
 
 // bulkLock is a namespace's receiving lock; guarded by Syncer.mu.
 type bulkLock struct {
-	peer     libp2ppeer.ID
-	deferred map[libp2ppeer.ID]struct{} // peers whose streams were declined meanwhile
+	deferred map[libp2ppeer.ID]struct{} // peers whose states were declined meanwhile
 }
 
-// tryReceive takes ns's receiving lock for a round with p. It returns the
-// release function, or false if another round holds the lock (p is then
-// triggered once the lock is released).
-func (s *Syncer) tryReceive(ns string, p libp2ppeer.ID) (release func(), ok bool) {
+// tryReceive takes ns's receiving lock. It returns the release function, or
+// false if another round holds the lock. Release triggers the peers deferred
+// meanwhile (deferPeer).
+func (s *Syncer) tryReceive(ns string) (release func(), ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if l := s.mu.receiving[ns]; l != nil {
-		l.deferred[p] = struct{}{}
+	if s.mu.receiving[ns] != nil {
 		return nil, false
 	}
-	l := &bulkLock{peer: p, deferred: make(map[libp2ppeer.ID]struct{})}
+	l := &bulkLock{deferred: make(map[libp2ppeer.ID]struct{})}
 	s.mu.receiving[ns] = l
 	return func() {
 		s.mu.Lock()
 		delete(s.mu.receiving, ns)
 		s.mu.Unlock()
-		for q := range l.deferred {
-			s.Trigger(q)
+		for p := range l.deferred {
+			s.Trigger(p)
 		}
 	}, true
 }
 
+// deferPeer asks for a round with p once ns's receiving lock is released
+// (at once if it already is).
+func (s *Syncer) deferPeer(ns string, p libp2ppeer.ID) {
+	s.mu.Lock()
+	if l := s.mu.receiving[ns]; l != nil {
+		l.deferred[p] = struct{}{}
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	s.Trigger(p)
+}
+
+// plans is the outcome of a namespace's plan exchange.
+type plans struct {
+	release      func() // releases the receiving lock; nil if not held
+	declined     bool   // this side declined the peer's states
+	peerDeclined bool   // the peer declined this side's states
+	deferred     bool   // states that were to flow one way were declined
+}
+
 // exchangePlans sends this side's plan of ns and reads the peer's, if both
-// sides speak plans (c.plans). receiving tells whether the peer is about to
-// stream ranges to this side. It returns the release of the receiving lock
-// (nil if not taken), whether this side declined the peer's streams, and
-// whether the peer declined this side's states.
-func (s *Syncer) exchangePlans(c *frameConn, ns string, from libp2ppeer.ID, receiving bool) (release func(), declined, peerDeclined bool, err error) {
+// sides speak plans (c.plans); sending tells whether this side has states
+// to send. On error the lock is released.
+func (s *Syncer) exchangePlans(c *frameConn, ns string, from libp2ppeer.ID, sending bool) (plans, error) {
+	var pl plans
 	if !c.plans {
-		return nil, false, false, nil
+		return pl, nil
 	}
-	if receiving {
-		var ok bool
-		release, ok = s.tryReceive(ns, from)
-		declined = !ok
-	}
-	fail := func(err error) (func(), bool, bool, error) {
+	release, ok := s.tryReceive(ns)
+	pl.declined = !ok
+	fail := func(err error) (plans, error) {
 		if release != nil {
 			release()
 		}
-		return nil, false, false, err
+		return plans{}, err
 	}
-	if err := c.write(wire.FramePlan, wire.AppendPlan(nil, declined)); err != nil {
+	if err := c.write(wire.FramePlan, wire.AppendPlan(nil, wire.Plan{Decline: pl.declined, Sending: sending})); err != nil {
 		return fail(err)
 	}
 	if err := c.flush(); err != nil {
@@ -82,8 +101,22 @@ func (s *Syncer) exchangePlans(c *frameConn, ns string, from libp2ppeer.ID, rece
 	if err != nil {
 		return fail(err)
 	}
-	if peerDeclined, err = wire.UnmarshalPlan(p); err != nil {
+	peer, err := wire.UnmarshalPlan(p)
+	if err != nil {
 		return fail(protocolErr("%w", err))
 	}
-	return release, declined, peerDeclined, nil
+	pl.peerDeclined = peer.Decline
+	if !peer.Sending && release != nil {
+		release() // nothing to receive: free the lock for another round
+		release = nil
+	}
+	pl.release = release
+	if pl.declined && peer.Sending {
+		pl.deferred = true
+		s.deferPeer(ns, from)
+	}
+	if pl.peerDeclined && sending {
+		pl.deferred = true
+	}
+	return pl, nil
 }

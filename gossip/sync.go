@@ -678,21 +678,21 @@ func (s *Syncer) syncNamespace(ctx context.Context, c *frameConn, from libp2ppee
 	ss := sess.Stats()
 	st.RoundTrips = (ss.MessagesSent + ss.MessagesReceived + 1) / 2
 	pf.setHeld(out.Held)
-	release, declined, peerDeclined, err := s.exchangePlans(c, ns, from, len(out.Receive) > 0)
+	pl, err := s.exchangePlans(c, ns, from, len(out.Send) > 0 || len(out.Stream) > 0)
 	if err != nil {
 		return err
 	}
-	if release != nil {
-		defer release()
+	if pl.release != nil {
+		defer pl.release()
 	}
-	if peerDeclined {
+	if pl.peerDeclined {
 		out.Send, out.Stream = nil, nil // the peer receives this namespace from another peer now
 	}
-	if declined {
+	if pl.declined {
 		out.Receive = nil
 	}
-	st.Deferred = declined || peerDeclined
-	locked := release != nil
+	st.Deferred = pl.deferred
+	locked := pl.release != nil
 	if initiator {
 		if err := s.sendStates(c, ns, out, st, pf); err != nil {
 			return err

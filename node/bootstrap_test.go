@@ -108,9 +108,23 @@ func joinAll(c *nodetest.Cluster) {
 	}
 }
 
+// TestBootstrapDownloadsOnce joins a new peer to bootEstab established
+// ones: empty, and holding one key of its own (as a peer that received a
+// push before its first round: the peers then stream to it after an item
+// list, which the lister is not told about).
 func TestBootstrapDownloadsOnce(t *testing.T) {
+	t.Run("empty", func(t *testing.T) { testBootstrapDownloadsOnce(t, false) })
+	t.Run("one key", func(t *testing.T) { testBootstrapDownloadsOnce(t, true) })
+}
+
+func testBootstrapDownloadsOnce(t *testing.T, ownKey bool) {
 	c := bootCluster(t)
 	size, keys := storeBytes(t, c.Node(0))
+	if ownKey {
+		if err := c.Node(bootEstab).FillForTest(node.DefaultNamespace, [][]byte{[]byte("own")}, [][]byte{[]byte("v")}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	joinAll(c)
 	var maxKeys uint64
 	testutil.Eventually(t, "the new peer converges", func() bool {

@@ -17,9 +17,11 @@ import "google.golang.org/protobuf/encoding/protowire"
 //
 //	message Plan {
 //	  bool decline = 1; // send me no states of this namespace in this round
+//	  bool sending = 2; // I have states of this namespace to send you
 //	}
 //
-// A side reads the peer's plan before it sends its states. A peer of an
+// Both sides write their plan before reading the peer's (no round trip is
+// added), and read it before sending states. A peer of an
 // older version skips field 4 and sends no plan; the sides then exchange
 // states as before.
 
@@ -57,37 +59,53 @@ func HelloPlans(b []byte) (bool, error) {
 	return plans, nil
 }
 
+// Plan is a FramePlan's payload.
+type Plan struct {
+	Decline bool // send me no states of this namespace in this round
+	Sending bool // I have states of this namespace to send you
+}
+
 // AppendPlan appends the payload of a FramePlan.
-func AppendPlan(b []byte, decline bool) []byte {
-	if !decline {
-		return b
+func AppendPlan(b []byte, p Plan) []byte {
+	if p.Decline {
+		b = protowire.AppendTag(b, 1, protowire.VarintType)
+		b = protowire.AppendVarint(b, 1)
 	}
-	b = protowire.AppendTag(b, 1, protowire.VarintType)
-	return protowire.AppendVarint(b, 1)
+	if p.Sending {
+		b = protowire.AppendTag(b, 2, protowire.VarintType)
+		b = protowire.AppendVarint(b, 1)
+	}
+	return b
 }
 
 // UnmarshalPlan decodes a FramePlan payload, skipping unknown fields.
 // Errors wrap ErrMalformed.
-func UnmarshalPlan(b []byte) (decline bool, err error) {
+func UnmarshalPlan(b []byte) (Plan, error) {
+	var p Plan
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return false, malformed("plan: bad tag: %v", protowire.ParseError(n))
+			return Plan{}, malformed("plan: bad tag: %v", protowire.ParseError(n))
 		}
 		b = b[n:]
-		if num == 1 && typ == protowire.VarintType {
+		if (num == 1 || num == 2) && typ == protowire.VarintType {
 			v, n := protowire.ConsumeVarint(b)
 			if n < 0 {
-				return false, malformed("plan: decline: %v", protowire.ParseError(n))
+				return Plan{}, malformed("plan: field %d: %v", num, protowire.ParseError(n))
 			}
-			decline, b = v != 0, b[n:]
+			if num == 1 {
+				p.Decline = v != 0
+			} else {
+				p.Sending = v != 0
+			}
+			b = b[n:]
 			continue
 		}
 		n = protowire.ConsumeFieldValue(num, typ, b)
 		if n < 0 {
-			return false, malformed("plan: field %d: %v", num, protowire.ParseError(n))
+			return Plan{}, malformed("plan: field %d: %v", num, protowire.ParseError(n))
 		}
 		b = b[n:]
 	}
-	return decline, nil
+	return p, nil
 }

@@ -20,10 +20,10 @@ func TestHelloPlans(t *testing.T) {
 }
 
 func TestPlan(t *testing.T) {
-	for _, decline := range []bool{false, true} {
-		got, err := UnmarshalPlan(AppendPlan(nil, decline))
-		if err != nil || got != decline {
-			t.Fatalf("round trip of %v = %v, %v", decline, got, err)
+	for _, p := range []Plan{{}, {Decline: true}, {Sending: true}, {Decline: true, Sending: true}} {
+		got, err := UnmarshalPlan(AppendPlan(nil, p))
+		if err != nil || got != p {
+			t.Fatalf("round trip of %+v = %+v, %v", p, got, err)
 		}
 	}
 	if _, err := UnmarshalPlan([]byte{0x08}); err == nil {
