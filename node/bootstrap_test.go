@@ -16,8 +16,8 @@ import (
 // what it still misses.
 
 const (
-	bootKeys      = 600
-	bootValueSize = 16 << 10
+	bootKeys      = 400
+	bootValueSize = 8 << 10
 	bootEstab     = 3 // established peers; the new peer is node bootEstab
 	bootMaxRatio  = 1.1
 )
@@ -54,13 +54,18 @@ func storeBytes(tb testing.TB, n *node.Node) (bytes int64, keys int) {
 	return bytes, keys
 }
 
-// bootCluster starts bootEstab+1 unconnected nodes (on disk, so that the
-// new one keeps what it received across a restart, with small chunks),
+// bootCluster starts bootEstab+1 unconnected nodes (with small chunks; on
+// disk if asked, so that the new one keeps what it received across a
+// restart),
 // fills node 0 with bootKeys values, connects the established peers and
 // waits until they hold identical replicas.
-func bootCluster(t *testing.T) *nodetest.Cluster {
-	c := nodetest.NewCluster(t, bootEstab+1, nodetest.Unconnected(), nodetest.OnDisk(),
-		nodetest.Configure(func(_ int, cfg *node.Config) { cfg.AntiEntropy.ChunkBytes = 64 << 10 }))
+func bootCluster(t *testing.T, onDisk bool) *nodetest.Cluster {
+	opts := []nodetest.Option{nodetest.Unconnected(),
+		nodetest.Configure(func(_ int, cfg *node.Config) { cfg.AntiEntropy.ChunkBytes = 32 << 10 })}
+	if onDisk {
+		opts = append(opts, nodetest.OnDisk())
+	}
+	c := nodetest.NewCluster(t, bootEstab+1, opts...)
 	rng := rand.New(rand.NewPCG(10, 3))
 	keys, values := make([][]byte, bootKeys), make([][]byte, bootKeys)
 	for i := range keys {
@@ -118,7 +123,7 @@ func TestBootstrapDownloadsOnce(t *testing.T) {
 }
 
 func testBootstrapDownloadsOnce(t *testing.T, ownKey bool) {
-	c := bootCluster(t)
+	c := bootCluster(t, false)
 	size, keys := storeBytes(t, c.Node(0))
 	if ownKey {
 		if err := c.Node(bootEstab).FillForTest(node.DefaultNamespace, [][]byte{[]byte("own")}, [][]byte{[]byte("v")}); err != nil {
@@ -147,7 +152,7 @@ func testBootstrapDownloadsOnce(t *testing.T, ownKey bool) {
 }
 
 func TestBootstrapResumesAfterStop(t *testing.T) {
-	c := bootCluster(t)
+	c := bootCluster(t, true)
 	size, keys := storeBytes(t, c.Node(0))
 	slow := func() error { time.Sleep(20 * time.Millisecond); return nil } // a slow link or disk
 	c.Node(bootEstab).SetBeforeSyncApplyForTest(slow)
