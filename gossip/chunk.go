@@ -12,7 +12,8 @@ const maxWarnedStates = 4096
 // hello returns this side's hello payload: the namespaces it holds and the
 // largest states frame it reads.
 func (s *Syncer) hello(namespaces []string) []byte {
-	return wire.AppendHelloStatesLimit(wire.AppendHello(nil, namespaces), wire.StatesFrameLimit(s.cfg.MaxValueSize))
+	b := wire.AppendHelloStatesLimit(wire.AppendHello(nil, namespaces), wire.StatesFrameLimit(s.cfg.MaxValueSize))
+	return wire.AppendHelloPlans(b)
 }
 
 // chunker packs the states of one namespace into states frames of about

@@ -41,4 +41,19 @@
 //
 // Entering and leaving pull-first is logged at info level, and
 // Progress.PullFirst and Progress.Synced show the state.
+//
+// # Bulk transfer once (bootstrap)
+//
+// A peer receives the states of a namespace from one peer at a time, so a
+// new peer connected to many peers downloads the store once, and a peer
+// stopped mid-bootstrap resumes with what it still lacks (chunks commit as
+// they arrive). After a namespace's reconciliation, each side takes the
+// namespace's receiving lock if it is free and sends a plan (hello field 4,
+// wire.FramePlan): it declines the peer's states if another round holds the
+// lock, and says whether it has states to send. A declined peer sends no
+// state of the namespace in that round (states still flow the other way),
+// the namespace is deferred (NamespaceStats.Deferred: not clean, no synced
+// mark, no stale drop), and the peer is triggered once the lock is released.
+// Progress shows the counts of the round holding the lock, so each key is
+// counted once. See bulk.go.
 package gossip

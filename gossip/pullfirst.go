@@ -270,6 +270,11 @@ func (s *Syncer) reconcileNamespace(ctx context.Context, c *frameConn, from libp
 	if err := s.syncNamespace(ctx, c, from, ns, initiator, st, pf); err != nil {
 		return err
 	}
+	if st.Deferred {
+		// Streams were declined one way: this round did not pull all the
+		// peer has (no mark, no stale drop) or did not push all of ours.
+		return nil
+	}
 	mark, ok := peerMarks[ns]
 	n, err := s.fresh.done(ns, from, mark, ok, pf)
 	st.StaleDropped = n

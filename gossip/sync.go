@@ -212,10 +212,15 @@ type NamespaceStats struct {
 	Repaired       int // received states that changed local state
 	Rejected       int // received states refused (clock drift)
 	StaleDropped   int // own states dropped as stale after pulling first (see the package doc)
+	// Deferred: a side declined the other's states, because another round
+	// was already streaming the namespace to it (bulk.go).
+	Deferred bool
 }
 
 // Clean reports whether the namespace was identical on both sides.
-func (s NamespaceStats) Clean() bool { return s.StatesSent == 0 && s.StatesReceived == 0 }
+func (s NamespaceStats) Clean() bool {
+	return s.StatesSent == 0 && s.StatesReceived == 0 && !s.Deferred
+}
 
 // RoundStats describes one anti-entropy round with one peer.
 type RoundStats struct {
@@ -274,12 +279,17 @@ type Syncer struct {
 
 	mu struct {
 		sync.Mutex
-		rng       *rand.Rand
-		progress  map[string]*Progress
-		warned    map[string]struct{}        // ns "\x00" key of states warned about (warnTooLarge)
-		triggered map[libp2ppeer.ID]struct{} // peers queued in triggers
-		started   bool
-		closed    bool
+		rng      *rand.Rand
+		progress map[string]*Progress
+		// progressOwner is, per namespace, the round whose counts Progress
+		// shows (a token of receiveStates): the one holding the receiving
+		// lock, else the latest to start receiving.
+		progressOwner map[string]*int
+		receiving     map[string]*bulkLock       // receiving locks (bulk.go)
+		warned        map[string]struct{}        // ns "\x00" key of states warned about (warnTooLarge)
+		triggered     map[libp2ppeer.ID]struct{} // peers queued in triggers
+		started       bool
+		closed        bool
 	}
 }
 
@@ -301,6 +311,8 @@ func NewSyncer(h host.Host, store Store, apply Applier, cfg SyncConfig) (*Syncer
 	seed := cfg.seed(h.ID())
 	s.mu.rng = rand.New(rand.NewPCG(seed, seed>>1|1))
 	s.mu.progress = make(map[string]*Progress)
+	s.mu.progressOwner = make(map[string]*int)
+	s.mu.receiving = make(map[string]*bulkLock)
 	s.mu.warned = make(map[string]struct{})
 	s.mu.triggered = make(map[libp2ppeer.ID]struct{})
 	h.SetStreamHandler(s.proto, s.serve)
@@ -571,6 +583,9 @@ func (s *Syncer) round(ctx context.Context, str stream, stats *RoundStats) (err 
 	if err != nil {
 		return protocolErr("%w", err)
 	}
+	if c.plans, err = wire.HelloPlans(p); err != nil {
+		return protocolErr("%w", err)
+	}
 	if !stats.Initiator {
 		if err = c.write(wire.FrameHello, s.fresh.hello(s.hello(mine))); err == nil {
 			err = c.flush()
@@ -663,13 +678,28 @@ func (s *Syncer) syncNamespace(ctx context.Context, c *frameConn, from libp2ppee
 	ss := sess.Stats()
 	st.RoundTrips = (ss.MessagesSent + ss.MessagesReceived + 1) / 2
 	pf.setHeld(out.Held)
+	pl, err := s.exchangePlans(c, ns, from, len(out.Send) > 0 || len(out.Stream) > 0)
+	if err != nil {
+		return err
+	}
+	if pl.release != nil {
+		defer pl.release()
+	}
+	if pl.peerDeclined {
+		out.Send, out.Stream = nil, nil // the peer receives this namespace from another peer now
+	}
+	if pl.declined {
+		out.Receive = nil
+	}
+	st.Deferred = pl.deferred
+	locked := pl.release != nil
 	if initiator {
 		if err := s.sendStates(c, ns, out, st, pf); err != nil {
 			return err
 		}
-		return s.receiveStates(ctx, c, from, ns, out.Receive, st, pf)
+		return s.receiveStates(ctx, c, from, ns, out.Receive, st, pf, locked)
 	}
-	if err := s.receiveStates(ctx, c, from, ns, out.Receive, st, pf); err != nil {
+	if err := s.receiveStates(ctx, c, from, ns, out.Receive, st, pf, locked); err != nil {
 		return err
 	}
 	return s.sendStates(c, ns, out, st, pf)
@@ -716,18 +746,37 @@ func (s *Syncer) sendStates(c *frameConn, ns string, out reconcile.Outcome, st *
 // receiveStates applies the peer's chunks until wire.FrameEnd. Chunks are
 // committed in order, one at a time, while the next is read and decoded;
 // so an interrupted transfer keeps what was committed and the next round
-// resumes from there. pf, if not nil, records the keys received.
-func (s *Syncer) receiveStates(ctx context.Context, c *frameConn, from libp2ppeer.ID, ns string, spans []reconcile.Span, st *NamespaceStats, pf *pullFirst) error {
+// resumes from there. pf, if not nil, records the keys received. locked
+// tells whether this round holds ns's receiving lock: Progress then shows
+// this round's counts, whatever other rounds receive meanwhile.
+func (s *Syncer) receiveStates(ctx context.Context, c *frameConn, from libp2ppeer.ID, ns string, spans []reconcile.Span, st *NamespaceStats, pf *pullFirst, locked bool) error {
 	var expected uint64
 	for _, sp := range spans {
 		expected += sp.Count
 	}
-	s.updateProgress(ns, func(p *Progress) {
+	tok := new(int)
+	s.mu.Lock()
+	if locked || s.mu.receiving[ns] == nil {
+		s.mu.progressOwner[ns] = tok
+	}
+	s.mu.Unlock()
+	// mine updates ns's progress with f if this round owns it.
+	mine := func(f func(*Progress)) {
+		s.updateProgress(ns, func(p *Progress) {
+			if s.mu.progressOwner[ns] == tok {
+				f(p)
+			}
+		})
+	}
+	mine(func(p *Progress) {
 		*p = Progress{Syncing: true, Peer: from.String(), KeysEstimated: expected, RangesTotal: len(spans), LastRound: p.LastRound, LastRoundClean: p.LastRoundClean}
 	})
 	defer s.updateProgress(ns, func(p *Progress) {
-		p.Syncing = false
-		p.LastRound, p.LastRoundClean = time.Now(), st.StatesReceived == 0 && st.StatesSent == 0
+		if s.mu.progressOwner[ns] == tok {
+			p.Syncing = false
+			delete(s.mu.progressOwner, ns)
+		}
+		p.LastRound, p.LastRoundClean = time.Now(), st.Clean()
 	})
 
 	// One applier goroutine commits chunks in order; the reader hands it
@@ -772,7 +821,7 @@ func (s *Syncer) receiveStates(ctx context.Context, c *frameConn, from libp2ppee
 			if len(p) != 0 {
 				return finish(protocolErr("end frame with payload"))
 			}
-			s.updateProgress(ns, func(p *Progress) { p.RangesDone = p.RangesTotal })
+			mine(func(p *Progress) { p.RangesDone = p.RangesTotal })
 			return finish(nil)
 		case wire.FrameStates:
 		default:
@@ -802,7 +851,7 @@ func (s *Syncer) receiveStates(ctx context.Context, c *frameConn, from libp2ppee
 			d := b.Deltas[len(b.Deltas)-1]
 			last = storage.PlacementHash(d.State.Type(), d.Key)
 		}
-		s.updateProgress(ns, func(p *Progress) {
+		mine(func(p *Progress) {
 			p.KeysReceived += uint64(len(b.Deltas))
 			p.RangesDone = 0
 			for _, sp := range spans {

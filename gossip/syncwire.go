@@ -29,6 +29,8 @@ type frameConn struct {
 	// peerStatesLimit bounds one written, as the peer's hello said.
 	statesLimit, peerStatesLimit int
 	hdr                          []byte // scratch for frame headers
+	// plans is set once both hellos said they speak plans (bulk.go).
+	plans bool
 }
 
 func newFrameConn(rw io.ReadWriter) *frameConn {

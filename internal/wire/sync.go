@@ -52,6 +52,7 @@ const (
 	FrameStates    FrameKind = 3 // a Batch of states, one chunk
 	FrameEnd       FrameKind = 4 // no payload: the sender has sent all its states of the namespace
 	FrameError     FrameKind = 5 // UTF-8 text: the sender gives up
+	FramePlan      FrameKind = 6 // a Plan (AppendPlan), if both hellos set plans (AppendHelloPlans)
 )
 
 // Sync stream limits.

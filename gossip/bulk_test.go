@@ -1,0 +1,68 @@
+package gossip
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/grapevine-kv/grapevine/crdt"
+)
+
+// TestBulkReceivedOnce: while a round holds a namespace's receiving lock,
+// other rounds that would send states of it to this peer are deferred (the
+// peer sends none, either role), states still flow the other way, and the
+// deferred peers are triggered when the lock is released.
+func TestBulkReceivedOnce(t *testing.T) {
+	ps := makeSyncPeers(t, 3)
+	a, b, c := ps[0], ps[1], ps[2]
+	for i := range 300 {
+		put(t, a.db, "default", fmt.Sprint("k", i), "v", 1000)
+		put(t, b.db, "default", fmt.Sprint("k", i), "v", 1000)
+	}
+	put(t, c.db, "default", "only-c", "v", 1000)
+	ctx := context.Background()
+
+	release, ok := c.s.tryReceive("default") // a round with a streams "default" to c
+	if !ok {
+		t.Fatal("receiving lock not free")
+	}
+	for _, initiator := range []bool{true, false} {
+		var st RoundStats
+		var err error
+		if initiator {
+			st, err = c.s.SyncWith(ctx, b.h.ID())
+		} else {
+			st, err = b.s.SyncWith(ctx, c.h.ID())
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns := st.Namespaces[0]
+		if !ns.Deferred || st.Clean() {
+			t.Fatalf("round while c receives (c initiator %v): %+v, want deferred", initiator, ns)
+		}
+		if got := c.db.Summarize("default", 0, ^uint64(0)).Count; got != 1 {
+			t.Fatalf("c received states while another round streams to it: holds %d", got)
+		}
+	}
+	if _, err := b.db.Get("default", crdt.TypeRegister, []byte("only-c")); err != nil {
+		t.Fatalf("c's own state did not reach b in the deferred rounds: %v", err)
+	}
+	release()
+	c.s.mu.Lock()
+	_, triggered := c.s.mu.triggered[b.h.ID()]
+	c.s.mu.Unlock()
+	if !triggered {
+		t.Fatal("the deferred peer was not triggered when the lock was released")
+	}
+	if st, err := c.s.SyncWith(ctx, b.h.ID()); err != nil || st.Namespaces[0].Deferred || st.Namespaces[0].StatesReceived != 300 {
+		t.Fatalf("round after the release: %+v, %v", st, err)
+	}
+	if dbDigest(b.db) != dbDigest(c.db) {
+		t.Fatal("b and c differ after the round that followed the release")
+	}
+	p := c.s.Progress()["default"]
+	if p.KeysReceived != 300 {
+		t.Fatalf("progress = %+v, want 300 keys received", p)
+	}
+}
