@@ -111,10 +111,14 @@ func TestRejoinAfterGraceDoesNotResurrect(t *testing.T) {
 		}
 	}
 
+	// Node 1 comes back cut off, so the copy it kept can be seen before it
+	// meets anyone; then the partition heals.
+	c.Partition(1)
 	b := c.Restart(1)
 	if !present(b, "doomed") {
 		t.Fatal("node 1 lost its copy before rejoining: the test shows nothing")
 	}
+	c.Heal()
 	testutil.Eventually(t, "node 1 up to date and converged", func() bool {
 		_, pullFirst := b.SyncedForTest(node.DefaultNamespace)
 		return !pullFirst && absent(t, b, "doomed") && c.Converged()
