@@ -3,10 +3,10 @@ package storage
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/grapevine-kv/grapevine/internal/testutil"
 	"io"
 	"io/fs"
 	"os"
@@ -121,44 +121,6 @@ func scanFile(path string, needles []string, hit func(string)) error {
 	}
 }
 
-// dirSnapshot maps every file under dir to its size and SHA-256.
-func dirSnapshot(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	snap := map[string]string{}
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		snap[rel] = fmt.Sprintf("%d bytes, sha256 %x", len(b), sha256.Sum256(b))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return snap
-}
-
-func sameSnapshot(t *testing.T, when string, before, after map[string]string) {
-	t.Helper()
-	for name, b := range before {
-		if a, ok := after[name]; !ok {
-			t.Errorf("%s: %s was removed", when, name)
-		} else if a != b {
-			t.Errorf("%s: %s changed: %s, was %s", when, name, a, b)
-		}
-	}
-	for name := range after {
-		if _, ok := before[name]; !ok {
-			t.Errorf("%s: %s was created", when, name)
-		}
-	}
-}
-
 func testKey(t *testing.T, n int) []byte {
 	k := make([]byte, n)
 	if _, err := rand.Read(k); err != nil {
@@ -205,7 +167,7 @@ func TestEncryptionAtRest(t *testing.T) {
 				t.Errorf("no key registry: %v", err)
 			}
 
-			before := dirSnapshot(t, dir)
+			before := testutil.DirSnapshot(t, dir)
 			wrong := testKey(t, n)
 			for _, k := range []struct {
 				name   string
@@ -225,7 +187,7 @@ func TestEncryptionAtRest(t *testing.T) {
 				if bytes.Contains([]byte(err.Error()), key) || bytes.Contains([]byte(err.Error()), []byte(hex.EncodeToString(key))) {
 					t.Errorf("%s: the error shows the key", k.name)
 				}
-				sameSnapshot(t, k.name, before, dirSnapshot(t, dir))
+				testutil.SameSnapshot(t, k.name, before, testutil.DirSnapshot(t, dir))
 			}
 
 			db, err = Open(dir, opts)
@@ -280,7 +242,7 @@ func TestNoEncryptionControl(t *testing.T) {
 		t.Errorf("without encryption, no canary is in any file after Close")
 	}
 
-	before := dirSnapshot(t, dir)
+	before := testutil.DirSnapshot(t, dir)
 	opts.EncryptionKey = testKey(t, 32)
 	db, err = Open(dir, opts)
 	if err == nil {
@@ -290,7 +252,7 @@ func TestNoEncryptionControl(t *testing.T) {
 	if !errors.Is(err, ErrEncryptionKeyMismatch) || !strings.Contains(err.Error(), "written without encryption") {
 		t.Errorf("Open with a key: %v, want ErrEncryptionKeyMismatch (written without encryption)", err)
 	}
-	sameSnapshot(t, "open a plaintext directory with a key", before, dirSnapshot(t, dir))
+	testutil.SameSnapshot(t, "open a plaintext directory with a key", before, testutil.DirSnapshot(t, dir))
 }
 
 func TestEncryptionConfig(t *testing.T) {
@@ -348,7 +310,7 @@ func TestChangeEncryptionKey(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	before := dirSnapshot(t, dir)
+	before := testutil.DirSnapshot(t, dir)
 	if err := ChangeEncryptionKey(dir, newKey, oldKey); !errors.Is(err, ErrEncryptionKeyMismatch) {
 		t.Errorf("change with a wrong old key: %v, want ErrEncryptionKeyMismatch", err)
 	}
@@ -358,7 +320,7 @@ func TestChangeEncryptionKey(t *testing.T) {
 	if err := ChangeEncryptionKey(dir, oldKey, make([]byte, 20)); err == nil || !strings.Contains(err.Error(), "20 bytes") {
 		t.Errorf("a 20-byte new key: %v, want refused", err)
 	}
-	sameSnapshot(t, "refused key changes", before, dirSnapshot(t, dir))
+	testutil.SameSnapshot(t, "refused key changes", before, testutil.DirSnapshot(t, dir))
 
 	if err := ChangeEncryptionKey(dir, oldKey, newKey); err != nil {
 		t.Fatalf("ChangeEncryptionKey: %v", err)

@@ -3,9 +3,8 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
+	"github.com/grapevine-kv/grapevine/internal/testutil"
 	"io"
 	"io/fs"
 	"os"
@@ -79,7 +78,7 @@ func TestEncryptionEndToEnd(t *testing.T) {
 	if err := os.WriteFile(shortKey, []byte(hexKey[:40]+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	before := treeHashes(t, data)
+	before := testutil.DirSnapshot(t, data)
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -114,7 +113,7 @@ func TestEncryptionEndToEnd(t *testing.T) {
 			t.Errorf("%s: stderr shows the key", tc.name)
 		}
 		t.Logf("%s, as the user sees it:\n%s", tc.name, lastLine(stderr))
-		sameTree(t, tc.name, before, treeHashes(t, data))
+		testutil.SameSnapshot(t, tc.name, before, testutil.DirSnapshot(t, data))
 	}
 
 	// rekey: the old key stops working, the new one serves the data.
@@ -218,48 +217,4 @@ func filesWith(t *testing.T, dir, needle string) []string {
 		t.Fatal(err)
 	}
 	return found
-}
-
-// treeHashes maps every file under dir to its size and SHA-256.
-func treeHashes(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	m := map[string]string{}
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		h := sha256.New()
-		n, err := io.Copy(h, f)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		m[rel] = fmt.Sprintf("%d bytes, sha256 %x", n, h.Sum(nil))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-func sameTree(t *testing.T, when string, before, after map[string]string) {
-	t.Helper()
-	for name, b := range before {
-		if a, ok := after[name]; !ok {
-			t.Errorf("%s: %s was removed", when, name)
-		} else if a != b {
-			t.Errorf("%s: %s changed: %s, was %s", when, name, a, b)
-		}
-	}
-	for name := range after {
-		if _, ok := before[name]; !ok {
-			t.Errorf("%s: %s was created", when, name)
-		}
-	}
 }

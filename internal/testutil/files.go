@@ -1,0 +1,60 @@
+package testutil
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// DirSnapshot maps every file under dir (by path relative to dir) to its
+// size and SHA-256, read in a stream (a Badger value log may be a large
+// sparse file). Compare two with SameSnapshot.
+func DirSnapshot(tb testing.TB, dir string) map[string]string {
+	tb.Helper()
+	m := map[string]string{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		h := sha256.New()
+		n, err := io.Copy(h, f)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		m[rel] = fmt.Sprintf("%d bytes, sha256 %x", n, h.Sum(nil))
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
+// SameSnapshot fails the test, naming each file, if after differs from
+// before: a file removed, created or changed. when says what happened in
+// between.
+func SameSnapshot(tb testing.TB, when string, before, after map[string]string) {
+	tb.Helper()
+	for name, b := range before {
+		if a, ok := after[name]; !ok {
+			tb.Errorf("%s: %s was removed", when, name)
+		} else if a != b {
+			tb.Errorf("%s: %s changed: %s, was %s", when, name, a, b)
+		}
+	}
+	for name := range after {
+		if _, ok := before[name]; !ok {
+			tb.Errorf("%s: %s was created", when, name)
+		}
+	}
+}
