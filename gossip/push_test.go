@@ -168,26 +168,8 @@ func TestValidatorRejects(t *testing.T) {
 	pushes, inboxes, mn := makePushes(t, 2, cfg)
 
 	// A rogue peer publishes raw bytes on the topic with a plain GossipSub.
-	rogueHost, err := mn.GenPeer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mn.LinkAll(); err != nil {
-		t.Fatal(err)
-	}
-	if err := mn.ConnectAllButSelf(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ps, err := pubsub.NewGossipSub(ctx, rogueHost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	topic, err := ps.Join(TopicName("test", "default"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx := t.Context()
+	topic := rogueTopic(t, mn, TopicName("test", "default"))
 	defer topic.Close()
 	testutil.Eventually(t, "rogue sees topic peers", func() bool { return len(topic.ListPeers()) == 2 })
 
@@ -257,26 +239,8 @@ func TestAnnouncements(t *testing.T) {
 		testutil.Eventually(t, "announced batch", func() bool { return inboxes[i].has("fresh", "first") })
 	}
 
-	rogueHost, err := mn.GenPeer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mn.LinkAll(); err != nil {
-		t.Fatal(err)
-	}
-	if err := mn.ConnectAllButSelf(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ps, err := pubsub.NewGossipSub(ctx, rogueHost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	topic, err := ps.Join(wire.NamespacesTopic(testNetwork))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx := t.Context()
+	topic := rogueTopic(t, mn, wire.NamespacesTopic(testNetwork))
 	defer topic.Close()
 	testutil.Eventually(t, "rogue sees topic peers", func() bool { return len(topic.ListPeers()) == 3 })
 	farFuture := crdt.Register{Time: crdt.NewTimestamp(time.Now().Add(time.Hour).UnixMilli(), 0), Origin: "o", Value: []byte("x")}
@@ -311,4 +275,29 @@ func TestAnnouncements(t *testing.T) {
 	if _, err := pushes[0].checkAnnouncement(make([]byte, cfg.MaxMessageBytes+1)); !errors.Is(err, wire.ErrMalformed) {
 		t.Errorf("oversized announcement: err = %v, want ErrMalformed", err)
 	}
+}
+
+// rogueTopic adds a plain GossipSub peer to mn, connects it to every peer
+// and joins topic with it, for tests that publish raw bytes.
+func rogueTopic(t *testing.T, mn mocknet.Mocknet, topic string) *pubsub.Topic {
+	t.Helper()
+	h, err := mn.GenPeer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mn.LinkAll(); err != nil {
+		t.Fatal(err)
+	}
+	if err := mn.ConnectAllButSelf(); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := pubsub.NewGossipSub(t.Context(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := ps.Join(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tp
 }

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/grapevine-kv/grapevine/internal/testutil"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,62 +63,6 @@ func (c canaries) check(t *testing.T, db *DB) {
 	}
 }
 
-// filesContaining returns, for each needle, the files under dir that
-// contain it; it fails the test if dir holds no file at all.
-func filesContaining(t *testing.T, dir string, needles ...string) map[string][]string {
-	t.Helper()
-	found := map[string][]string{}
-	files := 0
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		files++
-		return scanFile(path, needles, func(n string) { found[n] = append(found[n], filepath.Base(path)) })
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if files == 0 {
-		t.Fatalf("no file under %s", dir)
-	}
-	return found
-}
-
-// scanFile calls hit for each needle found in the file at path. It reads
-// in chunks: an open value log is a sparse file of 2 GB.
-func scanFile(path string, needles []string, hit func(string)) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	overlap := 0
-	for _, n := range needles {
-		overlap = max(overlap, len(n)-1)
-	}
-	seen := map[string]bool{}
-	buf := make([]byte, overlap+1<<20)
-	kept := 0 // bytes carried over from the previous chunk
-	for {
-		m, err := io.ReadFull(f, buf[kept:])
-		chunk := buf[:kept+m]
-		for _, n := range needles {
-			if !seen[n] && bytes.Contains(chunk, []byte(n)) {
-				seen[n] = true
-				hit(n)
-			}
-		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		kept = copy(buf, chunk[len(chunk)-min(overlap, len(chunk)):])
-	}
-}
-
 func testKey(t *testing.T, n int) []byte {
 	k := make([]byte, n)
 	if _, err := rand.Read(k); err != nil {
@@ -153,14 +95,14 @@ func TestEncryptionAtRest(t *testing.T) {
 			c.write(t, db)
 			c.check(t, db)
 			if n == 32 { // reading the open 2 GB sparse value log takes seconds: once
-				if f := filesContaining(t, dir, c.strings()...); len(f) > 0 {
+				if f := testutil.FilesContaining(t, dir, c.strings()...); len(f) > 0 {
 					t.Errorf("after a synced write, plaintext on disk: %v", f)
 				}
 			}
 			if err := db.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if f := filesContaining(t, dir, c.strings()...); len(f) > 0 {
+			if f := testutil.FilesContaining(t, dir, c.strings()...); len(f) > 0 {
 				t.Errorf("after Close, plaintext on disk: %v", f)
 			}
 			if _, err := os.Stat(filepath.Join(dir, "KEYREGISTRY")); err != nil {
@@ -198,7 +140,7 @@ func TestEncryptionAtRest(t *testing.T) {
 			if err := db.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if f := filesContaining(t, dir, c.strings()...); len(f) > 0 {
+			if f := testutil.FilesContaining(t, dir, c.strings()...); len(f) > 0 {
 				t.Errorf("after reopening, plaintext on disk: %v", f)
 			}
 		})
@@ -217,7 +159,7 @@ func TestNoEncryptionControl(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.write(t, db)
-	f := filesContaining(t, dir, c.strings()...)
+	f := testutil.FilesContaining(t, dir, c.strings()...)
 	for _, s := range c.strings() {
 		if len(f[s]) == 0 {
 			t.Errorf("without encryption, %q is in no file after a synced write", s)
@@ -231,7 +173,7 @@ func TestNoEncryptionControl(t *testing.T) {
 	// a random run may happen to compress; the one inside the 2 MiB value
 	// stays in the value log as written. One found shows the scan of closed
 	// files is not blind.
-	f = filesContaining(t, dir, c.strings()...)
+	f = testutil.FilesContaining(t, dir, c.strings()...)
 	found := 0
 	for _, s := range c.strings() {
 		if len(f[s]) > 0 {
@@ -341,7 +283,7 @@ func TestChangeEncryptionKey(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if f := filesContaining(t, dir, append(c.strings(), "written after the change")...); len(f) > 0 {
+	if f := testutil.FilesContaining(t, dir, append(c.strings(), "written after the change")...); len(f) > 0 {
 		t.Errorf("plaintext on disk: %v", f)
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"github.com/grapevine-kv/grapevine/internal/testutil"
-	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,11 +50,11 @@ func TestEncryptionEndToEnd(t *testing.T) {
 	if got := d.mustCLI("get", "secret"); got != canary {
 		t.Fatalf("get secret = %q", got)
 	}
-	if f := filesWith(t, data, canary); len(f) > 0 {
+	if f := testutil.FilesContaining(t, data, canary)[canary]; len(f) > 0 {
 		t.Errorf("the canary is in plaintext on disk while the daemon runs: %v", f)
 	}
 	d.stop()
-	if f := filesWith(t, data, canary); len(f) > 0 {
+	if f := testutil.FilesContaining(t, data, canary)[canary]; len(f) > 0 {
 		t.Errorf("the canary is in plaintext on disk after the daemon stopped: %v", f)
 	}
 	if strings.Contains(d.log.String(), hexKey) {
@@ -142,7 +140,7 @@ func TestEncryptionEndToEnd(t *testing.T) {
 		t.Errorf("rekey succeeded on a running peer: %s", out)
 	}
 	d.stop()
-	if f := filesWith(t, data, canary); len(f) > 0 {
+	if f := testutil.FilesContaining(t, data, canary)[canary]; len(f) > 0 {
 		t.Errorf("the canary is in plaintext on disk after rekey: %v", f)
 	}
 }
@@ -179,42 +177,4 @@ func runFailingDaemon(t *testing.T, bin, data string, extra ...string) (int, str
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
-}
-
-// filesWith lists the files under dir that contain needle, reading in
-// chunks (an open value log is a sparse file of 2 GB).
-func filesWith(t *testing.T, dir, needle string) []string {
-	t.Helper()
-	var found []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		buf := make([]byte, len(needle)-1+1<<20)
-		kept := 0
-		for {
-			n, err := io.ReadFull(f, buf[kept:])
-			chunk := buf[:kept+n]
-			if bytes.Contains(chunk, []byte(needle)) {
-				found = append(found, path)
-				return nil
-			}
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			kept = copy(buf, chunk[len(chunk)-min(len(needle)-1, len(chunk)):])
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return found
 }

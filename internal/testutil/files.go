@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -56,5 +57,61 @@ func SameSnapshot(tb testing.TB, when string, before, after map[string]string) {
 		if _, ok := before[name]; !ok {
 			tb.Errorf("%s: %s was created", when, name)
 		}
+	}
+}
+
+// FilesContaining returns, for each needle, the files under dir that
+// contain it; it fails the test if dir holds no file at all.
+func FilesContaining(tb testing.TB, dir string, needles ...string) map[string][]string {
+	tb.Helper()
+	found := map[string][]string{}
+	files := 0
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		files++
+		return scanFile(path, needles, func(n string) { found[n] = append(found[n], filepath.Base(path)) })
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if files == 0 {
+		tb.Fatalf("no file under %s", dir)
+	}
+	return found
+}
+
+// scanFile calls hit for each needle found in the file at path. It reads
+// in chunks: an open value log is a sparse file of 2 GB.
+func scanFile(path string, needles []string, hit func(string)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	overlap := 0
+	for _, n := range needles {
+		overlap = max(overlap, len(n)-1)
+	}
+	seen := map[string]bool{}
+	buf := make([]byte, overlap+1<<20)
+	kept := 0 // bytes carried over from the previous chunk
+	for {
+		m, err := io.ReadFull(f, buf[kept:])
+		chunk := buf[:kept+m]
+		for _, n := range needles {
+			if !seen[n] && bytes.Contains(chunk, []byte(n)) {
+				seen[n] = true
+				hit(n)
+			}
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		kept = copy(buf, chunk[len(chunk)-min(overlap, len(chunk)):])
 	}
 }
