@@ -25,6 +25,16 @@ import (
 // over: usually nothing. A side keeps the lock while it receives, and
 // releases it at once if the peer sends nothing.
 //
+// A plan is as old as the reconciliation it follows: the peer's outcome
+// was computed from this side's index as it was when the namespace's
+// reconciliation began. If another round received states of the
+// namespace meanwhile (it held the lock and released it before this plan),
+// that outcome lists states this side now holds, and taking the lock would
+// receive them twice. So each namespace counts the receives completed
+// under its lock (its generation); a round notes the generation before it
+// reads its index, and declines (and defers the peer, which is triggered
+// at once) if the generation moved: the next round reconciles afresh.
+//
 // Rounds with a peer of an older version (no field 4) exchange no plan and
 // take no lock.
 
@@ -33,25 +43,50 @@ type bulkLock struct {
 	deferred map[libp2ppeer.ID]struct{} // peers whose states were declined meanwhile
 }
 
-// tryReceive takes ns's receiving lock. It returns the release function, or
-// false if another round holds the lock. Release triggers the peers deferred
-// meanwhile (deferPeer).
-func (s *Syncer) tryReceive(ns string) (release func(), ok bool) {
+// bulkGeneration returns ns's generation: how many rounds have released
+// its receiving lock after receiving. A round notes it before it reads its
+// index (see tryReceive).
+func (s *Syncer) bulkGeneration(ns string) uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mu.receiving[ns] != nil {
+	return s.mu.generation[ns]
+}
+
+// receiving is a held receiving lock.
+type receiving struct {
+	s    *Syncer
+	ns   string
+	lock *bulkLock
+}
+
+// tryReceive takes ns's receiving lock for a round that read its index at
+// generation gen. It fails if another round holds the lock, or has
+// received states of ns since gen (the round's reconciliation is stale).
+func (s *Syncer) tryReceive(ns string, gen uint64) (*receiving, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.receiving[ns] != nil || s.mu.generation[ns] != gen {
 		return nil, false
 	}
 	l := &bulkLock{deferred: make(map[libp2ppeer.ID]struct{})}
 	s.mu.receiving[ns] = l
-	return func() {
-		s.mu.Lock()
-		delete(s.mu.receiving, ns)
-		s.mu.Unlock()
-		for p := range l.deferred {
-			s.Trigger(p)
-		}
-	}, true
+	return &receiving{s: s, ns: ns, lock: l}, true
+}
+
+// release frees the lock; received tells whether the round may have
+// received states under it (then ns's generation moves on). It triggers
+// the peers deferred meanwhile (deferPeer).
+func (r *receiving) release(received bool) {
+	s := r.s
+	s.mu.Lock()
+	delete(s.mu.receiving, r.ns)
+	if received {
+		s.mu.generation[r.ns]++
+	}
+	s.mu.Unlock()
+	for p := range r.lock.deferred {
+		s.Trigger(p)
+	}
 }
 
 // deferPeer asks for a round with p once ns's receiving lock is released
@@ -69,25 +104,26 @@ func (s *Syncer) deferPeer(ns string, p libp2ppeer.ID) {
 
 // plans is the outcome of a namespace's plan exchange.
 type plans struct {
-	release      func() // releases the receiving lock; nil if not held
-	declined     bool   // this side declined the peer's states
-	peerDeclined bool   // the peer declined this side's states
-	deferred     bool   // states that were to flow one way were declined
+	lock         *receiving // the receiving lock, if held: release(true) when done
+	declined     bool       // this side declined the peer's states
+	peerDeclined bool       // the peer declined this side's states
+	deferred     bool       // states that were to flow one way were declined
 }
 
 // exchangePlans sends this side's plan of ns and reads the peer's, if both
-// sides speak plans (c.plans); sending tells whether this side has states
-// to send. On error the lock is released.
-func (s *Syncer) exchangePlans(c *frameConn, ns string, from libp2ppeer.ID, sending bool) (plans, error) {
+// sides speak plans (c.plans); gen is ns's generation noted before the
+// reconciliation read the index, and sending tells whether this side has
+// states to send. On error the lock is released.
+func (s *Syncer) exchangePlans(c *frameConn, ns string, from libp2ppeer.ID, gen uint64, sending bool) (plans, error) {
 	var pl plans
 	if !c.plans {
 		return pl, nil
 	}
-	release, ok := s.tryReceive(ns)
+	lock, ok := s.tryReceive(ns, gen)
 	pl.declined = !ok
 	fail := func(err error) (plans, error) {
-		if release != nil {
-			release()
+		if lock != nil {
+			lock.release(false)
 		}
 		return plans{}, err
 	}
@@ -106,11 +142,11 @@ func (s *Syncer) exchangePlans(c *frameConn, ns string, from libp2ppeer.ID, send
 		return fail(protocolErr("%w", err))
 	}
 	pl.peerDeclined = peer.Decline
-	if !peer.Sending && release != nil {
-		release() // nothing to receive: free the lock for another round
-		release = nil
+	if !peer.Sending && lock != nil {
+		lock.release(false) // nothing to receive: free the lock for another round
+		lock = nil
 	}
-	pl.release = release
+	pl.lock = lock
 	if pl.declined && peer.Sending {
 		pl.deferred = true
 		s.deferPeer(ns, from)

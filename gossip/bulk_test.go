@@ -3,6 +3,7 @@ package gossip
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/grapevine-kv/grapevine/crdt"
@@ -22,7 +23,7 @@ func TestBulkReceivedOnce(t *testing.T) {
 	put(t, c.db, "default", "only-c", "v", 1000)
 	ctx := context.Background()
 
-	release, ok := c.s.tryReceive("default") // a round with a streams "default" to c
+	lock, ok := c.s.tryReceive("default", c.s.bulkGeneration("default")) // a round with a streams "default" to c
 	if !ok {
 		t.Fatal("receiving lock not free")
 	}
@@ -48,7 +49,7 @@ func TestBulkReceivedOnce(t *testing.T) {
 	if _, err := b.db.Get("default", crdt.TypeRegister, []byte("only-c")); err != nil {
 		t.Fatalf("c's own state did not reach b in the deferred rounds: %v", err)
 	}
-	release()
+	lock.release(true)
 	c.s.mu.Lock()
 	_, triggered := c.s.mu.triggered[b.h.ID()]
 	c.s.mu.Unlock()
@@ -64,5 +65,76 @@ func TestBulkReceivedOnce(t *testing.T) {
 	p := c.s.Progress()["default"]
 	if p.KeysReceived != 300 {
 		t.Fatalf("progress = %+v, want 300 keys received", p)
+	}
+}
+
+// TestBulkNotReceivedTwice: a round whose reconciliation ran while another
+// round delivered the namespace (the other round took the receiving lock
+// and released it before this round's plan) receives nothing: its outcome
+// lists the states just delivered. It is deferred, the peer is triggered,
+// and the next round finds nothing to repair. Either role.
+func TestBulkNotReceivedTwice(t *testing.T) {
+	for _, initiator := range []bool{true, false} {
+		t.Run(fmt.Sprintf("c initiator %v", initiator), func(t *testing.T) {
+			ps := makeSyncPeers(t, 3)
+			a, b, c := ps[0], ps[1], ps[2]
+			const keys = 300
+			for i := range keys {
+				put(t, a.db, "default", fmt.Sprint("k", i), "v", 1000)
+				put(t, b.db, "default", fmt.Sprint("k", i), "v", 1000)
+			}
+			ctx := context.Background()
+			var fired atomic.Bool
+			var first RoundStats
+			c.s.setBeforePlanForTest(func(string) {
+				if !fired.CompareAndSwap(false, true) {
+					return
+				}
+				// b's round has reconciled against c's empty index: a
+				// delivers the whole namespace before b's plan.
+				var err error
+				if first, err = c.s.SyncWith(ctx, a.h.ID()); err != nil {
+					t.Error(err)
+				}
+			})
+			var st RoundStats
+			var err error
+			if initiator {
+				st, err = c.s.SyncWith(ctx, b.h.ID())
+			} else {
+				st, err = b.s.SyncWith(ctx, c.h.ID())
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !fired.Load() {
+				t.Fatal("the hook did not run")
+			}
+			got := first.Namespaces[0].StatesReceived
+			ns := st.Namespaces[0]
+			if initiator {
+				got += ns.StatesReceived
+			} else {
+				got += ns.StatesSent
+			}
+			if got != keys {
+				t.Fatalf("c received %d states of a store of %d (a's round %+v, b's round %+v)", got, keys, first.Namespaces[0], ns)
+			}
+			if !ns.Deferred || st.Clean() {
+				t.Fatalf("b's stale round: %+v, want deferred", ns)
+			}
+			c.s.mu.Lock()
+			_, triggered := c.s.mu.triggered[b.h.ID()]
+			c.s.mu.Unlock()
+			if !triggered {
+				t.Fatal("b was not triggered after its stale round")
+			}
+			if st, err := c.s.SyncWith(ctx, b.h.ID()); err != nil || !st.Clean() {
+				t.Fatalf("round after the stale one: %+v, %v", st, err)
+			}
+			if dbDigest(a.db) != dbDigest(c.db) {
+				t.Fatal("c differs from a")
+			}
+		})
 	}
 }

@@ -54,6 +54,10 @@
 // state of the namespace in that round (states still flow the other way),
 // the namespace is deferred (NamespaceStats.Deferred: not clean, no synced
 // mark, no stale drop), and the peer is triggered once the lock is released.
+// A round also declines if another round received states of the namespace
+// since its reconciliation began (the lock's generation moved): its
+// outcome lists states just delivered, so the triggered round reconciles
+// afresh and no state is received twice.
 // Progress shows the counts of the round holding the lock, so each key is
 // counted once. See bulk.go.
 package gossip

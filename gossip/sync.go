@@ -276,6 +276,9 @@ type Syncer struct {
 	incoming chan struct{} // semaphore of served rounds
 	triggers chan libp2ppeer.ID
 	fresh    *freshness // the rejoin rule's state (pullfirst.go)
+	// beforePlan, if set, runs after a namespace's reconciliation and
+	// before its plan exchange. Set only by tests (testhooks.go).
+	beforePlan atomic.Pointer[func(ns string)]
 
 	mu struct {
 		sync.Mutex
@@ -286,6 +289,7 @@ type Syncer struct {
 		// lock, else the latest to start receiving.
 		progressOwner map[string]*int
 		receiving     map[string]*bulkLock       // receiving locks (bulk.go)
+		generation    map[string]uint64          // receives completed under each lock (bulk.go)
 		warned        map[string]struct{}        // ns "\x00" key of states warned about (warnTooLarge)
 		triggered     map[libp2ppeer.ID]struct{} // peers queued in triggers
 		started       bool
@@ -313,6 +317,7 @@ func NewSyncer(h host.Host, store Store, apply Applier, cfg SyncConfig) (*Syncer
 	s.mu.progress = make(map[string]*Progress)
 	s.mu.progressOwner = make(map[string]*int)
 	s.mu.receiving = make(map[string]*bulkLock)
+	s.mu.generation = make(map[string]uint64)
 	s.mu.warned = make(map[string]struct{})
 	s.mu.triggered = make(map[libp2ppeer.ID]struct{})
 	h.SetStreamHandler(s.proto, s.serve)
@@ -631,6 +636,7 @@ func (x nsIndex) Items(lo, hi uint64, fn func(reconcile.Item) error) error {
 // withholds this side's old states (pull-first).
 func (s *Syncer) syncNamespace(ctx context.Context, c *frameConn, from libp2ppeer.ID, ns string, initiator bool, st *NamespaceStats, pf *pullFirst) error {
 	ix := nsIndex{store: s.store, ns: ns}
+	gen := s.bulkGeneration(ns) // before the index is read (bulk.go)
 	var sess *reconcile.Session
 	var err error
 	if initiator {
@@ -678,12 +684,15 @@ func (s *Syncer) syncNamespace(ctx context.Context, c *frameConn, from libp2ppee
 	ss := sess.Stats()
 	st.RoundTrips = (ss.MessagesSent + ss.MessagesReceived + 1) / 2
 	pf.setHeld(out.Held)
-	pl, err := s.exchangePlans(c, ns, from, len(out.Send) > 0 || len(out.Stream) > 0)
+	if f := s.beforePlan.Load(); f != nil {
+		(*f)(ns)
+	}
+	pl, err := s.exchangePlans(c, ns, from, gen, len(out.Send) > 0 || len(out.Stream) > 0)
 	if err != nil {
 		return err
 	}
-	if pl.release != nil {
-		defer pl.release()
+	if pl.lock != nil {
+		defer pl.lock.release(true)
 	}
 	if pl.peerDeclined {
 		out.Send, out.Stream = nil, nil // the peer receives this namespace from another peer now
@@ -692,7 +701,7 @@ func (s *Syncer) syncNamespace(ctx context.Context, c *frameConn, from libp2ppee
 		out.Receive = nil
 	}
 	st.Deferred = pl.deferred
-	locked := pl.release != nil
+	locked := pl.lock != nil
 	if initiator {
 		if err := s.sendStates(c, ns, out, st, pf); err != nil {
 			return err
