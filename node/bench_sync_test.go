@@ -197,6 +197,9 @@ func BenchmarkSyncDifferences(b *testing.B) {
 	round := 0
 	for _, d := range []int{0, 1, 100, 10_000} {
 		b.Run(fmt.Sprintf("n=%d/d=%d", syncBenchKeys, d), func(b *testing.B) {
+			if need := syncBenchChanged(d); need > syncBenchKeys {
+				b.Skipf("d=%d changes %d distinct existing keys, the store has only %d: raise -syncbench.keys", d, need, syncBenchKeys)
+			}
 			var cpus, walls []time.Duration
 			var last gossip.NamespaceStats
 			waitCPUQuiet(b, true)
@@ -263,9 +266,13 @@ func goalVerdict(ok bool) string {
 // existing key rewritten on c (distinct keys, drawn from rng).
 func makeSyncBenchDiffs(tb testing.TB, a, c *node.Node, d, round int, rng *rand.Rand) {
 	tb.Helper()
+	if need := syncBenchChanged(d); need > syncBenchKeys {
+		// existing would never find enough distinct keys.
+		tb.Fatalf("d=%d changes %d distinct existing keys, the store has only %d", d, need, syncBenchKeys)
+	}
 	var onA, onC [][]byte
 	picked := make(map[int]bool, d)
-	existing := func() []byte {
+	existing := func() []byte { // terminates: at most syncBenchKeys are picked
 		for {
 			i := rng.IntN(syncBenchKeys)
 			if !picked[i] {
@@ -292,6 +299,10 @@ func makeSyncBenchDiffs(tb testing.TB, a, c *node.Node, d, round int, rng *rand.
 		tb.Fatalf("d=%d differences written but the replicas look identical", d)
 	}
 }
+
+// syncBenchChanged is how many distinct existing keys makeSyncBenchDiffs
+// changes for d differences (i%4 == 2 on one side, i%4 == 3 on the other).
+func syncBenchChanged(d int) int { return (d+1)/4 + d/4 }
 
 // syncBenchPair is one key and its stored state's encoding.
 type syncBenchPair struct{ key, value []byte }
