@@ -67,17 +67,21 @@ chaos: build chaos-deps ## Fault-injection run over real peers (DURATION=10m SEE
 	./bin/grapevine-chaos --bin $(BIN) --duration $(DURATION) --seed $(SEED) $(CHAOS_FLAGS)
 
 .PHONY: chaos-controls
-chaos-controls: chaos-deps ## Negative controls: broken-merge, wall-clock-LWW, skip-verify and no-pull-first builds must make chaos report INVALID
+chaos-controls: build chaos-deps ## Negative controls: each broken build (or --sync=false under power loss) must make chaos report INVALID
 	$(GO) build -o bin/grapevine-chaos ./cmd/grapevine-chaos
-	$(GO) build -tags grapevine_broken_merge -o bin/grapevine-broken-merge ./cmd/grapevine
-	$(GO) build -tags grapevine_wallclock_lww -o bin/grapevine-wallclock-lww ./cmd/grapevine
-	$(GO) build -tags grapevine_skip_verify -o bin/grapevine-skip-verify ./cmd/grapevine
-	$(GO) build -tags grapevine_no_pullfirst -o bin/grapevine-no-pullfirst ./cmd/grapevine
-	@for b in broken-merge wallclock-lww skip-verify no-pullfirst; do \
-	  echo "== negative control $$b: must report RESULT: INVALID"; \
-	  ./bin/grapevine-chaos --short --duration 40s --skew-prob 1 --seed $(SEED) --bin bin/grapevine-$$b --quiet; rc=$$?; \
-	  if [ $$rc -ne 1 ]; then echo "negative control $$b: exit $$rc, want 1 (INVALID)"; exit 1; fi; \
-	done; echo "negative controls: all four INVALID, as they must be"
+	@set -e; for t in broken_merge wallclock_lww skip_verify no_pullfirst drop_big default_ns_only no_backfill; do \
+	  $(GO) build -tags grapevine_$$t -o bin/grapevine-$$(echo $$t | tr _ -) ./cmd/grapevine; \
+	done
+	@n=0; for cc in broken-merge: wallclock-lww: skip-verify: no-pullfirst:resurrect drop-big:big-values default-ns-only:lww no-backfill:joiner no-fsync:durability; do \
+	  c=$${cc%%:*}; chk=$${cc#*:}; bin=bin/grapevine-$$c; extra=; \
+	  if [ $$c = no-fsync ]; then bin=$(BIN); extra=--daemon-flag=--sync=false; fi; \
+	  echo "== negative control $$c: must report RESULT: INVALID$${chk:+, with $$chk INVALID}"; \
+	  out=$$(./bin/grapevine-chaos --short --duration 40s --skew-prob 1 --seed $(SEED) --bin $$bin $$extra --quiet); rc=$$?; \
+	  echo "$$out"; \
+	  if [ $$rc -ne 1 ]; then echo "negative control $$c: exit $$rc, want 1 (INVALID)"; exit 1; fi; \
+	  if [ -n "$$chk" ] && ! echo "$$out" | grep -Eq "^  $$chk +INVALID"; then echo "negative control $$c: the $$chk checker did not fail"; exit 1; fi; \
+	  n=$$((n+1)); \
+	done; echo "negative controls: all $$n INVALID, as they must be"
 
 .PHONY: chaos-deps
 chaos-deps: ## Install nftables (root on Debian) so chaos partitions drop packets; without it they use the connection gater

@@ -277,6 +277,9 @@ func (n *Node) deliver(_ libp2ppeer.ID, b wire.Batch) {
 func (n *Node) remoteOps(ns string, deltas []wire.Delta) []storage.Op {
 	ops := make([]storage.Op, 0, len(deltas))
 	for _, d := range deltas {
+		if dropReceived(ns, d.State) {
+			continue
+		}
 		if r, ok := d.State.(crdt.Register); ok {
 			if err := n.clock.Observe(r.Time); err != nil {
 				continue

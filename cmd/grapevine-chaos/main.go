@@ -1,6 +1,6 @@
 // Command grapevine-chaos is grapevine's fault-injection suite: it runs
 // real `grapevine daemon` processes under partitions, kill -9, pauses, clock
-// skew and bad input, records a history of client operations and checks it
+// skew, power loss and bad input, records a history of client operations and checks it
 // (see internal/chaos). It prints a Jepsen-style summary ending in
 // "RESULT: VALID" or "RESULT: INVALID" and exits 1 unless valid.
 //
@@ -47,6 +47,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.PullFirstWait, "pull-first-wait", cfg.PullFirstWait, "the daemons' hidden --test-pull-first-wait (0: their 10m default)")
 	fs.IntVar(&cfg.MaxValueSize, "max-value-size", cfg.MaxValueSize, "the daemons' --max-value-size; a few puts are this large")
 	noBad := fs.Bool("no-bad-input", false, "leave out the bad-input workload")
+	noPower := fs.Bool("no-power-loss", false, "leave out power losses (they need FUSE: root and /dev/fuse); kills are then all kill -9")
+	fs.Func("daemon-flag", "an extra flag for every daemon, e.g. --daemon-flag=--sync=false (repeatable)", func(s string) error {
+		cfg.DaemonFlags = append(cfg.DaemonFlags, s)
+		return nil
+	})
 	quiet := fs.Bool("quiet", false, "print only the summary")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -57,6 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg.Faults.BadInput = !*noBad
+	cfg.Faults.PowerLoss = !*noPower
 	if bin, err := filepath.Abs(cfg.Bin); err == nil {
 		cfg.Bin = bin
 	}

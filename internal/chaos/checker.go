@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/grapevine-kv/grapevine/internal/powerfs"
 )
 
 // Reg is one register as read from a peer.
@@ -29,12 +31,16 @@ type FinalState struct {
 
 // DurabilityCheck is the read-back of one peer restarted after kill -9,
 // before it could sync with anyone.
+// Err is set when the peer could not be read back, or did not come back
+// at all. PowerLoss marks a restart after a power loss, which dropped Lost.
 type DurabilityCheck struct {
-	Peer    int           `json:"peer"`
-	At      time.Duration `json:"at_ns"`
-	Checked int           `json:"checked"`
-	Missing []string      `json:"missing,omitempty"`
-	Err     string        `json:"error,omitempty"`
+	Peer      int           `json:"peer"`
+	At        time.Duration `json:"at_ns"`
+	Checked   int           `json:"checked"`
+	Missing   []string      `json:"missing,omitempty"`
+	Err       string        `json:"error,omitempty"`
+	PowerLoss bool          `json:"power_loss,omitempty"`
+	Lost      powerfs.Loss  `json:"lost"`
 }
 
 // BadInputStats counts the bad-input workload.
@@ -121,6 +127,7 @@ type Input struct {
 	BadInput     BadInputStats
 	Crashes      []string       // peers that exited without being told to
 	Absence      *AbsenceReport // the long absence (nil: none)
+	Joins        []JoinReport   // the new peers started mid-run
 	Writers      []bool         // by peer index: on signedNS's writer list
 }
 
@@ -134,7 +141,7 @@ type Result struct {
 
 // Check runs every checker.
 func Check(in Input) []Result {
-	return []Result{checkLWW(in), checkCounters(in), checkDeletes(in), checkConvergence(in), checkDurability(in), checkWriters(in), checkBadInput(in), checkResurrection(in)}
+	return []Result{checkLWW(in), checkCounters(in), checkDeletes(in), checkConvergence(in), checkDurability(in), checkWriters(in), checkBadInput(in), checkResurrection(in), checkBigValues(in), checkJoiners(in)}
 }
 
 // stamp is a register's order key: (HLC, origin).
@@ -505,25 +512,35 @@ func checkConvergence(in Input) Result {
 	return res
 }
 
-// checkDurability: every write a peer acknowledged before kill -9 is there
-// when it restarts, before it syncs.
+// checkDurability: every write a peer acknowledged before kill -9 or a
+// power loss is there when it restarts, before it syncs; and it restarts
+// (the database reopens).
 func checkDurability(in Input) Result {
 	res := Result{Name: "durability", Valid: true}
-	var checked, missing, errs int
+	var checked, missing, errs, power int
+	var lost powerfs.Loss
 	for _, d := range in.Durability {
+		what := "restarted"
+		if d.PowerLoss {
+			what = "restarted after a power loss"
+			power++
+			lost.Files += d.Lost.Files
+			lost.Bytes += d.Lost.Bytes
+			lost.Entries += d.Lost.Entries
+		}
 		checked += d.Checked
 		missing += len(d.Missing)
 		for _, m := range d.Missing {
-			res.Offending = append(res.Offending, fmt.Sprintf("p%d restarted at %s: %s", d.Peer+1, d.At.Round(time.Millisecond), m))
+			res.Offending = append(res.Offending, fmt.Sprintf("p%d %s at %s: %s", d.Peer+1, what, d.At.Round(time.Millisecond), m))
 		}
 		if d.Err != "" {
 			errs++
-			res.Offending = append(res.Offending, fmt.Sprintf("p%d restarted at %s: %s", d.Peer+1, d.At.Round(time.Millisecond), d.Err))
+			res.Offending = append(res.Offending, fmt.Sprintf("p%d %s at %s: %s", d.Peer+1, what, d.At.Round(time.Millisecond), d.Err))
 		}
 	}
 	res.Valid = missing+errs == 0
-	res.Summary = fmt.Sprintf("%d restarts, %d acknowledged writes read back before sync, missing %d, unreadable %d",
-		len(in.Durability), checked, missing, errs)
+	res.Summary = fmt.Sprintf("%d restarts (%d power losses, dropping %d un-fsynced files, %d bytes, %d directory entries), %d acknowledged writes read back before sync, missing %d, unreadable or not restarted %d",
+		len(in.Durability), power, lost.Files, lost.Bytes, lost.Entries, checked, missing, errs)
 	return res
 }
 

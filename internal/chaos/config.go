@@ -15,6 +15,11 @@ type Faults struct {
 	Skew       bool // clock skew on one peer, some beyond the maximum drift
 	BadInput   bool // rogue libp2p peer, invalid API requests
 	Absence    bool // one peer killed for longer than the tombstone grace while its keys are deleted
+	// PowerLoss puts every data directory behind a power-loss filesystem
+	// (package powerfs, FUSE) and makes one kill in three, the first among
+	// them, a power loss: kill -9, then everything not fsynced is dropped
+	// before the restart.
+	PowerLoss bool
 }
 
 // Config configures a run. Start from DefaultConfig (10-minute run) or
@@ -93,6 +98,9 @@ type Config struct {
 	// (1 MiB to MaxValueSize). Default 0.001 (at 32 MiB, a few hundred
 	// megabytes a run); 0.01 in the short run (4 MiB).
 	BigValueProb float64
+	// DaemonFlags are extra flags for every daemon (e.g. --sync=false, the
+	// power-loss negative control). Default none.
+	DaemonFlags []string
 	// Log receives progress lines. Default io.Discard.
 	Log io.Writer
 }
@@ -119,7 +127,7 @@ func DefaultConfig() Config {
 		MaxForwardJump: 2 * time.Minute,
 		MaxDrift:       time.Minute,
 		Quiesce:        60 * time.Second,
-		Faults:         Faults{Partitions: true, Kills: true, Pauses: true, Skew: true, BadInput: true, Absence: true},
+		Faults:         Faults{Partitions: true, Kills: true, Pauses: true, Skew: true, BadInput: true, Absence: true, PowerLoss: true},
 		TombstoneGrace: 2 * time.Minute,
 		PullFirstWait:  time.Minute,
 		MaxValueSize:   32 << 20,

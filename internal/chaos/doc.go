@@ -18,9 +18,19 @@
 // peer, so the daemons get a short hidden --test-pull-first-wait (the take-over
 // after 10 minutes would withhold every state older than the grace for a
 // whole short run). A few register puts are large (1 MiB up to
-// --max-value-size), a second plain namespace has its own registers, and a
-// new peer joins halfway (once the long absence is over), bootstrapping from
-// the others.
+// --max-value-size), and three write-once large values go to namespace big
+// (the big-values checker requires each on every peer); a second plain
+// namespace has its own registers; and a new peer joins halfway (once the
+// long absence is over), bootstrapping from the others (the joiner checker
+// requires it to end with everything the first peers hold).
+//
+// Power loss: every data directory is a FUSE mount (package powerfs) over
+// a backing directory, and one kill in three, the first among them, drops
+// everything the daemon did not fsync before the restart. The durability
+// checker requires every acknowledged write back after it, and the daemon
+// to come back at all. Without FUSE the run fails at once, saying why
+// (Faults.PowerLoss false leaves the fault out); the mounts are unmounted
+// however Run ends.
 //
 // Run drives one whole run; the checkers (Check) are pure functions of a
 // recorded history and final reads, tested on their own.

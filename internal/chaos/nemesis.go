@@ -16,6 +16,7 @@ type FaultCounts struct {
 	Partitions      int            // partitions started and healed
 	PartitionKinds  map[string]int // by kind
 	Kills           int            // kill -9 followed by a restart
+	PowerLosses     int            // of which power losses: un-fsynced data dropped before the restart
 	RestartFailures int            // restarts that did not come up (retried)
 	Pauses          int            // SIGSTOP … SIGCONT
 	Skews           int            // clock skews set and reset
@@ -29,6 +30,8 @@ type nemesis struct {
 	c       *Client
 	peers   []*Daemon
 	part    partitioner
+	disks   *disks // nil: no power loss
+	kills   int    // kills begun; every third, from the first, is a power loss
 	rng     *rand.Rand
 	start   time.Time
 	counts  FaultCounts
@@ -177,7 +180,7 @@ func (n *nemesis) round(ctx context.Context, end time.Time) {
 		}
 	}
 	switch {
-	case f.Kills && r < 0.6:
+	case f.Kills && (r < 0.6 || n.kills == 0): // every run has a kill, a power loss
 		n.kill(ctx, victim)
 	case f.Pauses && r < 0.85:
 		n.pause(ctx, victim, n.between(2*time.Second, 6*time.Second))
@@ -187,41 +190,71 @@ func (n *nemesis) round(ctx context.Context, end time.Time) {
 }
 
 // kill kills a peer, restarts it isolated after 1–5 s, reads back what it
-// acknowledged, then lets it rejoin.
+// acknowledged, then lets it rejoin. One kill in three (the first, the
+// fourth, ...) is a power loss: everything the peer did not fsync is
+// dropped before the restart. A peer that does not come back is a
+// durability failure.
 func (n *nemesis) kill(ctx context.Context, i int) {
 	d := n.peers[i]
 	if !d.Running() {
 		return
 	}
+	power := n.disks != nil && n.kills%3 == 0
+	n.kills++
 	killedAt := n.hist.Since()
 	if err := d.Kill(); err != nil {
 		n.log("kill p%d: %v", i+1, err)
 		return
 	}
 	down := n.between(time.Second, 5*time.Second)
-	n.log("kill -9 p%d; restart in %s", i+1, down.Round(time.Millisecond))
-	n.hist.Event("kill", "kill -9", i)
+	what := "kill -9"
+	if power {
+		what = "power loss (kill -9, un-fsynced data dropped)"
+	}
+	n.log("%s p%d; restart in %s", what, i+1, down.Round(time.Millisecond))
+	n.hist.Event("kill", what, i)
+	chk := DurabilityCheck{Peer: i, PowerLoss: power}
+	if power {
+		loss, err := n.disks.powerLoss(i)
+		if err != nil {
+			n.log("power loss p%d: %v", i+1, err)
+			chk.At, chk.Err = n.hist.Since(), fmt.Sprintf("power loss: %v", err)
+			n.durable = append(n.durable, chk)
+			return
+		}
+		chk.Lost = loss
+		n.log("power loss p%d dropped %d files (%d bytes) and %d directory entries not fsynced", i+1, loss.Files, loss.Bytes, loss.Entries)
+	}
 	sleep(ctx, down)
-	if !n.restart(ctx, d, true) {
+	if err := n.restart(ctx, d, true); err != nil {
+		if ctx.Err() == nil {
+			chk.At, chk.Err = n.hist.Since(), fmt.Sprintf("did not come back after %s: %v", what, err)
+			n.durable = append(n.durable, chk)
+		}
 		return
 	}
 	n.counts.Kills++
-	chk := durabilityCheck(ctx, n.c, d, n.hist, n.peerIDs, killedAt)
-	n.durable = append(n.durable, chk)
-	n.hist.Event("durability", fmt.Sprintf("read back %d acknowledged writes before sync, %d missing %s", chk.Checked, len(chk.Missing), chk.Err), i)
-	if len(chk.Missing) > 0 || chk.Err != "" {
-		n.log("p%d durability: %d missing %v %s", i+1, len(chk.Missing), chk.Missing[:min(3, len(chk.Missing))], chk.Err)
+	if power {
+		n.counts.PowerLosses++
+	}
+	read := durabilityCheck(ctx, n.c, d, n.hist, n.peerIDs, killedAt)
+	read.PowerLoss, read.Lost = chk.PowerLoss, chk.Lost
+	n.durable = append(n.durable, read)
+	n.hist.Event("durability", fmt.Sprintf("read back %d acknowledged writes before sync, %d missing %s", read.Checked, len(read.Missing), read.Err), i)
+	if len(read.Missing) > 0 || read.Err != "" {
+		n.log("p%d durability: %d missing %v %s", i+1, len(read.Missing), read.Missing[:min(3, len(read.Missing))], read.Err)
 	}
 	n.rejoin(ctx, d)
 }
 
-// restart starts a stopped peer (isolated or not), retrying a few times.
-func (n *nemesis) restart(ctx context.Context, d *Daemon, isolated bool) bool {
+// restart starts a stopped peer (isolated or not), retrying a few times;
+// it returns the last error if every attempt failed.
+func (n *nemesis) restart(ctx context.Context, d *Daemon, isolated bool) error {
+	var err error
 	for attempt := 0; attempt < 5 && ctx.Err() == nil; attempt++ {
-		err := d.Start(ctx, n.c, nil, isolated)
-		if err == nil {
+		if err = d.Start(ctx, n.c, nil, isolated); err == nil {
 			n.hist.Event("restart", fmt.Sprintf("isolated=%v", isolated), d.Index)
-			return true
+			return nil
 		}
 		n.counts.RestartFailures++
 		n.log("restart %s failed: %v", d.Name(), err)
@@ -229,7 +262,10 @@ func (n *nemesis) restart(ctx context.Context, d *Daemon, isolated bool) bool {
 		_ = d.Kill()
 		sleep(ctx, time.Second)
 	}
-	return false
+	if err == nil {
+		err = ctx.Err()
+	}
+	return err
 }
 
 // rejoin ends a restarted peer's isolation and dials its known peers.
@@ -299,7 +335,7 @@ func (n *nemesis) healAll(ctx context.Context) {
 			_ = d.Resume()
 		}
 		if !d.Running() && d.Started() {
-			if n.restart(ctx, d, false) {
+			if n.restart(ctx, d, false) == nil {
 				n.log("final heal: restarted %s", d.Name())
 			}
 		}

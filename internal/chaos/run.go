@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/grapevine-kv/grapevine/crdt"
@@ -34,6 +35,7 @@ type Report struct {
 	Crashes      []string
 	Notes        []string
 	Setup        string // the security setup of the peers
+	PowerLoss    string // how power losses were made, or why not
 }
 
 // subnet returns a per-process 127.a.b.0/24 so that concurrent runs (and
@@ -107,21 +109,56 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		logs = append(logs, lf)
 		peers[i] = &Daemon{Index: i, IP: fmt.Sprintf("%s%d", net, i+1), Port: 4101,
 			Data: filepath.Join(cfg.Dir, fmt.Sprintf("p%d", i+1)), bin: cfg.Bin, net: cfg.Network, logW: lf, crashes: crashes}
+		_ = syscall.Unmount(peers[i].Data, syscall.MNT_DETACH) // a stale mount of a killed run
 		_ = os.RemoveAll(peers[i].Data)
+		_ = os.RemoveAll(peers[i].Data + ".disk")
 	}
+	// With power loss, a daemon's data directory is a mount over the
+	// backing directory p<i>.disk, which holds what the daemon fsynced.
+	// The harness writes the identities there, before the mount: set up
+	// long before, they are durable.
 	dataDirs := make([]string, len(peers))
 	for i, d := range peers {
 		dataDirs[i] = d.Data
+		if cfg.Faults.PowerLoss {
+			dataDirs[i] = d.Data + ".disk"
+		}
 	}
 	tr, err := newTrust(ctx, cfg.Bin, cfg.Dir, dataDirs)
 	if err != nil {
 		return nil, err
 	}
+	var dk *disks
+	if cfg.Faults.PowerLoss {
+		mounts := make([]string, len(peers))
+		for i, d := range peers {
+			mounts[i] = d.Data
+		}
+		if dk, err = mountDisks(dataDirs, mounts); err != nil {
+			return nil, err
+		}
+		rep.PowerLoss = fmt.Sprintf("every data directory on a power-loss filesystem (FUSE, %s<i>.disk mounted at %s<i>)", filepath.Join(cfg.Dir, "p"), filepath.Join(cfg.Dir, "p"))
+	} else {
+		rep.PowerLoss = "off: kill -9 only"
+	}
+	// Whatever ends the run (an error, ^C), no daemon outlives it and every
+	// mount is unmounted; on the normal path both already happened.
+	defer func() {
+		for _, d := range peers {
+			_ = d.Kill()
+		}
+		if dk != nil {
+			if err := dk.Close(); err != nil {
+				fmt.Fprintf(os.Stderr, "grapevine chaos: unmounting the power-loss filesystems: %v\n", err)
+			}
+		}
+	}()
 	for i, d := range peers {
 		d.args, d.wantID = append(tr.args(), "--tombstone-grace", cfg.TombstoneGrace.String(), "--max-value-size", fmt.Sprint(cfg.MaxValueSize)), tr.ids[i]
 		if cfg.PullFirstWait > 0 {
 			d.args = append(d.args, "--test-pull-first-wait", cfg.PullFirstWait.String())
 		}
+		d.args = append(d.args, cfg.DaemonFlags...)
 	}
 	if part == nil {
 		part = &gaterPartitioner{c: c, peers: peers, reason: reason}
@@ -172,7 +209,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(i)+1))
 		wg.Go(func() { w.worker(runCtx, i, rng) })
 	}
-	nem := &nemesis{cfg: cfg, hist: hist, c: c, peers: peers, part: part, start: started, peerIDs: peerIDs,
+	nem := &nemesis{cfg: cfg, hist: hist, c: c, peers: peers, part: part, disks: dk, start: started, peerIDs: peerIDs,
 		rng: rand.New(rand.NewPCG(cfg.Seed, 1000))}
 	nem.mu.away = -1
 	nem.away.Peer = -1
@@ -183,7 +220,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	} else {
 		close(absent)
 	}
-	for _, d := range peers[cfg.Peers:] {
+	wg.Go(func() { w.bigWrites(runCtx, started, rand.New(rand.NewPCG(cfg.Seed, 4000))) })
+	joins := make([]JoinReport, cfg.Joiners)
+	for k, d := range peers[cfg.Peers:] {
+		joins[k].Peer = d.Index
 		wg.Go(func() {
 			// Halfway, and not while a peer is held away: a new peer's
 			// bulk pull meanwhile may carry tombstones about to be purged
@@ -195,7 +235,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			case <-time.After(time.Until(end.Add(-cfg.Duration / 8))):
 			case <-ctx.Done():
 			}
-			join(ctx, c, hist, d, boot, started, logf)
+			if join(ctx, c, hist, d, boot, started, logf) {
+				joins[k].Joined, joins[k].At = true, time.Since(started)
+			}
 		})
 	}
 	var rg *rogue
@@ -270,9 +312,15 @@ wait:
 		}
 		sleep(ctx, 500*time.Millisecond)
 	}
+	readBig(ctx, c, peers, ops, final, time.Now().Add(cfg.Quiesce/2))
 	logf("%7.1fs converged=%v after %s; stopping peers", time.Since(started).Seconds(), rep.Converged, rep.ConvergeTime.Round(time.Millisecond))
 	hist.Event("final", fmt.Sprintf("converged=%v in %s", rep.Converged, rep.ConvergeTime))
 	stopAll()
+	if dk != nil {
+		if err := dk.Close(); err != nil {
+			rep.Notes = append(rep.Notes, "unmounting the power-loss filesystems: "+err.Error())
+		}
+	}
 	close(crashes)
 	for cr := range crashes {
 		rep.Crashes = append(rep.Crashes, cr)
@@ -315,14 +363,6 @@ wait:
 	}
 	rep.BadInput.Trust.ForgedAccepted = len(forged)
 	rep.Faults = nem.counts
-	if big, largest := bigPuts(ops); big > 0 {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("large values: %d puts of 1 MiB or more acknowledged, the largest %d bytes (limit %d)", big, largest, cfg.MaxValueSize))
-	}
-	for _, d := range peers[cfg.Peers:] {
-		if !d.Started() {
-			rep.Notes = append(rep.Notes, d.Name()+" never joined")
-		}
-	}
 	for _, op := range ops {
 		if rep.Ops[op.F] == nil {
 			rep.Ops[op.F] = map[string]int{}
@@ -332,7 +372,7 @@ wait:
 	rep.Results = Check(Input{
 		Ops: ops, PeerIDs: peerIDs, HotKeys: hotKeys, CounterKeys: w.ctrKeys, Final: final,
 		Converged: rep.Converged, ConvergeTime: rep.ConvergeTime, Durability: nem.durable, Writers: tr.writers,
-		BadInput: rep.BadInput, Crashes: rep.Crashes, Absence: &nem.away,
+		BadInput: rep.BadInput, Crashes: rep.Crashes, Absence: &nem.away, Joins: joins,
 	})
 	rep.Valid = true
 	for _, r := range rep.Results {
@@ -349,42 +389,36 @@ wait:
 	return rep, nil
 }
 
-// bigPuts counts the acknowledged large puts (recorded as "text|x<n>")
-// and returns the largest value's size.
-func bigPuts(ops []Op) (n, largest int) {
-	for _, op := range ops {
-		if op.F != FPut || op.Type != TypeOK {
-			continue
-		}
-		i := strings.LastIndex(op.Value, bigSep+"x")
-		if i < 0 {
-			continue
-		}
-		pad, err := strconv.Atoi(op.Value[i+len(bigSep)+1:])
-		if err != nil {
-			continue
-		}
-		n++
-		largest = max(largest, i+len(bigSep)+pad)
+// bigSize returns the size of a large value as the history records it
+// ("text|x<n>"), or 0 for another value.
+func bigSize(v string) int {
+	i := strings.LastIndex(v, bigSep+"x")
+	if i < 0 {
+		return 0
 	}
-	return n, largest
+	pad, err := strconv.Atoi(v[i+len(bigSep)+1:])
+	if err != nil {
+		return 0
+	}
+	return i + len(bigSep) + pad
 }
 
 // join starts a new peer, bootstrapping from every first peer, as a new
 // member of the network does mid-run.
-func join(ctx context.Context, c *Client, hist *History, d *Daemon, boot []string, started time.Time, logf func(string, ...any)) {
+func join(ctx context.Context, c *Client, hist *History, d *Daemon, boot []string, started time.Time, logf func(string, ...any)) bool {
 	for attempt := 0; attempt < 3 && ctx.Err() == nil; attempt++ {
 		err := d.Start(ctx, c, boot, false)
 		if err == nil {
 			logf("%7.1fs join: %s started, bootstrapping from %d peers", time.Since(started).Seconds(), d.Name(), len(boot))
 			hist.Event("join", fmt.Sprintf("new peer, bootstrapping from %d peers", len(boot)), d.Index)
-			return
+			return true
 		}
 		logf("%7.1fs join: %s: %v", time.Since(started).Seconds(), d.Name(), err)
 		hist.Event("join-error", err.Error(), d.Index)
 		_ = d.Kill()
 		sleep(ctx, time.Second)
 	}
+	return false
 }
 
 // waitMesh waits until every peer sees every other, or the timeout.
@@ -491,12 +525,15 @@ func (r *Report) Summary() string {
 	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "partitions by: %s\n", r.Mechanism)
+	if r.PowerLoss != "" {
+		fmt.Fprintf(&b, "power loss: %s\n", r.PowerLoss)
+	}
 	if r.Setup != "" {
 		fmt.Fprintf(&b, "peers: %s\n", r.Setup)
 	}
 	f := r.Faults
-	fmt.Fprintf(&b, "faults: %d partitions healed (%s), %d kill -9 restarts (%d failed restarts), %d pauses, %d clock skews (%d beyond the max drift)\n",
-		f.Partitions, f.partitionSummary(), f.Kills, f.RestartFailures, f.Pauses, f.Skews, f.SkewsBeyond)
+	fmt.Fprintf(&b, "faults: %d partitions healed (%s), %d kill -9 restarts (%d of them power losses; %d failed restarts), %d pauses, %d clock skews (%d beyond the max drift)\n",
+		f.Partitions, f.partitionSummary(), f.Kills, f.PowerLosses, f.RestartFailures, f.Pauses, f.Skews, f.SkewsBeyond)
 	total := map[string]int{}
 	fns := make([]string, 0, len(r.Ops))
 	for fn, m := range r.Ops {
