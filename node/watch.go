@@ -17,9 +17,9 @@ type Event struct {
 	Namespace string
 	Key       []byte
 	Type      crdt.Type
-	Value     Value // for a register (empty when Deleted)
-	Deleted   bool  // the register was deleted
-	Counter   int64 // for a counter: its new value
+	Value     Value    // for a register (empty when Deleted)
+	Deleted   bool     // the register was deleted
+	Counter   int64    // for a counter: its new value
 	Reset     bool     // the counter was reset (and nothing counted since)
 	Members   [][]byte // for a set: its members after the change
 }
