@@ -65,7 +65,7 @@ func TestBadInput(t *testing.T) {
 		{"counter bad by", "POST", "/v1/counter/c?by=abc", "", 400, apitype.CodeInvalidArgument},
 		{"counter by overflows int64", "POST", "/v1/counter/c?by=9223372036854775808", "", 400, apitype.CodeInvalidArgument},
 		{"counter bad key", "POST", "/v1/counter/%00", "", 400, apitype.CodeInvalidKey},
-		{"counter bad method", "DELETE", "/v1/counter/c", "", 405, apitype.CodeMethodNotAllowed},
+		{"counter bad method", "PUT", "/v1/counter/c", "", 405, apitype.CodeMethodNotAllowed},
 		{"unknown endpoint", "GET", "/v2/anything", "", 404, apitype.CodeNotFound},
 		{"peers bad method", "POST", "/v1/peers", "", 405, apitype.CodeMethodNotAllowed},
 	}

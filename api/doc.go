@@ -10,12 +10,16 @@
 // segments (the Go client always does).
 //
 //	PUT    /v1/kv/{key}       set key to the raw request body; 204, version in the Grapevine-Version header
-//	GET    /v1/kv/{key}       the raw value, its version in Grapevine-Version
+//	GET    /v1/kv/{key}       the raw value, its version in Grapevine-Version; a name that is only a counter or a set answers 404 saying so
 //	HEAD   /v1/kv/{key}       as GET, without the body
 //	DELETE /v1/kv/{key}       delete key (a tombstone); 204
-//	GET    /v1/kv             ?prefix=&after=&limit=&keys=true: a page of keys in order (apitype.Page); pass next as after
+//	GET    /v1/kv             ?prefix=&after=&limit=&keys=true: a page of keys of every type in order, each with its type (apitype.Page); pass next as after
 //	POST   /v1/counter/{key}  ?by=N (default 1, may be negative): add to the counter; its new value (apitype.Counter)
 //	GET    /v1/counter/{key}  the counter's value (apitype.Counter)
+//	DELETE /v1/counter/{key}  reset the counter (observed-reset: increments this peer has not seen survive); 204
+//	GET    /v1/set/{key}      the set's members (apitype.Set); with ?member=BASE64 whether it is one (apitype.SetContains)
+//	POST   /v1/set/{key}      add the members of the body {"members": [BASE64, ...]} (apitype.SetMembers); 204
+//	DELETE /v1/set/{key}      remove the members of the same body (the adds this peer has seen); 204
 //	GET    /v1/watch          ?prefix=: every change, local or replicated, one apitype.Event a line, until the client leaves
 //	GET    /v1/peers          the connected peers ([]apitype.PeerInfo)
 //	GET    /v1/status         the peer, its network, and items and sync progress per namespace (apitype.Status)
@@ -30,8 +34,8 @@
 // Tokens for the file's format). Which token may do what:
 //
 //	token needed                 endpoints
-//	read, for the namespace      GET and HEAD /v1/kv/{key}, GET /v1/kv, GET /v1/counter/{key}, GET /v1/watch
-//	write, for the namespace     PUT and DELETE /v1/kv/{key}, POST /v1/counter/{key}
+//	read, for the namespace      GET and HEAD /v1/kv/{key}, GET /v1/kv, GET /v1/counter/{key}, GET /v1/set/{key}, GET /v1/watch
+//	write, for the namespace     PUT and DELETE /v1/kv/{key}, POST and DELETE /v1/counter/{key}, POST and DELETE /v1/set/{key}
 //	any valid token              GET /v1/status, GET /v1/peers, GET /metrics (they span every namespace)
 //	any write token              POST /v1/sync (a round covers every namespace), the /v1/test/ hooks
 //	none                         GET /healthz
@@ -67,9 +71,9 @@
 //
 //	400 invalid_key         the key is empty, over 4096 bytes, not UTF-8, or has a control character
 //	400 invalid_namespace   the namespace is not 1 to 64 of a-z 0-9 . _ -
-//	400 invalid_argument    a query parameter or the body is malformed
+//	400 invalid_argument    a query parameter or the body is malformed, or a set member is empty or over 4096 bytes
 //	401 unauthorized        the daemon needs an API token and the request has none, or one it does not know
-//	403 forbidden           the request's token may not do this (read only, or not this namespace), or the namespace has a writer list and this peer is not on it
+//	403 forbidden           the request's token may not do this (read only, or not this namespace), or the namespace has a writer list and this peer is not on it (or the request is a set or a counter reset, which cannot be signed)
 //	404 not_found           the key is absent or deleted (or the endpoint does not exist)
 //	405 method_not_allowed  the endpoint does not take this method
 //	409 overflow            the increment would take the counter past int64

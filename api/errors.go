@@ -38,6 +38,7 @@ var errorTable = []errorMapping{
 	{node.ErrForbidden, http.StatusForbidden, apitype.CodeForbidden, ""},
 	{node.ErrInvalidKey, http.StatusBadRequest, apitype.CodeInvalidKey, ""},
 	{node.ErrInvalidNamespace, http.StatusBadRequest, apitype.CodeInvalidNamespace, ""},
+	{node.ErrInvalidArgument, http.StatusBadRequest, apitype.CodeInvalidArgument, ""},
 	{node.ErrValueTooLarge, http.StatusRequestEntityTooLarge, apitype.CodeValueTooLarge, ""},
 	{node.ErrOverflow, http.StatusConflict, apitype.CodeOverflow, "the increment would overflow the counter (past the range of int64); nothing changed"},
 	{node.ErrNoPeers, http.StatusServiceUnavailable, apitype.CodeNoPeers, "no connected peer to sync with; check `grapevine peers` and the bootstrap list"},

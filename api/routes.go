@@ -50,6 +50,12 @@ var routes = []route{
 	{"/v1/counter/{key...}", (*Server).counter, []endpoint{
 		{http.MethodPost, "/v1/counter/{key}", accessWrite},
 		{http.MethodGet, "/v1/counter/{key}", accessRead},
+		{http.MethodDelete, "/v1/counter/{key}", accessWrite},
+	}, false},
+	{"/v1/set/{key...}", (*Server).set, []endpoint{
+		{http.MethodGet, "/v1/set/{key}", accessRead},
+		{http.MethodPost, "/v1/set/{key}", accessWrite},
+		{http.MethodDelete, "/v1/set/{key}", accessWrite},
 	}, false},
 	{"/v1/watch", (*Server).watch, []endpoint{{http.MethodGet, "/v1/watch", accessRead}}, false},
 	{"/v1/peers", (*Server).peers, []endpoint{{http.MethodGet, "/v1/peers", accessRead}}, true},

@@ -170,6 +170,9 @@ func (s *Server) kv(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	case http.MethodGet, http.MethodHead:
 		v, err := s.node.Get(r.Context(), ns, []byte(key))
+		if errors.Is(err, node.ErrNotFound) {
+			return s.notValue(r, ns, key, err)
+		}
 		if err != nil {
 			return err
 		}
@@ -208,9 +211,10 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := apitype.Page{Entries: make([]apitype.Entry, 0, len(page.Entries)), Next: string(page.Next)}
 	for _, e := range page.Entries {
-		ent := apitype.Entry{Key: string(e.Key)}
+		ent := apitype.Entry{Key: string(e.Key), Type: e.Type.String()}
 		if !keysOnly {
 			ent.Value, ent.Version = e.Data, uint64(e.Version)
+			typedEntry(&ent, e.Type, e.Counter, e.Members)
 		}
 		out.Entries = append(out.Entries, ent)
 	}
@@ -246,6 +250,8 @@ func (s *Server) counter(w http.ResponseWriter, r *http.Request) error {
 		v, err = s.node.Incr(r.Context(), ns, []byte(key), by)
 	case http.MethodGet:
 		v, err = s.node.Counter(r.Context(), ns, []byte(key))
+	case http.MethodDelete:
+		return s.resetCounter(w, r, key)
 	default:
 		return errMethod
 	}
@@ -301,7 +307,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) error {
 	}
 	enc := json.NewEncoder(w)
 	for ev := range events {
-		out := apitype.Event{Key: string(ev.Key), Type: ev.Type.String(), Deleted: ev.Deleted, Counter: ev.Counter}
+		out := apitype.Event{Key: string(ev.Key), Type: ev.Type.String(), Deleted: ev.Deleted, Counter: ev.Counter, Reset: ev.Reset, Members: ev.Members}
 		if ev.Type == crdt.TypeRegister {
 			out.Value, out.Version = ev.Value.Data, uint64(ev.Value.Version)
 		}

@@ -45,7 +45,8 @@ func compareSlots(a, b Slot) int {
 // The zero Counter is empty and ready to use. Counters are values: Merge
 // and Increment return new counters and never modify their receiver.
 type Counter struct {
-	slots map[ReplicaID]Slot
+	slots  map[ReplicaID]Slot
+	resets map[ReplicaID]Reset // by resetter; see counter_reset.go
 }
 
 // Type reports TypeCounter.
@@ -80,18 +81,21 @@ func (c Counter) Replicas() []ReplicaID {
 	return ids
 }
 
-// Value returns ΣP − ΣN. The arithmetic wraps like int64 two's complement,
-// which only matters past ±9.2e18.
+// Value returns Σ(P − P0) − Σ(N − N0), where (P0, N0) is the slot's floor
+// (see Reset; 0 for a counter never reset). The arithmetic wraps like
+// int64 two's complement, which only matters past ±9.2e18.
 func (c Counter) Value() int64 {
 	var v uint64
-	for _, s := range c.slots {
-		v += s.P - s.N
+	for id, s := range c.slots {
+		f := c.floor(id)
+		v += sub0(s.P, f.P) - sub0(s.N, f.N)
 	}
 	return int64(v)
 }
 
 // Merge returns c and o merged slot by slot: each replica's slot moves as
-// a unit, the greater of the two by (P, N, Sig) lexicographically.
+// a unit, the greater of the two by (P, N, Sig) lexicographically. Resets
+// merge as Reset says.
 //
 // A slot is one replica's signed statement (P, N), so merge never combines
 // two slots into a pair nobody signed (as a componentwise max would). For
@@ -106,19 +110,20 @@ func (c Counter) Merge(o Counter) Counter {
 			m.slots[id] = s
 		}
 	}
+	m.resets = mergeResets(c.resets, o.resets)
 	return m
 }
 
-// Dominates reports whether c already holds, for every slot of o, that
-// slot or a greater one (in Merge's order), i.e. merging o into c would
-// change nothing.
+// Dominates reports whether c already holds, for every slot and floor of
+// o, that one or a greater one (in Merge's order), i.e. merging o into c
+// would change nothing.
 func (c Counter) Dominates(o Counter) bool {
 	for id, s := range o.slots {
 		if compareSlots(s, c.slots[id]) > 0 {
 			return false
 		}
 	}
-	return true
+	return dominatesResets(c.resets, o.resets)
 }
 
 // Increment returns the delta that adds by (which may be negative) to the

@@ -13,20 +13,23 @@ type Type uint8
 const (
 	TypeRegister Type = 1 // last-writer-wins register (Register)
 	TypeCounter  Type = 2 // PN-counter (Counter)
+	TypeSet      Type = 3 // add-wins observed-remove set (Set)
 )
 
-// String returns "register", "counter" or "type(N)".
+// String returns "register", "counter", "set" or "type(N)".
 func (t Type) String() string {
 	switch t {
 	case TypeRegister:
 		return "register"
 	case TypeCounter:
 		return "counter"
+	case TypeSet:
+		return "set"
 	}
 	return fmt.Sprintf("type(%d)", uint8(t))
 }
 
-// State is a replicated value: a Register or a Counter. A delta is a State
+// State is a replicated value: a Register, a Counter or a Set. A delta is a State
 // too; merging it into the stored state is the only way state changes.
 type State interface {
 	Type() Type
@@ -48,7 +51,7 @@ func Merge(stored, delta State) (merged State, changed bool, err error) {
 	}
 	if stored == nil {
 		switch delta.(type) {
-		case Register, Counter:
+		case Register, Counter, Set:
 			return delta, true, nil
 		}
 		return nil, false, fmt.Errorf("crdt: unknown state %T", delta)
@@ -72,6 +75,12 @@ func Merge(stored, delta State) (merged State, changed bool, err error) {
 			return s, false, nil
 		}
 		return s.Merge(d), true, nil
+	case Set:
+		d, ok := delta.(Set)
+		if !ok {
+			return stored, false, ErrTypeMismatch
+		}
+		return mergeSets(s, d)
 	}
 	return stored, false, fmt.Errorf("crdt: unknown state %T", stored)
 }
@@ -108,6 +117,10 @@ const flagDeleted = 1
 //
 //	register payload: hlc(8, big endian) flags(1) uvarint(len origin) origin uvarint(len sig) sig value...
 //	counter payload:  uvarint(n) n × [uvarint(len origin) origin uvarint(P) uvarint(N) uvarint(len sig) sig]
+//
+// A counter that was reset appends its resets after the slots (see
+// appendResets); a set (version 1 only: sets are never signed) has the
+// payload of appendSet.
 //
 // flags is 1 for a tombstone (which has no value bytes), else 0. Counter
 // slots are in ascending origin order, none zero; in version 2 an unsigned
@@ -147,6 +160,9 @@ func AppendEncode(b []byte, s State) []byte {
 				b = append(b, slot.Sig...)
 			}
 		}
+		b = appendResets(b, s)
+	case Set:
+		b = appendSet(b, s)
 	}
 	return b
 }
@@ -189,6 +205,8 @@ func Decode(b []byte) (State, error) {
 		return decodeRegister(p, signed)
 	case TypeCounter:
 		return decodeCounter(p, signed)
+	case TypeSet:
+		return decodeSet(p, signed)
 	}
 	return nil, malformed("unknown type %d", b[1])
 }
@@ -272,10 +290,7 @@ func decodeCounter(p []byte, signed bool) (State, error) {
 	if signed && !anySig {
 		return nil, malformed("signed counter without a signature")
 	}
-	if len(p) != 0 {
-		return nil, malformed("%d trailing bytes after counter", len(p))
-	}
-	return c, nil
+	return decodeResets(c, p)
 }
 
 func malformed(format string, args ...any) error {

@@ -7,7 +7,10 @@
 //
 //   - Put, Get, Delete, List: registers (last writer wins) by key, in a
 //     namespace ("" is DefaultNamespace);
-//   - Incr, Counter: counters that add up exactly across peers;
+//   - Incr, Counter, ResetCounter: counters that add up exactly across
+//     peers, reset with observed-reset semantics;
+//   - SetAdd, SetRemove, SetMembers, SetContains: add-wins sets;
+//   - Types: what a name holds (List shows every type);
 //   - Watch: a stream of changes under a prefix;
 //   - Sync, SyncWith: an anti-entropy round now;
 //   - Peers, Status, Metrics, ID, Peer: what an operator looks at;

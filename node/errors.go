@@ -50,6 +50,9 @@ var (
 	// a state from another peer was refused there (never returned by a
 	// method: such a state is dropped and counted).
 	ErrForbidden = errors.New("node: forbidden")
+	// ErrInvalidArgument: an argument other than a key or namespace is
+	// malformed (a set member empty or too long, no member given).
+	ErrInvalidArgument = errors.New("node: invalid argument")
 )
 
 // Errors lists every sentinel above, for tests and for callers that map
@@ -58,6 +61,7 @@ var Errors = []error{
 	ErrNotFound, ErrInvalidKey, ErrInvalidNamespace, ErrValueTooLarge,
 	ErrOverflow, ErrInvalidConfig, ErrAlreadyStarted, ErrClosed, ErrNoPeers,
 	ErrCanceled, ErrSync, ErrNetwork, ErrStorage, ErrForbidden,
+	ErrInvalidArgument,
 }
 
 // translate turns an error from a lower layer into one of the node's
@@ -89,6 +93,8 @@ func translate(err error, def error) error {
 		sentinel = ErrValueTooLarge
 	case errors.Is(err, crdt.ErrOverflow):
 		sentinel = ErrOverflow
+	case errors.Is(err, storage.ErrInvalidArgument):
+		sentinel = ErrInvalidArgument
 	}
 	return fmt.Errorf("%w: %w", sentinel, err)
 }

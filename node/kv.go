@@ -16,10 +16,14 @@ type Value struct {
 	Origin  crdt.ReplicaID // peer that made it
 }
 
-// Entry is one key of a List page.
+// Entry is one key of a List page: a register's Value, a counter's
+// Counter or a set's Members, as Type says.
 type Entry struct {
-	Key []byte
+	Key  []byte
+	Type crdt.Type
 	Value
+	Counter int64    // for a counter: its value
+	Members [][]byte // for a set: its members, ascending
 }
 
 // ListOptions selects a page of keys.
@@ -115,7 +119,10 @@ func (n *Node) Get(_ context.Context, ns string, key []byte) (Value, error) {
 	return Value{Data: r.Value, Version: r.Time, Origin: r.Origin}, nil
 }
 
-// List returns a page of live keys in ascending order.
+// List returns a page of live keys of every type (registers, counters,
+// sets; see Types for "live") in ascending key order, a name held by
+// several types once per type, in type order; a page never splits a
+// name's entries.
 func (n *Node) List(_ context.Context, ns string, opts ListOptions) (Page, error) {
 	ns, err := n.check(ns, []byte{0})
 	if err != nil {
@@ -125,23 +132,7 @@ func (n *Node) List(_ context.Context, ns string, opts ListOptions) (Page, error
 	if limit <= 0 {
 		limit = 1000
 	}
-	entries, err := n.db.List(ns, storage.ListOptions{Type: crdt.TypeRegister, Prefix: opts.Prefix, After: opts.After, Limit: limit + 1})
-	if err != nil {
-		return Page{}, translate(err, ErrStorage)
-	}
-	var page Page
-	for _, e := range entries {
-		if len(page.Entries) == limit {
-			page.Next = page.Entries[limit-1].Key
-			break
-		}
-		r, ok := e.State.(crdt.Register)
-		if !ok || r.Deleted {
-			continue
-		}
-		page.Entries = append(page.Entries, Entry{Key: e.Key, Value: Value{Data: r.Value, Version: r.Time, Origin: r.Origin}})
-	}
-	return page, nil
+	return n.listTypes(ns, opts, limit)
 }
 
 // Incr adds by (which may be negative) to the counter at key and returns

@@ -126,6 +126,9 @@ func verifyState(writers map[crdt.ReplicaID]ic.PubKey, ns string, key []byte, st
 	case crdt.Register:
 		return verifyOne(writers, s.Origin, crdt.AppendRegisterPayload(nil, ns, key, s), s.Sig)
 	case crdt.Counter:
+		if len(s.Resetters()) > 0 {
+			return refusedUnsigned // resets carry no signature (see set.go)
+		}
 		var buf []byte
 		for _, id := range s.Replicas() {
 			slot := s.Slot(id)

@@ -203,6 +203,12 @@ func forgeries(t *testing.T, c *nodetest.Cluster, w, rogue int, legit crdt.Regis
 			wid: signSlot(t, wk, signedNS, "c", wid, crdt.Slot{P: 1003}),
 			rid: signSlot(t, rk, signedNS, "c", rid, crdt.Slot{P: 1003}),
 		})},
+		// Resets and sets carry no signature (node/set.go).
+		{"counter reset beside a valid slot", "unsigned", "r", func() crdt.Counter {
+			c := crdt.NewCounter(map[crdt.ReplicaID]crdt.Slot{wid: signSlot(t, wk, signedNS, "r", wid, crdt.Slot{P: 7})})
+			return c.Merge(c.Reset(rid, at))
+		}()},
+		{"a set", "unsigned", "s", func() crdt.Set { s, _ := crdt.Set{}.Add(wid, []byte("evil")); return s }()},
 	}
 }
 

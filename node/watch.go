@@ -17,9 +17,11 @@ type Event struct {
 	Namespace string
 	Key       []byte
 	Type      crdt.Type
-	Value     Value // for a register (empty when Deleted)
-	Deleted   bool  // the register was deleted
-	Counter   int64 // for a counter: its new value
+	Value     Value    // for a register (empty when Deleted)
+	Deleted   bool     // the register was deleted
+	Counter   int64    // for a counter: its new value
+	Reset     bool     // the counter was reset (and nothing counted since)
+	Members   [][]byte // for a set: its members after the change
 }
 
 type watcher struct {
@@ -101,7 +103,9 @@ func eventOf(op storage.Op, st crdt.State) *Event {
 		ev.Deleted = s.Deleted
 		ev.Value = Value{Data: s.Value, Version: s.Time, Origin: s.Origin}
 	case crdt.Counter:
-		ev.Counter = s.Value()
+		ev.Counter, ev.Reset = s.Value(), s.IsReset()
+	case crdt.Set:
+		ev.Members = s.Members()
 	}
 	return ev
 }

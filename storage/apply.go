@@ -27,11 +27,17 @@ type Increment struct {
 // write or tombstone, a counter delta, a state received from a peer) or
 // Incr (increment a counter on behalf of Incr.Origin). Its type, and so
 // which key it addresses, is State.Type() or crdt.TypeCounter for Incr.
+//
+// Set (add or remove set members) and Reset (reset a counter), see set.go,
+// are further kinds computed from the stored state like Incr; an op has
+// exactly one of State, Incr, Set and Reset.
 type Op struct {
 	Namespace string
 	Key       []byte
 	State     crdt.State
 	Incr      *Increment
+	Set       *SetOp
+	Reset     *CounterReset
 }
 
 // Result is the outcome of one Op.
@@ -214,6 +220,9 @@ func checkOp(op *Op) (crdt.Type, crdt.State, crdt.Timestamp, error) {
 	if err := validKey(op.Key); err != nil {
 		return 0, nil, 0, err
 	}
+	if typ, delta, ok, err := checkLocalOp(op); ok {
+		return typ, delta, 0, err
+	}
 	switch {
 	case op.Incr != nil && op.State != nil:
 		return 0, nil, 0, fmt.Errorf("%w: op has both State and Incr", ErrInvalidArgument)
@@ -273,7 +282,13 @@ func (db *DB) planOp(p *planner, op *Op, typ crdt.Type, delta crdt.State, dk []b
 		}
 		delta = d
 	}
-	if c, ok := delta.(crdt.Counter); ok && c.Len() == 0 {
+	if d, ok, err := localDelta(op, cur.state); ok {
+		if err != nil {
+			return Result{}, err
+		}
+		delta = d
+	}
+	if emptyDelta(delta) {
 		return Result{State: cur.state}, nil // an empty delta changes nothing
 	}
 	merged, changed, err := crdt.Merge(cur.state, delta)
@@ -289,6 +304,9 @@ func (db *DB) planOp(p *planner, op *Op, typ crdt.Type, delta crdt.State, dk []b
 	enc := crdt.Encode(merged)
 	if db.opts.InMemory && len(enc) > inMemoryMaxValue {
 		return Result{}, fmt.Errorf("%w: %d bytes exceed the in-memory limit of %d", ErrTooLarge, len(enc), inMemoryMaxValue)
+	}
+	if err := checkSetSize(op, enc); err != nil {
+		return Result{}, err
 	}
 	fp := ItemHash(typ, op.Key, enc)
 	p.writes = append(p.writes, write{key: dk, val: enc})
@@ -308,6 +326,7 @@ func (db *DB) planOp(p *planner, op *Op, typ crdt.Type, delta crdt.State, dk []b
 	if r, ok := merged.(crdt.Register); ok && r.Deleted {
 		p.writes = append(p.writes, write{key: tombKey(r.Time, op.Namespace, op.Key), val: []byte{}})
 	}
+	p.writes = appendResetIndex(p.writes, op.Namespace, op.Key, cur.state, merged)
 	cur.state, cur.fp = merged, fp
 	return Result{Changed: true, State: merged, Delta: delta}, nil
 }

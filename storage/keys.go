@@ -66,7 +66,7 @@ func validKey(key []byte) error {
 
 func validType(t crdt.Type) error {
 	switch t {
-	case crdt.TypeRegister, crdt.TypeCounter:
+	case crdt.TypeRegister, crdt.TypeCounter, crdt.TypeSet:
 		return nil
 	}
 	return fmt.Errorf("%w: unknown state type %s", ErrInvalidArgument, t)

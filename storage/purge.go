@@ -13,7 +13,8 @@ import (
 const purgeChunk = 1024
 
 // PurgeTombstones removes every register tombstone whose Time is older than
-// Config.Now() − Config.TombstoneGrace, together with its hash-index
+// Config.Now() − Config.TombstoneGrace, and every reset counter
+// (crdt.Counter.IsReset) whose ResetTime is, each together with its hash-index
 // entry and its contribution to the range-sum tree, and returns how many it
 // removed. It also runs on the Config.PurgeInterval schedule. It blocks
 // for the purge, in transactions of up to 1024 tombstones that are
@@ -25,16 +26,22 @@ func (db *DB) PurgeTombstones() (int, error) {
 	defer db.leave()
 	horizon := crdt.NewTimestamp(db.opts.Now().Add(-db.opts.TombstoneGrace).UnixMilli(), 0)
 	total := 0
-	for {
-		if db.closing() {
-			return total, ErrClosed
-		}
-		n, more, err := db.purgeChunk(horizon)
-		total += n
-		if err != nil || !more {
-			return total, err
+	// Register tombstones, then reset counters (counter_reset.go).
+	for _, purge := range []func(crdt.Timestamp) (int, bool, error){db.purgeChunk, db.purgeResetChunk} {
+		for more := true; more; {
+			if db.closing() {
+				return total, ErrClosed
+			}
+			var n int
+			var err error
+			n, more, err = purge(horizon)
+			total += n
+			if err != nil {
+				return total, err
+			}
 		}
 	}
+	return total, nil
 }
 
 // purgeChunk purges up to purgeChunk tombstones older than horizon. more

@@ -121,12 +121,17 @@ func (e *Error) Is(target error) bool {
 	return ok && s == target
 }
 
-// Entry is one key of a listing (GET /v1/kv). Value is base64 in JSON
-// (absent with keys=true).
+// Entry is one key of a listing (GET /v1/kv): a register's Value and
+// Version, a counter's Counter or a set's Members, as Type ("register",
+// "counter", "set") says. Value and members are base64 in JSON; with
+// keys=true only Key and Type are set.
 type Entry struct {
-	Key     string `json:"key"`
-	Value   []byte `json:"value,omitempty"`
-	Version uint64 `json:"version,omitempty"`
+	Key     string   `json:"key"`
+	Type    string   `json:"type,omitempty"`
+	Value   []byte   `json:"value,omitempty"`
+	Version uint64   `json:"version,omitempty"`
+	Counter *int64   `json:"counter,omitempty"`
+	Members [][]byte `json:"members,omitempty"`
 }
 
 // Page is one page of a listing; Next, when set, is the after= cursor of
@@ -177,12 +182,14 @@ type SyncNamespace struct {
 
 // Event is one change streamed by GET /v1/watch, one JSON object a line.
 type Event struct {
-	Key     string `json:"key"`
-	Type    string `json:"type"`              // "register" or "counter"
-	Value   []byte `json:"value,omitempty"`   // register value (base64)
-	Version uint64 `json:"version,omitempty"` // register version
-	Deleted bool   `json:"deleted,omitempty"` // the register was deleted
-	Counter int64  `json:"counter,omitempty"` // counter value
+	Key     string   `json:"key"`
+	Type    string   `json:"type"`              // "register", "counter" or "set"
+	Value   []byte   `json:"value,omitempty"`   // register value (base64)
+	Version uint64   `json:"version,omitempty"` // register version
+	Deleted bool     `json:"deleted,omitempty"` // the register was deleted
+	Counter int64    `json:"counter,omitempty"` // counter value
+	Reset   bool     `json:"reset,omitempty"`   // the counter was reset
+	Members [][]byte `json:"members,omitempty"` // a set's members after the change (base64)
 }
 
 // Status describes a peer (GET /v1/status).
@@ -214,4 +221,23 @@ type SyncProgress struct {
 	LastRoundClean bool      `json:"last_round_clean,omitzero"` // it found no difference
 	PullFirst      bool      `json:"pull_first,omitzero"`       // away longer than the tombstone grace: old local states held back until a sync with an up-to-date peer
 	Synced         time.Time `json:"synced,omitzero"`           // last round with an up-to-date peer
+}
+
+// SetMembers is the body of POST (add) and DELETE (remove) /v1/set/{key}:
+// the members, base64 in JSON.
+type SetMembers struct {
+	Members [][]byte `json:"members"`
+}
+
+// Set is a set's members, ascending, base64 in JSON (GET /v1/set/{key}).
+type Set struct {
+	Key     string   `json:"key"`
+	Members [][]byte `json:"members"`
+}
+
+// SetContains answers GET /v1/set/{key}?member=BASE64.
+type SetContains struct {
+	Key      string `json:"key"`
+	Member   []byte `json:"member"`
+	Contains bool   `json:"contains"`
 }

@@ -54,7 +54,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			"and incr against it (or any peer: --api HOST:PORT). Every peer accepts writes; all converge.",
 		Commands: []*cli.Command{
 			daemonCommand(), keygenCommand(),
-			putCommand(), getCommand(), delCommand(), lsCommand(), incrCommand(),
+			putCommand(), getCommand(), delCommand(), lsCommand(), incrCommand(), setCommand(),
 			peersCommand(), statusCommand(), idCommand(), syncCommand(), watchCommand(),
 			rekeyCommand(),
 			{

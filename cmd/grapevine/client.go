@@ -149,6 +149,10 @@ func getCommand() *cli.Command {
 		Action: clientAction("KEY", 1, 1, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
 			key := c.Args().Get(0)
 			v, err := cl.Get(ctx, key)
+			var e *apitype.Error
+			if errors.As(err, &e) && errors.Is(err, apitype.ErrNotFound) && strings.HasPrefix(e.Message, fmt.Sprintf("key %q is a ", key)) {
+				return &exitError{code: 1, msg: e.Message} // a counter or a set: the daemon says how to read it
+			}
 			if errors.Is(err, apitype.ErrNotFound) {
 				return &exitError{code: 1, msg: fmt.Sprintf("key %q not found", key)}
 			}
@@ -166,8 +170,12 @@ func getCommand() *cli.Command {
 
 func delCommand() *cli.Command {
 	return &cli.Command{
-		Name: "del", Usage: "delete KEY", ArgsUsage: "KEY", Flags: clientFlags(),
-		Action: clientAction("KEY", 1, 1, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
+		Name: "del", Usage: "delete KEY (--counter: reset the counter KEY)", ArgsUsage: "KEY",
+		Flags: append(clientFlags(), &cli.BoolFlag{Name: "counter", Usage: "reset the counter KEY instead: increments this peer has seen are removed, concurrent ones elsewhere survive"}),
+		Action: clientAction("[--counter] KEY", 1, 1, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
+			if c.Bool("counter") {
+				return cl.ResetCounter(ctx, c.Args().Get(0))
+			}
 			return cl.Delete(ctx, c.Args().Get(0))
 		}),
 	}
@@ -176,10 +184,10 @@ func delCommand() *cli.Command {
 func lsCommand() *cli.Command {
 	flags := append(clientFlags(),
 		&cli.StringFlag{Name: "prefix", Usage: "only keys starting with `P`"},
-		&cli.BoolFlag{Name: "keys-only", Usage: "print keys without values"},
+		&cli.BoolFlag{Name: "keys-only", Usage: "print keys and their types, without values"},
 	)
 	return &cli.Command{
-		Name: "ls", Usage: "list keys (and values) in key order", Flags: flags,
+		Name: "ls", Usage: "list keys of every type in key order: KEY TYPE VALUE (register, counter, set)", Flags: flags,
 		Action: clientAction("[--prefix P] [--keys-only]", 0, 0, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
 			opts := client.ListOptions{Prefix: c.String("prefix"), KeysOnly: c.Bool("keys-only"), Limit: 1000}
 			all := []apitype.Entry{}
@@ -192,9 +200,9 @@ func lsCommand() *cli.Command {
 					if c.String("output") == "json" {
 						all = append(all, e)
 					} else if opts.KeysOnly {
-						fmt.Fprintln(c.App.Writer, e.Key)
+						fmt.Fprintf(c.App.Writer, "%s\t%s\n", e.Key, e.Type)
 					} else {
-						fmt.Fprintf(c.App.Writer, "%s\t%s\n", e.Key, e.Value)
+						fmt.Fprintln(c.App.Writer, lsLine(e))
 					}
 				}
 				if page.Next == "" {

@@ -67,7 +67,7 @@ func TestSecureAPI(t *testing.T) {
 		{[]string{"sync", ca, tok(e2eReadToken)}, 1, "", "grapevine: forbidden: the token may only read; POST /v1/sync needs a write token\n"},
 		{[]string{"get", ca, tok(e2eTenantToken), "k"}, 1, "", "grapevine: forbidden: the token may not read namespace \"default\"\n"},
 		{[]string{"put", ca, tok(e2eTenantToken), "--ns", "tenant-a", "k", "t"}, 0, "", ""},
-		{[]string{"ls", ca, tok(e2eTenantToken), "--ns", "tenant-a"}, 0, "k\tt\n", ""},
+		{[]string{"ls", ca, tok(e2eTenantToken), "--ns", "tenant-a"}, 0, "k\tregister\tt\n", ""},
 		{[]string{"incr", ca, tok(e2eTenantToken), "--ns", "tenant-b", "c", "2"}, 0, "2\n", ""},
 		{[]string{"peers", ca, tok(e2eTenantToken)}, 0, "", ""},
 		{[]string{"status", ca, tok(e2eReadToken)}, 0, "", ""},

@@ -14,8 +14,8 @@ func watchCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "watch",
 		Usage: "print every change of keys (local or replicated) as it happens, until Ctrl-C",
-		Description: "Prints one line per change: \"put KEY VALUE\", \"del KEY\" or \"counter KEY VALUE\"\n" +
-			"(with --output json, one JSON object per line).",
+		Description: "Prints one line per change: \"put KEY VALUE\", \"del KEY\", \"counter KEY VALUE\"\n" +
+			"or \"set KEY MEMBER,MEMBER...\" (with --output json, one JSON object per line).",
 		Flags: flags,
 		Action: clientAction("[--prefix P]", 0, 0, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
 			w := c.App.Writer
@@ -25,6 +25,9 @@ func watchCommand() *cli.Command {
 					return printJSONLine(w, ev)
 				case ev.Type == "counter":
 					_, err := fmt.Fprintf(w, "counter %s %d\n", ev.Key, ev.Counter)
+					return err
+				case ev.Type == "set":
+					_, err := fmt.Fprintf(w, "set %s %s\n", ev.Key, joinMembers(ev.Members))
 					return err
 				case ev.Deleted:
 					_, err := fmt.Fprintf(w, "del %s\n", ev.Key)

@@ -454,7 +454,11 @@ func (c *Client) ListNS(ctx context.Context, addr, ns, prefix string) ([]apitype
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, page.Entries...)
+		for _, e := range page.Entries {
+			if e.Type == "" || e.Type == "register" { // the listing shows every type
+				out = append(out, e)
+			}
+		}
 		if page.Next == "" {
 			return out, nil
 		}
