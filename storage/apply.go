@@ -32,6 +32,9 @@ type Op struct {
 	Key       []byte
 	State     crdt.State
 	Incr      *Increment
+	// Cond, if set, is a precondition on a register write (see Cond); an
+	// op whose condition fails gets ErrConditionFailed.
+	Cond *Cond
 }
 
 // Result is the outcome of one Op.
@@ -196,7 +199,8 @@ func (db *DB) plan(txn *badger.Txn, ops []Op, results []Result) ([]group, error)
 		start := len(p.writes)
 		res, err := db.planOp(p, op, typ, delta, dk, cur, &g)
 		if err != nil {
-			results[i].Err = err
+			res.Err = err
+			results[i] = res
 			continue
 		}
 		results[i] = res
@@ -217,6 +221,8 @@ func checkOp(op *Op) (crdt.Type, crdt.State, crdt.Timestamp, error) {
 	switch {
 	case op.Incr != nil && op.State != nil:
 		return 0, nil, 0, fmt.Errorf("%w: op has both State and Incr", ErrInvalidArgument)
+	case op.Cond != nil && op.State != nil && op.State.Type() != crdt.TypeRegister, op.Cond != nil && op.Incr != nil:
+		return 0, nil, 0, fmt.Errorf("%w: only a register write can have a condition", ErrInvalidArgument)
 	case op.Incr != nil:
 		if len(op.Incr.Origin) > crdt.MaxReplicaIDLen {
 			return 0, nil, 0, fmt.Errorf("%w: origin of %d bytes", ErrInvalidArgument, len(op.Incr.Origin))
@@ -258,6 +264,9 @@ type planner struct {
 // planOp merges one op into cur, appending its writes to p.writes (only
 // on success), setting g's tree delta and updating cur.
 func (db *DB) planOp(p *planner, op *Op, typ crdt.Type, delta crdt.State, dk []byte, cur *cached, g *group) (Result, error) {
+	if err := db.checkCond(op, cur.state); err != nil {
+		return Result{State: cur.state}, err
+	}
 	if op.Incr != nil {
 		c, _ := cur.state.(crdt.Counter)
 		d, err := c.Increment(op.Incr.Origin, op.Incr.By)
@@ -302,11 +311,15 @@ func (db *DB) planOp(p *planner, op *Op, typ crdt.Type, delta crdt.State, dk []b
 			g.tree.count, g.tree.sum = 0, fp-cur.fp
 		}
 	}
-	if old, ok := cur.state.(crdt.Register); ok && old.Deleted {
-		p.writes = append(p.writes, write{key: tombKey(old.Time, op.Namespace, op.Key), del: true})
+	if old, ok := cur.state.(crdt.Register); ok {
+		if t := purgeTime(old); t != 0 {
+			p.writes = append(p.writes, write{key: tombKey(t, op.Namespace, op.Key), del: true})
+		}
 	}
-	if r, ok := merged.(crdt.Register); ok && r.Deleted {
-		p.writes = append(p.writes, write{key: tombKey(r.Time, op.Namespace, op.Key), val: []byte{}})
+	if r, ok := merged.(crdt.Register); ok {
+		if t := purgeTime(r); t != 0 {
+			p.writes = append(p.writes, write{key: tombKey(t, op.Namespace, op.Key), val: []byte{}})
+		}
 	}
 	cur.state, cur.fp = merged, fp
 	return Result{Changed: true, State: merged, Delta: delta}, nil
