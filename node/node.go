@@ -47,7 +47,7 @@ type Node struct {
 	writers writerLists
 	key     ic.PrivKey
 	refused *prometheus.CounterVec // grapevine_refused_states_total
-	cas     *casTracker             // grapevine_cas_overwritten_total
+	cas     *casTracker            // grapevine_cas_overwritten_total
 
 	// beforeSyncApply, if set (SetBeforeSyncApplyForTest), runs before
 	// each chunk of synced states is applied; an error aborts the round.
