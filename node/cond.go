@@ -40,15 +40,21 @@ type ConditionError struct {
 	Current crdt.Timestamp
 	// Want describes the condition that failed.
 	Want string
+	// Op names the transaction op that failed ("op 1 (put)"), or is empty.
+	Op string
 }
 
 // Error says which condition failed and what the key holds instead.
 func (e *ConditionError) Error() string {
 	now := "the key is absent"
 	if e.Current != 0 {
-		now = fmt.Sprintf("its version is %d", uint64(e.Current))
+		now = fmt.Sprintf("the key is at version %d", uint64(e.Current))
 	}
-	return fmt.Sprintf("%s: key %q: the write required %s, but %s; nothing changed", ErrPreconditionFailed, e.Key, e.Want, now)
+	op := ""
+	if e.Op != "" {
+		op = e.Op + ": "
+	}
+	return fmt.Sprintf("%s: %skey %q: the write required %s, but %s; nothing changed", ErrPreconditionFailed, op, e.Key, e.Want, now)
 }
 
 // Is makes errors.Is(err, ErrPreconditionFailed) true.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/grapevine-kv/grapevine/crdt"
@@ -102,7 +103,7 @@ func (n *Node) Txn(ctx context.Context, ns string, ops []TxnOp) ([]TxnResult, er
 	sops := make([]storage.Op, len(ops))
 	for i, op := range ops {
 		if sops[i], err = n.txnOp(ns, op, sign); err != nil {
-			return nil, fmt.Errorf("op %d (%s %q): %w", i, op.Kind, op.Key, err)
+			return nil, opFailed(i, op, err)
 		}
 	}
 	if err := n.join(ns); err != nil {
@@ -115,7 +116,13 @@ func (n *Node) Txn(ctx context.Context, ns string, ops []TxnOp) ([]TxnResult, er
 	out := make([]TxnResult, len(ops))
 	for i, res := range results {
 		if res.Err != nil && !errors.Is(res.Err, storage.ErrAborted) {
-			return nil, fmt.Errorf("op %d (%s %q): %w", i, ops[i].Kind, ops[i].Key, n.opError(ops[i].Key, sops[i].Cond, res))
+			err := n.opError(ops[i].Key, sops[i].Cond, res)
+			var ce *ConditionError
+			if errors.As(err, &ce) {
+				ce.Op = fmt.Sprintf("op %d (%s)", i, ops[i].Kind)
+				return nil, ce
+			}
+			return nil, opFailed(i, ops[i], err)
 		}
 	}
 	for i, res := range results {
@@ -235,4 +242,16 @@ func (n *Node) deliverTxn(b wire.Batch) {
 	case n.queue <- &request{ops: ops, atomic: true}:
 	case <-n.ctx.Done():
 	}
+}
+
+// opFailed says which op of a transaction failed, keeping the node
+// sentinel first so that the message reads "<sentinel>: op N (...): why".
+func opFailed(i int, op TxnOp, err error) error {
+	for _, s := range Errors {
+		if errors.Is(err, s) {
+			why := strings.TrimPrefix(err.Error(), s.Error()+": ")
+			return fmt.Errorf("%w: op %d (%s %q): %s", s, i, op.Kind, op.Key, why)
+		}
+	}
+	return fmt.Errorf("op %d (%s %q): %w", i, op.Kind, op.Key, err)
 }

@@ -30,9 +30,9 @@ type Cond struct {
 // String describes the condition for error messages.
 func (c Cond) String() string {
 	if c.Absent {
-		return "the key is absent"
+		return "the key to be absent"
 	}
-	return fmt.Sprintf("the key is at version %d", uint64(c.Version))
+	return fmt.Sprintf("version %d", uint64(c.Version))
 }
 
 // holds reports whether c holds for stored (nil if none) at stamp now.
