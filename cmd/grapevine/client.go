@@ -126,7 +126,7 @@ func printJSONLine(w io.Writer, v any) error { return json.NewEncoder(w).Encode(
 func putCommand() *cli.Command {
 	return &cli.Command{
 		Name: "put", Usage: "set KEY to VALUE (VALUE \"-\" reads standard input)", ArgsUsage: "KEY VALUE", Flags: append(clientFlags(), writeFlags(true)...),
-		Action: clientAction("[--cas VERSION | --if-absent] [--ttl DURATION] KEY VALUE", 2, 2, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
+		Action: clientAction("KEY VALUE", 2, 2, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
 			opts, err := writeOptions(c)
 			if err != nil {
 				return err
@@ -170,7 +170,7 @@ func getCommand() *cli.Command {
 func delCommand() *cli.Command {
 	return &cli.Command{
 		Name: "del", Usage: "delete KEY", ArgsUsage: "KEY", Flags: append(clientFlags(), writeFlags(false)...),
-		Action: clientAction("[--cas VERSION] KEY", 1, 1, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
+		Action: clientAction("KEY", 1, 1, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
 			opts, err := writeOptions(c)
 			if err != nil {
 				return err
