@@ -28,7 +28,7 @@ type casTracker struct {
 	overwritten prometheus.Counter
 	mu          struct {
 		sync.Mutex
-		wins map[string]crdt.Timestamp // ns 0x00 key → version of the local conditional win
+		wins map[string]struct{} // ns 0x00 key of each local conditional win still stored
 	}
 }
 
@@ -37,7 +37,7 @@ func newCASTracker(reg *prometheus.Registry) *casTracker {
 		Name: "grapevine_cas_overwritten_total",
 		Help: "Conditional writes accepted on this peer that a state from another peer later replaced (conditional writes are exact on one peer, not across peers).",
 	})}
-	c.mu.wins = make(map[string]crdt.Timestamp)
+	c.mu.wins = make(map[string]struct{})
 	reg.MustRegister(c.overwritten)
 	return c
 }
@@ -47,20 +47,22 @@ func (c *casTracker) observe(ops []storage.Op, results []storage.Result, local b
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, res := range results {
-		r, ok := res.State.(crdt.Register)
-		if !ok || !res.Changed || res.Err != nil {
+		if _, ok := res.State.(crdt.Register); !ok || !res.Changed || res.Err != nil {
 			continue
 		}
 		k := ops[i].Namespace + "\x00" + string(ops[i].Key)
 		switch {
 		case local && ops[i].Cond != nil:
-			if _, ok := c.mu.wins[k]; ok || len(c.mu.wins) < maxCASTracked {
-				c.mu.wins[k] = r.Time
+			if len(c.mu.wins) < maxCASTracked {
+				c.mu.wins[k] = struct{}{}
 			}
 		case local:
 			delete(c.mu.wins, k)
 		default:
-			if v, ok := c.mu.wins[k]; ok && r.Time != v {
+			// A remote state that changed the key replaced the local
+			// win, whatever its stamp (it may equal ours: two peers can
+			// issue one stamp; the origin then decides).
+			if _, ok := c.mu.wins[k]; ok {
 				c.overwritten.Inc()
 				delete(c.mu.wins, k)
 			}
