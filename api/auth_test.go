@@ -211,6 +211,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	want := map[string]string{
 		"PUT /v1/kv/{key}": writeNS, "GET /v1/kv/{key}": readNS, "HEAD /v1/kv/{key}": readNS, "DELETE /v1/kv/{key}": writeNS,
 		"GET /v1/kv": readNS, "POST /v1/counter/{key}": writeNS, "GET /v1/counter/{key}": readNS, "GET /v1/watch": readNS,
+		"POST /v1/txn":  writeNS,
 		"GET /v1/peers": anyToken, "GET /v1/status": anyToken, "GET /metrics": anyToken,
 		"POST /v1/sync": anyWrite, "GET /healthz": none,
 		"DELETE /v1/counter/{key}": writeNS, "GET /v1/set/{key}": readNS, "POST /v1/set/{key}": writeNS, "DELETE /v1/set/{key}": writeNS,

@@ -9,10 +9,11 @@
 // {key} is path-escaped; escape "/" as %2F if the key has empty or dot
 // segments (the Go client always does).
 //
-//	PUT    /v1/kv/{key}       set key to the raw request body; 204, version in the Grapevine-Version header
-//	GET    /v1/kv/{key}       the raw value, its version in Grapevine-Version; a name that is only a counter or a set answers 404 saying so
+//	PUT    /v1/kv/{key}       set key to the raw request body; ?ttl=30s, conditions (below); 204, version in Grapevine-Version and ETag
+//	GET    /v1/kv/{key}       the raw value, its version in Grapevine-Version and ETag (expiry in Grapevine-Expires); a name that is only a counter or a set answers 404 saying so
 //	HEAD   /v1/kv/{key}       as GET, without the body
-//	DELETE /v1/kv/{key}       delete key (a tombstone); 204
+//	DELETE /v1/kv/{key}       delete key (a tombstone); conditions (below); 204
+//	POST   /v1/txn            {"ops": [{"op": "put"|"del"|"incr", ...}]} (apitype.TxnRequest): all or nothing; apitype.TxnResponse
 //	GET    /v1/kv             ?prefix=&after=&limit=&keys=true: a page of keys of every type in order, each with its type (apitype.Page); pass next as after
 //	POST   /v1/counter/{key}  ?by=N (default 1, may be negative): add to the counter; its new value (apitype.Counter)
 //	GET    /v1/counter/{key}  the counter's value (apitype.Counter)
@@ -27,6 +28,20 @@
 //	GET    /metrics           Prometheus metrics
 //	GET    /healthz           "ok"
 //
+// # Conditional writes, TTL and transactions
+//
+// PUT and DELETE take one condition: If-Match: "<version>" (the key holds
+// this version), If-None-Match: * (the key is absent: never written,
+// deleted or expired), or ?cas=<version> (cas=0: absent). It is checked
+// in the peer's apply loop, in the storage transaction of the write, so it
+// is exact on that peer; across peers it is not linearizable (see the
+// README). A failed condition answers 412 precondition_failed with the
+// key's current version in the body ("version") and in ETag. ?ttl= gives a
+// value a lifetime; after it every peer reads the key as absent. POST
+// /v1/txn applies up to node.MaxTxnOps ops (node.MaxTxnBytes of keys and
+// values) in one storage transaction on this peer, each op optionally
+// with if_version or if_absent, and publishes them as one gossip message.
+//
 // # Tokens
 //
 // A daemon started with --api-token-file needs an API token on every
@@ -35,7 +50,7 @@
 //
 //	token needed                 endpoints
 //	read, for the namespace      GET and HEAD /v1/kv/{key}, GET /v1/kv, GET /v1/counter/{key}, GET /v1/set/{key}, GET /v1/watch
-//	write, for the namespace     PUT and DELETE /v1/kv/{key}, POST and DELETE /v1/counter/{key}, POST and DELETE /v1/set/{key}
+//	write, for the namespace     PUT and DELETE /v1/kv/{key}, POST and DELETE /v1/counter/{key}, POST and DELETE /v1/set/{key}, POST /v1/txn
 //	any valid token              GET /v1/status, GET /v1/peers, GET /metrics (they span every namespace)
 //	any write token              POST /v1/sync (a round covers every namespace), the /v1/test/ hooks
 //	none                         GET /healthz
@@ -77,7 +92,9 @@
 //	404 not_found           the key is absent or deleted (or the endpoint does not exist)
 //	405 method_not_allowed  the endpoint does not take this method
 //	409 overflow            the increment would take the counter past int64
+//	412 precondition_failed a conditional write's condition did not hold; the body's version is the key's current one
 //	413 value_too_large     the value exceeds the peer's limit
+//	413 txn_too_large       a transaction has more ops or bytes than the peer's limits
 //	499 canceled            the request's context ended first (the client went away)
 //	500 storage_failure     the peer's disk or database failed
 //	500 internal            anything else: a bug, logged by the daemon

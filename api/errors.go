@@ -40,6 +40,9 @@ var errorTable = []errorMapping{
 	{node.ErrInvalidNamespace, http.StatusBadRequest, apitype.CodeInvalidNamespace, ""},
 	{node.ErrInvalidArgument, http.StatusBadRequest, apitype.CodeInvalidArgument, ""},
 	{node.ErrValueTooLarge, http.StatusRequestEntityTooLarge, apitype.CodeValueTooLarge, ""},
+	{node.ErrPreconditionFailed, http.StatusPreconditionFailed, apitype.CodePrecondition, ""},
+	{node.ErrInvalidArgument, http.StatusBadRequest, apitype.CodeInvalidArgument, ""},
+	{node.ErrTxnTooLarge, http.StatusRequestEntityTooLarge, apitype.CodeTxnTooLarge, ""},
 	{node.ErrOverflow, http.StatusConflict, apitype.CodeOverflow, "the increment would overflow the counter (past the range of int64); nothing changed"},
 	{node.ErrNoPeers, http.StatusServiceUnavailable, apitype.CodeNoPeers, "no connected peer to sync with; check `grapevine peers` and the bootstrap list"},
 	{node.ErrCanceled, statusCanceled, apitype.CodeCanceled, ""},
@@ -66,7 +69,12 @@ func apiError(err error) *apitype.Error {
 				// detail ("node: forbidden: this peer ..." → "this peer ...").
 				msg = strings.TrimPrefix(err.Error(), m.sentinel.Error()+": ")
 			}
-			return &apitype.Error{Status: m.status, Code: m.code, Message: msg}
+			out := &apitype.Error{Status: m.status, Code: m.code, Message: msg}
+			var ce *node.ConditionError
+			if errors.As(err, &ce) {
+				out.Version = uint64(ce.Current)
+			}
+			return out
 		}
 	}
 	return errorf(http.StatusInternalServerError, apitype.CodeInternal, "internal error: %v", err)

@@ -57,6 +57,7 @@ var routes = []route{
 		{http.MethodPost, "/v1/set/{key}", accessWrite},
 		{http.MethodDelete, "/v1/set/{key}", accessWrite},
 	}, false},
+	{"/v1/txn", (*Server).txn, []endpoint{{http.MethodPost, "/v1/txn", accessWrite}}, false},
 	{"/v1/watch", (*Server).watch, []endpoint{{http.MethodGet, "/v1/watch", accessRead}}, false},
 	{"/v1/peers", (*Server).peers, []endpoint{{http.MethodGet, "/v1/peers", accessRead}}, true},
 	{"/v1/status", (*Server).status, []endpoint{{http.MethodGet, "/v1/status", accessRead}}, true},

@@ -127,6 +127,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e.Status >= 500 {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", e.Status, "err", err)
 	}
+	if e.Code == apitype.CodePrecondition && e.Version != 0 {
+		setVersion(w, crdt.Timestamp(e.Version)) // the current version, for the next attempt
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(e.Status)
 	_ = json.NewEncoder(w).Encode(e)
@@ -161,11 +164,15 @@ func (s *Server) kv(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return errorf(http.StatusBadRequest, apitype.CodeInvalidArgument, "reading the body: %v", err)
 		}
-		v, err := s.node.Put(r.Context(), ns, []byte(key), body)
+		opts, err := writeOptions(r, true)
 		if err != nil {
 			return err
 		}
-		w.Header().Set(apitype.VersionHeader, strconv.FormatUint(uint64(v), 10))
+		v, err := s.node.PutWith(r.Context(), ns, []byte(key), body, opts)
+		if err != nil {
+			return err
+		}
+		setVersion(w, v)
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	case http.MethodGet, http.MethodHead:
@@ -176,13 +183,20 @@ func (s *Server) kv(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		w.Header().Set(apitype.VersionHeader, strconv.FormatUint(uint64(v.Version), 10))
+		setVersion(w, v.Version)
+		if !v.Expires.IsZero() {
+			w.Header().Set(apitype.ExpiresHeader, v.Expires.Format(time.RFC3339Nano))
+		}
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Header().Set("Content-Length", strconv.Itoa(len(v.Data)))
 		_, err = w.Write(v.Data)
 		return err
 	case http.MethodDelete:
-		if err := s.node.Delete(r.Context(), ns, []byte(key)); err != nil {
+		opts, err := writeOptions(r, false)
+		if err != nil {
+			return err
+		}
+		if err := s.node.DeleteWith(r.Context(), ns, []byte(key), opts); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -307,7 +321,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) error {
 	}
 	enc := json.NewEncoder(w)
 	for ev := range events {
-		out := apitype.Event{Key: string(ev.Key), Type: ev.Type.String(), Deleted: ev.Deleted, Counter: ev.Counter, Reset: ev.Reset, Members: ev.Members}
+		out := apitype.Event{Key: string(ev.Key), Type: ev.Type.String(), Deleted: ev.Deleted, Expired: ev.Expired, Counter: ev.Counter, Reset: ev.Reset, Members: ev.Members}
 		if ev.Type == crdt.TypeRegister {
 			out.Value, out.Version = ev.Value.Data, uint64(ev.Value.Version)
 		}

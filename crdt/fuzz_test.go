@@ -20,6 +20,7 @@ func FuzzDecode(f *testing.F) {
 			f.Add(c.in)
 		}
 	}
+	f.Add(crdt.Encode(crdt.Register{Time: ts(1, 2), Origin: "a", Value: []byte("v"), Expires: 3})) // with an expiry
 	for _, c := range registerOrder {
 		f.Add(crdt.Encode(c.lo))
 		f.Add(crdt.Encode(c.hi))

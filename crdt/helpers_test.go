@@ -61,7 +61,7 @@ func equalState(a, b crdt.State) bool {
 		if !ok || a.Time != b.Time || a.Origin != b.Origin || a.Deleted != b.Deleted || !bytes.Equal(a.Sig, b.Sig) {
 			return false
 		}
-		return a.Deleted || bytes.Equal(a.Value, b.Value)
+		return a.Deleted || bytes.Equal(a.Value, b.Value) && a.Expires == b.Expires
 	case crdt.Counter:
 		b, ok := b.(crdt.Counter)
 		if !ok || !slices.Equal(a.Replicas(), b.Replicas()) {

@@ -47,6 +47,7 @@ func genRegister() *rapid.Generator[crdt.Register] {
 		if !r.Deleted || rapid.Bool().Draw(t, "stale value") {
 			r.Value = genValue().Draw(t, "value")
 		}
+		r.Expires = genExpires().Draw(t, "expires")
 		r.Sig = genSig().Draw(t, "sig")
 		return r
 	})

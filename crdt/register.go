@@ -16,6 +16,10 @@ type Register struct {
 	Origin  ReplicaID // replica that made the write
 	Deleted bool      // true for a tombstone
 	Value   []byte    // nil for a tombstone
+	// Expires is when a live value expires, in wall-clock milliseconds
+	// since the Unix epoch on the HLC's wall part (Timestamp.Millis), or 0
+	// for never. A tombstone has none (Encode drops it). See Expired.
+	Expires int64
 	// Sig is the origin's signature over AppendRegisterPayload (namespace,
 	// key and everything above), or empty for an unsigned state. crdt
 	// neither makes nor checks it (it has no keys): the caller signs and
@@ -29,7 +33,7 @@ func (Register) Type() Type { return TypeRegister }
 // Compare orders registers totally: by Time, then Origin, then a tombstone
 // before a live value, then by Value bytes, then by Sig bytes (so that two
 // states of equal content but different signatures still order
-// deterministically). It returns -1, 0 or +1. Two
+// deterministically), with Expires compared just before Sig. It returns -1, 0 or +1. Two
 // registers compare equal only if they are identical as stored and sent,
 // i.e. only if they encode to the same bytes (a nil and an empty Value are
 // the same; a tombstone's Value is ignored, as Encode drops it). That is
@@ -58,6 +62,9 @@ func lwwOrder(r, o Register) int {
 		return 1
 	default:
 		if c := bytes.Compare(r.Value, o.Value); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(expiry(r), expiry(o)); c != 0 {
 			return c
 		}
 	}

@@ -13,9 +13,12 @@ const SignatureDomain = "grapevine/signed-state/v1\x00"
 //
 //	SignatureDomain type(1)=TypeRegister
 //	uvarint(len ns) ns uvarint(len key) key
-//	hlc(8, big endian) flags(1) uvarint(len origin) origin value...
+//	hlc(8, big endian) flags(1) [expires(8)] uvarint(len origin) origin value...
 //
-// flags is 1 for a tombstone, whose Value is ignored (as Encode drops it).
+// flags and expires are as in AppendEncode: 1 for a tombstone, whose Value
+// is ignored (as Encode drops it), 2 when an expiry follows, so a
+// signature covers the expiry and one made before expiry existed still
+// verifies.
 // r.Sig is not part of it. Every field is length-prefixed or fixed-size
 // except the value, which is last, so distinct (ns, key, r) give distinct
 // payloads: a signature cannot be moved to another namespace, key, type,
@@ -23,11 +26,7 @@ const SignatureDomain = "grapevine/signed-state/v1\x00"
 func AppendRegisterPayload(b []byte, ns string, key []byte, r Register) []byte {
 	b = appendPayloadHeader(b, TypeRegister, ns, key)
 	b = binary.BigEndian.AppendUint64(b, uint64(r.Time))
-	var flags byte
-	if r.Deleted {
-		flags |= flagDeleted
-	}
-	b = append(b, flags)
+	b = appendRegisterFlags(b, r)
 	b = appendBytes(b, []byte(r.Origin))
 	if !r.Deleted {
 		b = append(b, r.Value...)

@@ -109,20 +109,23 @@ const flagDeleted = 1
 //
 // Version 1 (no signature anywhere in s):
 //
-//	register payload: hlc(8, big endian) flags(1) uvarint(len origin) origin value...
+//	register payload: hlc(8, big endian) flags(1) [expires(8)] uvarint(len origin) origin value...
 //	counter payload:  uvarint(n) n × [uvarint(len origin) origin uvarint(P) uvarint(N)]
 //
 // Version 2 (a Register with a Sig, or a Counter with at least one signed
 // slot):
 //
-//	register payload: hlc(8, big endian) flags(1) uvarint(len origin) origin uvarint(len sig) sig value...
+//	register payload: hlc(8, big endian) flags(1) [expires(8)] uvarint(len origin) origin uvarint(len sig) sig value...
 //	counter payload:  uvarint(n) n × [uvarint(len origin) origin uvarint(P) uvarint(N) uvarint(len sig) sig]
 //
 // A counter that was reset appends its resets after the slots (see
 // appendResets); a set (version 1 only: sets are never signed) has the
 // payload of appendSet.
 //
-// flags is 1 for a tombstone (which has no value bytes), else 0. Counter
+// flags is 1 for a tombstone (which has no value bytes), 2 for a live
+// value with an expiry (Register.Expires, big endian milliseconds, which
+// follows the flags), else 0; a register without expiry encodes as it did
+// before expiry existed. Counter
 // slots are in ascending origin order, none zero; in version 2 an unsigned
 // slot has a sig of length 0. Equal states always encode to identical
 // bytes, and Encode picks version 1 whenever it can.
@@ -136,11 +139,7 @@ func AppendEncode(b []byte, s State) []byte {
 	switch s := s.(type) {
 	case Register:
 		b = binary.BigEndian.AppendUint64(b, uint64(s.Time))
-		var flags byte
-		if s.Deleted {
-			flags |= flagDeleted
-		}
-		b = append(b, flags)
+		b = appendRegisterFlags(b, s)
 		b = appendBytes(b, []byte(s.Origin))
 		if signed {
 			b = appendBytes(b, s.Sig)
@@ -216,12 +215,11 @@ func decodeRegister(p []byte, signed bool) (State, error) {
 		return nil, malformed("register of %d bytes is too short", len(p))
 	}
 	r := Register{Time: Timestamp(binary.BigEndian.Uint64(p))}
-	flags := p[8]
-	if flags&^flagDeleted != 0 {
-		return nil, malformed("unknown register flags %#x", flags)
+	p, err := readRegisterFlags(p[8:], &r)
+	if err != nil {
+		return nil, err
 	}
-	r.Deleted = flags&flagDeleted != 0
-	origin, rest, err := readBytes(p[9:], MaxReplicaIDLen)
+	origin, rest, err := readBytes(p, MaxReplicaIDLen)
 	if err != nil {
 		return nil, fmt.Errorf("register origin: %w", err)
 	}

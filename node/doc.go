@@ -7,6 +7,9 @@
 //
 //   - Put, Get, Delete, List: registers (last writer wins) by key, in a
 //     namespace ("" is DefaultNamespace);
+//   - PutWith, DeleteWith: conditional writes (a version, or absence) and
+//     values with a TTL (WriteOptions);
+//   - Txn: several puts, deletes and increments applied all or nothing;
 //   - Incr, Counter, ResetCounter: counters that add up exactly across
 //     peers, reset with observed-reset semantics;
 //   - SetAdd, SetRemove, SetMembers, SetContains: add-wins sets;
@@ -24,4 +27,16 @@
 // takes everything queued (up to a size bound), commits it in one storage
 // transaction — one fsync for many writers — then notifies watchers,
 // acknowledges the local writers and publishes the changes as gossip.
+//
+// A write's condition is checked inside that loop, against this peer's
+// stored state, in the storage transaction of the write: exact on this
+// peer, not linearizable across peers (two peers can each accept a write
+// conditioned on the same version; last writer wins, and
+// grapevine_cas_overwritten_total counts it: see casTracker). A value with
+// a TTL carries its absolute expiry on the clock's wall part; from then on
+// every peer reads it as absent, watchers get one expire event, and the
+// purge reclaims it like a tombstone. A transaction (Txn) is committed
+// alone, all or nothing, in one storage transaction, and published as one
+// gossip message, which a receiving peer applies in one storage
+// transaction too; anti-entropy may deliver its keys separately.
 package node

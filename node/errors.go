@@ -50,9 +50,18 @@ var (
 	// a state from another peer was refused there (never returned by a
 	// method: such a state is dropped and counted).
 	ErrForbidden = errors.New("node: forbidden")
-	// ErrInvalidArgument: an argument other than a key or namespace is
-	// malformed (a set member empty or too long, no member given).
+	// ErrPreconditionFailed: a conditional write's condition (a version,
+	// or absence) did not hold on this peer; nothing changed. The error is
+	// a *ConditionError, which says the key's current version.
+	ErrPreconditionFailed = errors.New("node: precondition failed")
+	// ErrInvalidArgument: a write's options or a transaction's ops are
+	// malformed (a negative TTL, both a version and absence required, a
+	// transaction without ops, an unknown op, a condition on an
+	// increment, a set member empty or too long); nothing changed.
 	ErrInvalidArgument = errors.New("node: invalid argument")
+	// ErrTxnTooLarge: a transaction has more than MaxTxnOps ops or more
+	// than MaxTxnBytes of keys and values; nothing changed.
+	ErrTxnTooLarge = errors.New("node: transaction too large")
 )
 
 // Errors lists every sentinel above, for tests and for callers that map
@@ -61,7 +70,7 @@ var Errors = []error{
 	ErrNotFound, ErrInvalidKey, ErrInvalidNamespace, ErrValueTooLarge,
 	ErrOverflow, ErrInvalidConfig, ErrAlreadyStarted, ErrClosed, ErrNoPeers,
 	ErrCanceled, ErrSync, ErrNetwork, ErrStorage, ErrForbidden,
-	ErrInvalidArgument,
+	ErrPreconditionFailed, ErrInvalidArgument, ErrTxnTooLarge,
 }
 
 // translate turns an error from a lower layer into one of the node's

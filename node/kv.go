@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/grapevine-kv/grapevine/crdt"
 	"github.com/grapevine-kv/grapevine/storage"
@@ -14,6 +15,16 @@ type Value struct {
 	Data    []byte
 	Version crdt.Timestamp // HLC stamp of the winning write
 	Origin  crdt.ReplicaID // peer that made it
+	Expires time.Time      // when it expires (see WriteOptions.TTL); zero: never
+}
+
+// valueOf is the Value of a live register.
+func valueOf(r crdt.Register) Value {
+	v := Value{Data: r.Value, Version: r.Time, Origin: r.Origin}
+	if t := r.ExpiresAt(); t != 0 {
+		v.Expires = t.Time()
+	}
+	return v
 }
 
 // Entry is one key of a List page: a register's Value, a counter's
@@ -59,47 +70,17 @@ func (n *Node) check(ns string, key []byte) (string, error) {
 // Put sets key to value in namespace ns ("" for the default) and returns
 // the write's version once it is durable on this peer.
 func (n *Node) Put(ctx context.Context, ns string, key, value []byte) (crdt.Timestamp, error) {
-	ns, err := n.check(ns, key)
-	if err != nil {
-		return 0, err
-	}
-	if len(value) > n.cfg.MaxValueSize {
-		return 0, fmt.Errorf("%w: %d bytes exceeds the limit of %d", ErrValueTooLarge, len(value), n.cfg.MaxValueSize)
-	}
-	st := crdt.Register{Time: n.clock.Now(), Origin: n.self, Value: append([]byte{}, value...)}
-	return st.Time, n.write(ctx, ns, key, st)
+	return n.PutWith(ctx, ns, key, value, WriteOptions{})
 }
 
 // Delete removes key by writing a tombstone, durable on this peer when
 // Delete returns. Deleting an absent key is not an error.
 func (n *Node) Delete(ctx context.Context, ns string, key []byte) error {
-	ns, err := n.check(ns, key)
-	if err != nil {
-		return err
-	}
-	return n.write(ctx, ns, key, crdt.Register{Time: n.clock.Now(), Origin: n.self, Deleted: true})
+	return n.DeleteWith(ctx, ns, key, WriteOptions{})
 }
 
-// write applies a local register write, signed if ns has a writer list
-// (ErrForbidden if this peer is not on it).
-func (n *Node) write(ctx context.Context, ns string, key []byte, st crdt.Register) error {
-	sign, err := n.signer(ns)
-	if err != nil {
-		return err
-	}
-	if sign {
-		if st, err = n.signRegister(ns, key, st); err != nil {
-			return err
-		}
-	}
-	res, err := n.apply(ctx, storage.Op{Namespace: ns, Key: append([]byte{}, key...), State: st})
-	if err != nil {
-		return err
-	}
-	return translate(res[0].Err, ErrStorage)
-}
-
-// Get returns key's value, or ErrNotFound if it is absent or deleted.
+// Get returns key's value, or ErrNotFound if it is absent, deleted or
+// expired.
 func (n *Node) Get(_ context.Context, ns string, key []byte) (Value, error) {
 	ns, err := n.check(ns, key)
 	if err != nil {
@@ -113,16 +94,16 @@ func (n *Node) Get(_ context.Context, ns string, key []byte) (Value, error) {
 		return Value{}, translate(err, ErrStorage)
 	}
 	r, ok := st.(crdt.Register)
-	if !ok || r.Deleted {
+	if !ok || !r.Live(n.now()) {
 		return Value{}, ErrNotFound
 	}
-	return Value{Data: r.Value, Version: r.Time, Origin: r.Origin}, nil
+	return valueOf(r), nil
 }
 
-// List returns a page of live keys of every type (registers, counters,
-// sets; see Types for "live") in ascending key order, a name held by
-// several types once per type, in type order; a page never splits a
-// name's entries.
+// List returns a page of live keys of every type (registers neither
+// deleted nor expired, counters, sets; see Types for "live") in ascending
+// key order, a name held by several types once per type, in type order; a
+// page never splits a name's entries.
 func (n *Node) List(_ context.Context, ns string, opts ListOptions) (Page, error) {
 	ns, err := n.check(ns, []byte{0})
 	if err != nil {

@@ -49,7 +49,7 @@ func (n *Node) liveEntries(ns string, typ crdt.Type, opts ListOptions, want int)
 			return nil, err
 		}
 		for _, e := range batch {
-			if live(e.State) && len(out) < want {
+			if live(e.State, n.now()) && len(out) < want {
 				out = append(out, entryOf(e))
 			}
 		}
@@ -65,7 +65,7 @@ func entryOf(e storage.Entry) Entry {
 	out := Entry{Key: e.Key, Type: e.State.Type()}
 	switch s := e.State.(type) {
 	case crdt.Register:
-		out.Value = Value{Data: s.Value, Version: s.Time, Origin: s.Origin}
+		out.Value = valueOf(s)
 	case crdt.Counter:
 		out.Counter = s.Value()
 	case crdt.Set:

@@ -47,6 +47,7 @@ type Node struct {
 	writers writerLists
 	key     ic.PrivKey
 	refused *prometheus.CounterVec // grapevine_refused_states_total
+	cas     *casTracker            // grapevine_cas_overwritten_total
 
 	// beforeSyncApply, if set (SetBeforeSyncApplyForTest), runs before
 	// each chunk of synced states is applied; an error aborts the round.
@@ -71,6 +72,7 @@ type Node struct {
 type request struct {
 	ops     []storage.Op
 	local   bool          // publish the changes; a remote batch is not re-published
+	atomic  bool          // a transaction: applied alone, all or nothing (commitTxn)
 	done    chan struct{} // closed when results or err are set; nil for remote batches
 	results []storage.Result
 	err     error
@@ -136,6 +138,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, fmt.Errorf("%w: %w", ErrNetwork, err)
 	}
 	n.m = newMetrics(n.reg, n.push, n.peer)
+	n.cas = newCASTracker(n.reg)
 	sm := newSyncMetrics(n.reg)
 	syncCfg := layers.sync
 	syncCfg.CheckTime, syncCfg.OnRound = n.clock.Check, sm.observe
@@ -164,8 +167,9 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.mu.started = true
 	n.mu.Unlock()
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.applyLoop()
+	go n.expireLoop()
 	if err := n.push.JoinAnnouncements(); err != nil {
 		return translate(err, ErrNetwork)
 	}
@@ -260,6 +264,10 @@ func (n *Node) deliver(_ libp2ppeer.ID, b wire.Batch) {
 	if err := n.join(b.Namespace); err != nil && n.ctx.Err() == nil {
 		n.log.Debug("joining an announced namespace", "namespace", b.Namespace, "err", err)
 	}
+	if b.Txn {
+		n.deliverTxn(b)
+		return
+	}
 	ops := n.remoteOps(b.Namespace, b.Deltas)
 	if len(ops) == 0 {
 		return
@@ -303,7 +311,11 @@ func (n *Node) apply(ctx context.Context, ops ...storage.Op) ([]storage.Result, 
 // enqueue hands ops to the apply loop and waits until they are committed.
 // Local ops are published as gossip once committed.
 func (n *Node) enqueue(ctx context.Context, local bool, ops []storage.Op) ([]storage.Result, error) {
-	r := &request{ops: ops, local: local, done: make(chan struct{})}
+	return n.submit(ctx, &request{ops: ops, local: local, done: make(chan struct{})})
+}
+
+// submit hands r to the apply loop and waits until it is committed.
+func (n *Node) submit(ctx context.Context, r *request) ([]storage.Result, error) {
 	select {
 	case n.queue <- r:
 	case <-ctx.Done():
@@ -326,17 +338,29 @@ func (n *Node) enqueue(ctx context.Context, local bool, ops []storage.Op) ([]sto
 	}
 }
 
-// applyLoop is the single writer: group commit of everything queued.
+// applyLoop is the single writer: group commit of everything queued. A
+// transaction (an atomic request) is committed alone.
 func (n *Node) applyLoop() {
 	defer n.wg.Done()
+	var held *request // an atomic request that ended the previous batch
 	for {
-		var first *request
-		select {
-		case first = <-n.queue:
-		case <-n.ctx.Done():
-			return
+		first := held
+		held = nil
+		if first == nil {
+			select {
+			case first = <-n.queue:
+			case <-n.ctx.Done():
+				return
+			}
 		}
-		n.commit(n.collect(first))
+		if first.atomic {
+			n.commitTxn(first)
+			continue
+		}
+		var batch []*request
+		var ops []storage.Op
+		batch, ops, held = n.collect(first)
+		n.commit(batch, ops)
 	}
 }
 
@@ -361,6 +385,7 @@ func (n *Node) commit(batch []*request, ops []storage.Op) {
 			r.err = err
 		} else {
 			r.results = results[i : i+len(r.ops)]
+			n.cas.observe(r.ops, r.results, r.local)
 			for j, res := range r.results {
 				if res.Changed {
 					n.m.applied(r.local).Inc()
@@ -399,22 +424,26 @@ func (n *Node) pushByRounds() {
 	}
 }
 
-// collect takes first and whatever else is queued, within the batch bounds.
-func (n *Node) collect(first *request) ([]*request, []storage.Op) {
-	batch := []*request{first}
-	ops := append([]storage.Op(nil), first.ops...)
+// collect takes first and whatever else is queued, within the batch bounds,
+// up to the next atomic request, which it returns as held.
+func (n *Node) collect(first *request) (batch []*request, ops []storage.Op, held *request) {
+	batch = []*request{first}
+	ops = append([]storage.Op(nil), first.ops...)
 	size := opsSize(first.ops)
 	for len(ops) < n.cfg.MaxBatchOps && size < n.cfg.MaxBatchBytes {
 		select {
 		case r := <-n.queue:
+			if r.atomic {
+				return batch, ops, r
+			}
 			batch = append(batch, r)
 			ops = append(ops, r.ops...)
 			size += opsSize(r.ops)
 		default:
-			return batch, ops
+			return batch, ops, nil
 		}
 	}
-	return batch, ops
+	return batch, ops, nil
 }
 
 func opsSize(ops []storage.Op) int {

@@ -127,7 +127,7 @@ func (n *Node) getSet(ns string, key []byte) (crdt.Set, error) {
 }
 
 // Types returns the types under which key holds a live state, in type
-// order: a register not deleted, a counter not reset, a set with members.
+// order: a register not deleted nor expired, a counter not reset, a set with members.
 // A name may be all three (each type is its own keyspace); "get" on a
 // name that is only a counter or a set uses it to say so.
 func (n *Node) Types(_ context.Context, ns string, key []byte) ([]crdt.Type, error) {
@@ -144,19 +144,19 @@ func (n *Node) Types(_ context.Context, ns string, key []byte) ([]crdt.Type, err
 		if err != nil {
 			return nil, translate(err, ErrStorage)
 		}
-		if live(st) {
+		if live(st, n.now()) {
 			out = append(out, typ)
 		}
 	}
 	return out, nil
 }
 
-// live reports whether a state is visible to a reader: not a tombstone,
-// not a reset counter, not an empty set.
-func live(st crdt.State) bool {
+// live reports whether a state is visible to a reader at now: not a
+// tombstone nor expired, not a reset counter, not an empty set.
+func live(st crdt.State, now crdt.Timestamp) bool {
 	switch s := st.(type) {
 	case crdt.Register:
-		return !s.Deleted
+		return s.Live(now)
 	case crdt.Counter:
 		return !s.IsReset()
 	case crdt.Set:

@@ -19,6 +19,7 @@ type Event struct {
 	Type      crdt.Type
 	Value     Value    // for a register (empty when Deleted)
 	Deleted   bool     // the register was deleted
+	Expired   bool     // the register's value expired (Value: the version that did, without data)
 	Counter   int64    // for a counter: its new value
 	Reset     bool     // the counter was reset (and nothing counted since)
 	Members   [][]byte // for a set: its members after the change

@@ -38,6 +38,9 @@ type Op struct {
 	Incr      *Increment
 	Set       *SetOp
 	Reset     *CounterReset
+	// Cond, if set, is a precondition on a register write (see Cond); an
+	// op whose condition fails gets ErrConditionFailed.
+	Cond *Cond
 }
 
 // Result is the outcome of one Op.
@@ -202,7 +205,8 @@ func (db *DB) plan(txn *badger.Txn, ops []Op, results []Result) ([]group, error)
 		start := len(p.writes)
 		res, err := db.planOp(p, op, typ, delta, dk, cur, &g)
 		if err != nil {
-			results[i].Err = err
+			res.Err = err
+			results[i] = res
 			continue
 		}
 		results[i] = res
@@ -219,6 +223,9 @@ func checkOp(op *Op) (crdt.Type, crdt.State, crdt.Timestamp, error) {
 	}
 	if err := validKey(op.Key); err != nil {
 		return 0, nil, 0, err
+	}
+	if _, isRegister := op.State.(crdt.Register); op.Cond != nil && !isRegister {
+		return 0, nil, 0, fmt.Errorf("%w: only a register write can have a condition", ErrInvalidArgument)
 	}
 	if typ, delta, ok, err := checkLocalOp(op); ok {
 		return typ, delta, 0, err
@@ -267,6 +274,9 @@ type planner struct {
 // planOp merges one op into cur, appending its writes to p.writes (only
 // on success), setting g's tree delta and updating cur.
 func (db *DB) planOp(p *planner, op *Op, typ crdt.Type, delta crdt.State, dk []byte, cur *cached, g *group) (Result, error) {
+	if err := db.checkCond(op, cur.state); err != nil {
+		return Result{State: cur.state}, err
+	}
 	if op.Incr != nil {
 		c, _ := cur.state.(crdt.Counter)
 		d, err := c.Increment(op.Incr.Origin, op.Incr.By)
@@ -320,11 +330,15 @@ func (db *DB) planOp(p *planner, op *Op, typ crdt.Type, delta crdt.State, dk []b
 			g.tree.count, g.tree.sum = 0, fp-cur.fp
 		}
 	}
-	if old, ok := cur.state.(crdt.Register); ok && old.Deleted {
-		p.writes = append(p.writes, write{key: tombKey(old.Time, op.Namespace, op.Key), del: true})
+	if old, ok := cur.state.(crdt.Register); ok {
+		if t := purgeTime(old); t != 0 {
+			p.writes = append(p.writes, write{key: tombKey(t, op.Namespace, op.Key), del: true})
+		}
 	}
-	if r, ok := merged.(crdt.Register); ok && r.Deleted {
-		p.writes = append(p.writes, write{key: tombKey(r.Time, op.Namespace, op.Key), val: []byte{}})
+	if r, ok := merged.(crdt.Register); ok {
+		if t := purgeTime(r); t != 0 {
+			p.writes = append(p.writes, write{key: tombKey(t, op.Namespace, op.Key), val: []byte{}})
+		}
 	}
 	p.writes = appendResetIndex(p.writes, op.Namespace, op.Key, cur.state, merged)
 	cur.state, cur.fp = merged, fp

@@ -180,8 +180,8 @@ func checkInvariants(t tester, db *DB) {
 					wantTrees[string(ns)] = tr
 				}
 				tr.Add(h, Summary{Count: 1, Hash: fp})
-				if r, ok := s.(crdt.Register); ok && r.Deleted {
-					wantTomb[string(tombKey(r.Time, string(ns), key))] = true
+				if r, ok := s.(crdt.Register); ok && purgeTime(r) != 0 {
+					wantTomb[string(tombKey(purgeTime(r), string(ns), key))] = true
 				}
 			case tagHash:
 				if len(v) != 8 {

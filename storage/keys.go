@@ -16,7 +16,7 @@ import (
 //
 //	data:      'd' ns 0x00 type(1) key                 → crdt encoding of the state
 //	hash index 'h' ns 0x00 placement(8, BE) type(1) key → item fingerprint (8, BE)
-//	tombstones 't' hlc(8, BE) ns 0x00 key               → empty (register tombstones, by age)
+//	time index 't' hlc(8, BE) ns 0x00 key               → empty (tombstones at their time, values with a TTL at their expiry; see purgeTime)
 //	meta       'm' name                                → per-entry value
 const (
 	tagData  = 'd'

@@ -12,9 +12,10 @@ import (
 // may run between chunks.
 const purgeChunk = 1024
 
-// PurgeTombstones removes every register tombstone whose Time is older than
-// Config.Now() − Config.TombstoneGrace, and every reset counter
-// (crdt.Counter.IsReset) whose ResetTime is, each together with its hash-index
+// PurgeTombstones removes every register tombstone whose Time, every
+// expired register whose expiry, and every reset counter
+// (crdt.Counter.IsReset) whose ResetTime is older than Config.Now() −
+// Config.TombstoneGrace, each together with its hash-index
 // entry and its contribution to the range-sum tree, and returns how many it
 // removed. It also runs on the Config.PurgeInterval schedule. It blocks
 // for the purge, in transactions of up to 1024 tombstones that are
@@ -76,9 +77,10 @@ func (db *DB) purgeChunk(horizon crdt.Timestamp) (purged int, more bool, err err
 			if err != nil && err != ErrNotFound {
 				return err
 			}
-			// Purge only if the stored state is still this tombstone;
-			// otherwise the index entry is stale and only it goes.
-			if r, ok := s.(crdt.Register); ok && r.Deleted && r.Time == t {
+			// Purge only if the stored state is still this tombstone (or
+			// expired value); otherwise the index entry is stale and only
+			// it goes.
+			if r, ok := s.(crdt.Register); ok && purgeTime(r) == t {
 				h := PlacementHash(crdt.TypeRegister, key)
 				fp := ItemHash(crdt.TypeRegister, key, crdt.Encode(r))
 				g.writes = append(g.writes, write{key: dk, del: true})
@@ -102,4 +104,15 @@ func (db *DB) purgeChunk(horizon crdt.Timestamp) (purged int, more bool, err err
 		}
 	}
 	return purged, more && err == nil, err
+}
+
+// purgeTime is where register r sits in the time index ('t'), which purge
+// walks in order: a tombstone at its Time, a value with an expiry at the
+// stamp it expires (crdt.Register.ExpiresAt), anything else nowhere (0).
+// An expired value is reclaimed like a tombstone, a grace after expiring.
+func purgeTime(r crdt.Register) crdt.Timestamp {
+	if r.Deleted {
+		return r.Time
+	}
+	return r.ExpiresAt()
 }

@@ -86,14 +86,15 @@ type ListOptions struct {
 	After []byte
 	// Limit is the most entries returned; 0 means no limit.
 	Limit int
-	// Tombstones includes deleted registers (they count toward Limit).
+	// Tombstones includes deleted registers and values expired at
+	// Config.Now (they count toward Limit).
 	Tombstones bool
 }
 
 // List returns the entries of ns of one type whose keys start with
 // opts.Prefix and sort after opts.After, in ascending key order, at most
-// opts.Limit of them, from one consistent snapshot. Tombstones are skipped
-// unless opts.Tombstones. A page shorter than Limit is the last. It blocks
+// opts.Limit of them, from one consistent snapshot. Tombstones and expired
+// values are skipped unless opts.Tombstones. A page shorter than Limit is the last. It blocks
 // for the scan; safe for concurrent use; the caller owns the result.
 func (db *DB) List(ns string, opts ListOptions) ([]Entry, error) {
 	if err := ValidNamespace(ns); err != nil {
@@ -121,6 +122,7 @@ func (db *DB) List(ns string, opts ListOptions) ([]Entry, error) {
 		seek = append(base[:len(base):len(base)], opts.After...)
 	}
 	var out []Entry
+	now := db.now()
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		io := badger.DefaultIteratorOptions
 		io.Prefix = prefix
@@ -144,7 +146,7 @@ func (db *DB) List(ns string, opts ListOptions) ([]Entry, error) {
 			if err != nil {
 				return fmt.Errorf("storage: list %q: %w", item.Key(), err)
 			}
-			if r, ok := s.(crdt.Register); ok && r.Deleted && !opts.Tombstones {
+			if r, ok := s.(crdt.Register); ok && !r.Live(now) && !opts.Tombstones {
 				continue
 			}
 			out = append(out, Entry{Key: bytes.Clone(key), State: s})

@@ -13,7 +13,11 @@ import (
 )
 
 // VersionHeader carries a value's version (its HLC stamp as a decimal).
+// The same version is sent as a standard ETag, quoted: ETag: "<version>".
 const VersionHeader = "Grapevine-Version"
+
+// ExpiresHeader carries when a value with a TTL expires (RFC 3339, UTC).
+const ExpiresHeader = "Grapevine-Expires"
 
 // MaxKeyLen is the longest key in bytes (the node's limit; a test in the
 // api package checks that they agree).
@@ -45,21 +49,23 @@ func ValidKey(k string) error {
 // Error codes: stable strings that scripts may match. The HTTP status of
 // each is fixed (see the api package documentation for the table).
 const (
-	CodeInvalidKey       = "invalid_key"        // 400: the key is empty, too long, not UTF-8 or has a control character
-	CodeInvalidNamespace = "invalid_namespace"  // 400: the namespace breaks the naming rule
-	CodeInvalidArgument  = "invalid_argument"   // 400: a query parameter or the body is malformed
-	CodeUnauthorized     = "unauthorized"       // 401: the daemon needs an API token and got none, or an unknown one
-	CodeForbidden        = "forbidden"          // 403: not allowed: the token may not do this, or the namespace's writer list excludes this peer
-	CodeNotFound         = "not_found"          // 404: the key (or the endpoint) does not exist
-	CodeMethodNotAllowed = "method_not_allowed" // 405: the endpoint exists, not with this method
-	CodeOverflow         = "overflow"           // 409: the increment would take the counter past int64
-	CodeValueTooLarge    = "value_too_large"    // 413: the value exceeds the peer's limit
-	CodeCanceled         = "canceled"           // 499: the request was cancelled before it completed
-	CodeInternal         = "internal"           // 500: a bug or an unexpected failure
-	CodeStorageFailure   = "storage_failure"    // 500: the peer's disk or database failed
-	CodeSyncFailed       = "sync_failed"        // 502: the anti-entropy round with the other peer failed
-	CodeUnavailable      = "unavailable"        // 503: the peer is shutting down, or its network failed
-	CodeNoPeers          = "no_peers"           // 503: no connected peer to sync with
+	CodeInvalidKey       = "invalid_key"         // 400: the key is empty, too long, not UTF-8 or has a control character
+	CodeInvalidNamespace = "invalid_namespace"   // 400: the namespace breaks the naming rule
+	CodeInvalidArgument  = "invalid_argument"    // 400: a query parameter or the body is malformed
+	CodeUnauthorized     = "unauthorized"        // 401: the daemon needs an API token and got none, or an unknown one
+	CodeForbidden        = "forbidden"           // 403: not allowed: the token may not do this, or the namespace's writer list excludes this peer
+	CodeNotFound         = "not_found"           // 404: the key (or the endpoint) does not exist
+	CodeMethodNotAllowed = "method_not_allowed"  // 405: the endpoint exists, not with this method
+	CodeOverflow         = "overflow"            // 409: the increment would take the counter past int64
+	CodeValueTooLarge    = "value_too_large"     // 413: the value exceeds the peer's limit
+	CodePrecondition     = "precondition_failed" // 412: a conditional write's condition did not hold; nothing changed
+	CodeTxnTooLarge      = "txn_too_large"       // 413: a transaction has too many ops or bytes
+	CodeCanceled         = "canceled"            // 499: the request was cancelled before it completed
+	CodeInternal         = "internal"            // 500: a bug or an unexpected failure
+	CodeStorageFailure   = "storage_failure"     // 500: the peer's disk or database failed
+	CodeSyncFailed       = "sync_failed"         // 502: the anti-entropy round with the other peer failed
+	CodeUnavailable      = "unavailable"         // 503: the peer is shutting down, or its network failed
+	CodeNoPeers          = "no_peers"            // 503: no connected peer to sync with
 )
 
 // Sentinels matching an *Error by its code with errors.Is, e.g.
@@ -74,6 +80,8 @@ var (
 	ErrMethodNotAllowed = errors.New("grapevine: method not allowed")
 	ErrOverflow         = errors.New("grapevine: counter overflow")
 	ErrValueTooLarge    = errors.New("grapevine: value too large")
+	ErrPrecondition     = errors.New("grapevine: precondition failed")
+	ErrTxnTooLarge      = errors.New("grapevine: transaction too large")
 	ErrCanceled         = errors.New("grapevine: canceled")
 	ErrInternal         = errors.New("grapevine: internal error")
 	ErrStorageFailure   = errors.New("grapevine: storage failure")
@@ -93,6 +101,8 @@ var codeErrors = map[string]error{
 	CodeMethodNotAllowed: ErrMethodNotAllowed,
 	CodeOverflow:         ErrOverflow,
 	CodeValueTooLarge:    ErrValueTooLarge,
+	CodePrecondition:     ErrPrecondition,
+	CodeTxnTooLarge:      ErrTxnTooLarge,
 	CodeCanceled:         ErrCanceled,
 	CodeInternal:         ErrInternal,
 	CodeStorageFailure:   ErrStorageFailure,
@@ -109,6 +119,9 @@ type Error struct {
 	Status  int    `json:"-"` // the HTTP status it came with
 	Code    string `json:"code"`
 	Message string `json:"message"` // for a person: what went wrong and what to do
+	// Version is, for precondition_failed, the key's current version on
+	// the peer (absent: the key is absent).
+	Version uint64 `json:"version,omitempty"`
 }
 
 // Error returns the message with its code.
@@ -187,6 +200,7 @@ type Event struct {
 	Value   []byte   `json:"value,omitempty"`   // register value (base64)
 	Version uint64   `json:"version,omitempty"` // register version
 	Deleted bool     `json:"deleted,omitempty"` // the register was deleted
+	Expired bool     `json:"expired,omitempty"` // the register's value expired (version: the one that did)
 	Counter int64    `json:"counter,omitempty"` // counter value
 	Reset   bool     `json:"reset,omitempty"`   // the counter was reset
 	Members [][]byte `json:"members,omitempty"` // a set's members after the change (base64)
@@ -240,4 +254,36 @@ type SetContains struct {
 	Key      string `json:"key"`
 	Member   []byte `json:"member"`
 	Contains bool   `json:"contains"`
+}
+
+// TxnRequest is the body of POST /v1/txn: ops applied all or nothing.
+type TxnRequest struct {
+	Ops []TxnOp `json:"ops"`
+}
+
+// TxnOp is one op of a transaction. Op is "put" (Key, Value; optional TTL,
+// IfVersion or IfAbsent), "del" (Key; optional IfVersion or IfAbsent) or
+// "incr" (Key, By).
+type TxnOp struct {
+	Op        string `json:"op"`
+	Key       string `json:"key"`
+	Value     []byte `json:"value,omitempty"`      // base64 in JSON
+	By        int64  `json:"by,omitempty"`         // incr: the amount, may be negative
+	TTL       string `json:"ttl,omitempty"`        // put: a Go duration, e.g. "30s"
+	IfVersion uint64 `json:"if_version,omitempty"` // only if the key is at this version
+	IfAbsent  bool   `json:"if_absent,omitempty"`  // only if the key is absent (never written, deleted or expired)
+}
+
+// TxnResponse answers a committed transaction, one result per op in order.
+type TxnResponse struct {
+	Results []TxnResult `json:"results"`
+}
+
+// TxnResult is the outcome of one op: Version for a put or del, Counter
+// (the counter's new value on the peer) for an incr.
+type TxnResult struct {
+	Op      string `json:"op"`
+	Key     string `json:"key"`
+	Version uint64 `json:"version,omitempty"`
+	Counter *int64 `json:"counter,omitempty"`
 }

@@ -55,6 +55,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Commands: []*cli.Command{
 			daemonCommand(), keygenCommand(),
 			putCommand(), getCommand(), delCommand(), lsCommand(), incrCommand(), setCommand(),
+			txnCommand(),
 			peersCommand(), statusCommand(), idCommand(), syncCommand(), watchCommand(),
 			rekeyCommand(),
 			{

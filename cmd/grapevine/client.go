@@ -125,18 +125,21 @@ func printJSONLine(w io.Writer, v any) error { return json.NewEncoder(w).Encode(
 
 func putCommand() *cli.Command {
 	return &cli.Command{
-		Name: "put", Usage: "set KEY to VALUE (VALUE \"-\" reads standard input)", ArgsUsage: "KEY VALUE", Flags: clientFlags(),
+		Name: "put", Usage: "set KEY to VALUE (VALUE \"-\" reads standard input)", ArgsUsage: "KEY VALUE", Flags: append(clientFlags(), writeFlags(true)...),
 		Action: clientAction("KEY VALUE", 2, 2, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
+			opts, err := writeOptions(c)
+			if err != nil {
+				return err
+			}
 			value := []byte(c.Args().Get(1))
 			if c.Args().Get(1) == "-" {
-				var err error
 				if value, err = io.ReadAll(c.App.Reader); err != nil {
 					return fmt.Errorf("reading standard input: %w", err)
 				}
 			}
-			v, err := cl.Put(ctx, c.Args().Get(0), value)
+			v, err := cl.PutWith(ctx, c.Args().Get(0), value, opts)
 			if err != nil || c.String("output") != "json" {
-				return err
+				return preconditionError(err)
 			}
 			return printJSON(c.App.Writer, map[string]any{"key": c.Args().Get(0), "version": v})
 		}),
@@ -171,12 +174,20 @@ func getCommand() *cli.Command {
 func delCommand() *cli.Command {
 	return &cli.Command{
 		Name: "del", Usage: "delete KEY (--counter: reset the counter KEY)", ArgsUsage: "KEY",
-		Flags: append(clientFlags(), &cli.BoolFlag{Name: "counter", Usage: "reset the counter KEY instead: increments this peer has seen are removed, concurrent ones elsewhere survive"}),
-		Action: clientAction("[--counter] KEY", 1, 1, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
+		Flags: append(append(clientFlags(), writeFlags(false)...),
+			&cli.BoolFlag{Name: "counter", Usage: "reset the counter KEY instead: increments this peer has seen are removed, concurrent ones elsewhere survive"}),
+		Action: clientAction("[--counter] [--cas VERSION] KEY", 1, 1, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
+			opts, err := writeOptions(c)
+			if err != nil {
+				return err
+			}
 			if c.Bool("counter") {
+				if opts != (client.WriteOptions{}) {
+					return &exitError{code: 2, msg: "del --counter takes no --cas: a counter has no version"}
+				}
 				return cl.ResetCounter(ctx, c.Args().Get(0))
 			}
-			return cl.Delete(ctx, c.Args().Get(0))
+			return preconditionError(cl.DeleteWith(ctx, c.Args().Get(0), opts))
 		}),
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -25,9 +26,10 @@ func (d *daemon) hook(path string) {
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent {
-		d.t.Fatalf("POST %s: %s", path, resp.Status)
+		body, _ := io.ReadAll(resp.Body)
+		d.t.Fatalf("POST %s: %s %s", path, resp.Status, body)
 	}
 }
 

@@ -14,7 +14,7 @@ func watchCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "watch",
 		Usage: "print every change of keys (local or replicated) as it happens, until Ctrl-C",
-		Description: "Prints one line per change: \"put KEY VALUE\", \"del KEY\", \"counter KEY VALUE\"\n" +
+		Description: "Prints one line per change: \"put KEY VALUE\", \"del KEY\", \"expire KEY\", \"counter KEY VALUE\"\n" +
 			"or \"set KEY MEMBER,MEMBER...\" (with --output json, one JSON object per line).",
 		Flags: flags,
 		Action: clientAction("[--prefix P]", 0, 0, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
@@ -31,6 +31,9 @@ func watchCommand() *cli.Command {
 					return err
 				case ev.Deleted:
 					_, err := fmt.Fprintf(w, "del %s\n", ev.Key)
+					return err
+				case ev.Expired:
+					_, err := fmt.Fprintf(w, "expire %s\n", ev.Key)
 					return err
 				}
 				_, err := fmt.Fprintf(w, "put %s %s\n", ev.Key, ev.Value)

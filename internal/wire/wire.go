@@ -5,7 +5,7 @@
 //
 // Gossip messages and chunks of synced states are batches:
 //
-//	message Batch { string namespace = 1; repeated Delta deltas = 2; }
+//	message Batch { string namespace = 1; repeated Delta deltas = 2; bool txn = 3; }
 //	message Delta { bytes key = 1; bytes state = 2; }  // state: crdt.Encode
 //
 // A SyncProtocol stream is a sequence of frames: uvarint(length), then
@@ -72,6 +72,11 @@ type Delta struct {
 type Batch struct {
 	Namespace string
 	Deltas    []Delta
+	// Txn marks the deltas of one atomic transaction, published as one
+	// message: a receiver applies them all or none, in one storage
+	// transaction. A peer that predates the field applies them as a
+	// plain batch (it skips the unknown field).
+	Txn bool
 }
 
 // DeltaSize returns the number of bytes d adds to an encoded batch.
@@ -85,6 +90,12 @@ func DeltaSize(key []byte, state []byte) int {
 func AppendHeader(b []byte, namespace string) []byte {
 	b = protowire.AppendTag(b, 1, protowire.BytesType)
 	return protowire.AppendString(b, namespace)
+}
+
+// AppendTxn appends the txn field (Batch.Txn set).
+func AppendTxn(b []byte) []byte {
+	b = protowire.AppendTag(b, 3, protowire.VarintType)
+	return protowire.AppendVarint(b, 1)
 }
 
 // AppendDelta appends one encoded delta (key and crdt.Encode'd state).
@@ -102,6 +113,9 @@ func AppendDelta(b, key, state []byte) []byte {
 // Marshal encodes a batch.
 func (bt Batch) Marshal() []byte {
 	b := AppendHeader(nil, bt.Namespace)
+	if bt.Txn {
+		b = AppendTxn(b)
+	}
 	for _, d := range bt.Deltas {
 		b = AppendDelta(b, d.Key, crdt.Encode(d.State))
 	}
@@ -135,6 +149,15 @@ func Unmarshal(b []byte) (Batch, error) {
 				return bt, malformed("namespace given twice")
 			}
 			bt.Namespace, seenNS, b = string(v), true, b[n:]
+		case num == 3 && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return bt, malformed("txn flag: %v", protowire.ParseError(n))
+			}
+			if v > 1 {
+				return bt, malformed("txn flag %d is neither 0 nor 1", v)
+			}
+			bt.Txn, b = v == 1, b[n:]
 		case num == 2 && typ == protowire.BytesType:
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 {

@@ -75,6 +75,7 @@ func FuzzUnmarshal(f *testing.F) {
 	f.Add(sampleBatch().Marshal())
 	f.Add([]byte{})
 	f.Add(AppendHeader(nil, "default"))
+	f.Add(AppendTxn(AppendHeader(nil, "default")))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		bt, err := Unmarshal(b)
 		if err != nil {
