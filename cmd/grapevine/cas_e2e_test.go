@@ -11,7 +11,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/grapevine-kv/grapevine/api"
 	"github.com/grapevine-kv/grapevine/internal/testutil"
 )
 
