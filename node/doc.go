@@ -8,7 +8,8 @@
 //   - Put, Get, Delete, List: registers (last writer wins) by key, in a
 //     namespace ("" is DefaultNamespace);
 //   - Incr, Counter: counters that add up exactly across peers;
-//   - Watch: a stream of changes under a prefix;
+//   - Watch, WatchSince, LastIndex: a stream of changes under a prefix,
+//     resumable from a change index;
 //   - Sync, SyncWith: an anti-entropy round now;
 //   - Peers, Status, Metrics, ID, Peer: what an operator looks at;
 //   - Err: whether the node is closed.
@@ -21,4 +22,14 @@
 // takes everything queued (up to a size bound), commits it in one storage
 // transaction — one fsync for many writers — then notifies watchers,
 // acknowledges the local writers and publishes the changes as gossip.
+//
+// Every change committed on a peer gets that peer's next change index (a
+// durable, monotonic sequence kept by storage with its change log), and
+// every Event carries it. WatchSince(since) replays, for each key changed
+// after since and still in the log, its current state, then continues
+// live without a gap (at least once; a key's last event is its current
+// state). An index older than the retained log, or one of another peer,
+// gets ErrCompacted: read the keys again and watch since LastIndex taken
+// before the read. A watcher more than WatchBuffer events behind gets a
+// Dropped event and its channel closes; it resumes with WatchSince.
 package node

@@ -50,6 +50,12 @@ var (
 	// a state from another peer was refused there (never returned by a
 	// method: such a state is dropped and counted).
 	ErrForbidden = errors.New("node: forbidden")
+	// ErrCompacted: WatchSince was given a change index whose later
+	// changes are no longer all in the change log (trimmed, see
+	// storage.Config.ChangeLogEntries), or one ahead of this peer's last
+	// index (it came from another peer). Read the keys again, then watch
+	// since LastIndex.
+	ErrCompacted = errors.New("node: change index compacted")
 )
 
 // Errors lists every sentinel above, for tests and for callers that map
@@ -57,7 +63,7 @@ var (
 var Errors = []error{
 	ErrNotFound, ErrInvalidKey, ErrInvalidNamespace, ErrValueTooLarge,
 	ErrOverflow, ErrInvalidConfig, ErrAlreadyStarted, ErrClosed, ErrNoPeers,
-	ErrCanceled, ErrSync, ErrNetwork, ErrStorage, ErrForbidden,
+	ErrCanceled, ErrSync, ErrNetwork, ErrStorage, ErrForbidden, ErrCompacted,
 }
 
 // translate turns an error from a lower layer into one of the node's
@@ -89,6 +95,8 @@ func translate(err error, def error) error {
 		sentinel = ErrValueTooLarge
 	case errors.Is(err, crdt.ErrOverflow):
 		sentinel = ErrOverflow
+	case errors.Is(err, storage.ErrCompacted):
+		sentinel = ErrCompacted
 	}
 	return fmt.Errorf("%w: %w", sentinel, err)
 }

@@ -38,6 +38,10 @@ type Op struct {
 type Result struct {
 	// Changed reports whether the stored state changed.
 	Changed bool
+	// Index is the change's index in the change log when Changed (see
+	// Changes): greater than every index committed before it, never
+	// reused. 0 otherwise.
+	Index uint64
 	// State is the stored state after the op (nil if none).
 	State crdt.State
 	// Delta is what to publish or forward: the op's State when Changed (a
@@ -68,6 +72,7 @@ type group struct {
 	tree    treeDelta
 	hasTree bool
 	regTime crdt.Timestamp // register time the op carried (0 if none)
+	index   uint64         // change index (0 if none)
 }
 
 // arena hands out byte slices carved from large chunks, so a batch's keys
@@ -198,6 +203,9 @@ func (db *DB) plan(txn *badger.Txn, ops []Op, results []Result) ([]group, error)
 		if err != nil {
 			results[i].Err = err
 			continue
+		}
+		if res.Changed {
+			db.logChange(p, &g, op.Namespace, typ, op.Key, &res)
 		}
 		results[i] = res
 		g.writes = p.writes[start:len(p.writes):len(p.writes)]
@@ -390,6 +398,9 @@ func (db *DB) fill(txn *badger.Txn, gs []group) (int, crdt.Timestamp, error) {
 		}
 		mark = max(mark, gs[i].regTime)
 	}
+	if err := putSeqMark(txn, gs); err != nil {
+		return len(gs), 0, err
+	}
 	if mark <= db.clockSaved {
 		return len(gs), 0, nil
 	}
@@ -421,5 +432,8 @@ func (db *DB) finish(txn *badger.Txn, gs []group, saved crdt.Timestamp) error {
 		db.clock.Store(uint64(mark))
 	}
 	db.clockSaved = max(db.clockSaved, saved)
+	if last := lastIndexOf(gs); last > db.lastIndex.Load() {
+		db.lastIndex.Store(last)
+	}
 	return nil
 }

@@ -15,6 +15,15 @@ import (
 // VersionHeader carries a value's version (its HLC stamp as a decimal).
 const VersionHeader = "Grapevine-Version"
 
+// PeerHeader and IndexHeader come with every GET /v1/watch answer (a 410
+// compacted one too): the peer's ID, to which the change indexes belong,
+// and its last change index when the watch began. After a 410, read the
+// keys, then watch with since= that index and peer= that ID.
+const (
+	PeerHeader  = "Grapevine-Peer"
+	IndexHeader = "Grapevine-Index"
+)
+
 // MaxKeyLen is the longest key in bytes (the node's limit; a test in the
 // api package checks that they agree).
 const MaxKeyLen = 4096
@@ -52,6 +61,7 @@ const (
 	CodeForbidden        = "forbidden"          // 403: not allowed: the token may not do this, or the namespace's writer list excludes this peer
 	CodeNotFound         = "not_found"          // 404: the key (or the endpoint) does not exist
 	CodeMethodNotAllowed = "method_not_allowed" // 405: the endpoint exists, not with this method
+	CodeCompacted        = "compacted"          // 410: a watch's since= is no longer in the peer's change log, or belongs to another peer
 	CodeOverflow         = "overflow"           // 409: the increment would take the counter past int64
 	CodeValueTooLarge    = "value_too_large"    // 413: the value exceeds the peer's limit
 	CodeCanceled         = "canceled"           // 499: the request was cancelled before it completed
@@ -72,6 +82,7 @@ var (
 	ErrForbidden        = errors.New("grapevine: forbidden")
 	ErrNotFound         = errors.New("grapevine: not found")
 	ErrMethodNotAllowed = errors.New("grapevine: method not allowed")
+	ErrCompacted        = errors.New("grapevine: change index compacted")
 	ErrOverflow         = errors.New("grapevine: counter overflow")
 	ErrValueTooLarge    = errors.New("grapevine: value too large")
 	ErrCanceled         = errors.New("grapevine: canceled")
@@ -91,6 +102,7 @@ var codeErrors = map[string]error{
 	CodeForbidden:        ErrForbidden,
 	CodeNotFound:         ErrNotFound,
 	CodeMethodNotAllowed: ErrMethodNotAllowed,
+	CodeCompacted:        ErrCompacted,
 	CodeOverflow:         ErrOverflow,
 	CodeValueTooLarge:    ErrValueTooLarge,
 	CodeCanceled:         ErrCanceled,
@@ -183,6 +195,15 @@ type Event struct {
 	Version uint64 `json:"version,omitempty"` // register version
 	Deleted bool   `json:"deleted,omitempty"` // the register was deleted
 	Counter int64  `json:"counter,omitempty"` // counter value
+	// Index is the change's index on the peer (PeerHeader): watch again
+	// with since= the last one to resume. 0 on an event the Go client
+	// made from a re-read after a 410.
+	Index uint64 `json:"index,omitempty"`
+	// Dropped marks the stream's last line when the peer dropped this
+	// watcher for falling too far behind: no change, Index is where to
+	// resume, Message says so for a person.
+	Dropped bool   `json:"dropped,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // Status describes a peer (GET /v1/status).
