@@ -47,4 +47,3 @@ func droppedEvent(index uint64) apitype.Event {
 	return apitype.Event{Dropped: true, Index: index, Message: fmt.Sprintf(
 		"this watcher fell more than %d changes behind and was dropped; watch again with since=%d", node.WatchBuffer, index)}
 }
-

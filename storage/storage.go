@@ -151,7 +151,7 @@ func (c Config) Validate() error {
 			c.PurgeInterval, c.TombstoneGrace, PurgeIntervalFor(c.TombstoneGrace)))
 	}
 	if c.ChangeLogEntries < 1 {
-		errs = append(errs, fmt.Errorf("ChangeLogEntries %d must be at least 1; start from DefaultConfig", c.ChangeLogEntries))
+		errs = append(errs, fmt.Errorf("ChangeLogEntries %d must be at least 1", c.ChangeLogEntries))
 	}
 	if c.ValueLogGCInterval < 0 {
 		errs = append(errs, fmt.Errorf("ValueLogGCInterval %s is negative (0 disables the GC)", c.ValueLogGCInterval))
