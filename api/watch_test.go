@@ -252,4 +252,3 @@ func mustf(t *testing.T) func(any, error) {
 		}
 	}
 }
-
