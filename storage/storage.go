@@ -66,8 +66,8 @@ type Config struct {
 	// kept; the purge loop trims older ones, so a reader that fell further
 	// behind gets ErrCompacted and must re-read the states. At least 1.
 	// Default DefaultChangeLogEntries (1,000,000: a watcher may be away
-	// for a million changes, some 10 minutes of a saturated peer; about
-	// 60 bytes each on disk for short keys).
+	// for a million changes; an entry holds its index, namespace, type
+	// and key).
 	ChangeLogEntries int
 	// ValueLogGCInterval is how often Badger's value-log GC runs; 0
 	// disables it (it never runs in memory). Default 10m, Badger's advice
