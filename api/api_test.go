@@ -211,7 +211,7 @@ func TestWatchStreamsChanges(t *testing.T) {
 			for ev.Key == "w/first" && !ev.Deleted { // a late event of the polling puts
 				ev = <-events
 			}
-			ev.Version = 0
+			ev.Version, ev.Index = 0, 0
 			if fmt.Sprint(ev) != fmt.Sprint(want) {
 				t.Fatalf("event %+v, want %+v", ev, want)
 			}

@@ -21,7 +21,7 @@
 //	GET    /v1/set/{key}      the set's members (apitype.Set); with ?member=BASE64 whether it is one (apitype.SetContains)
 //	POST   /v1/set/{key}      add the members of the body {"members": [BASE64, ...]} (apitype.SetMembers); 204
 //	DELETE /v1/set/{key}      remove the members of the same body (the adds this peer has seen); 204
-//	GET    /v1/watch          ?prefix=: every change, local or replicated, one apitype.Event a line, until the client leaves
+//	GET    /v1/watch          ?prefix=&since=&peer=: every change, local or replicated, one apitype.Event a line, until the client leaves; since= first replays the changes after that index (see Watching)
 //	GET    /v1/peers          the connected peers ([]apitype.PeerInfo)
 //	GET    /v1/status         the peer, its network, and items and sync progress per namespace (apitype.Status)
 //	POST   /v1/sync           one anti-entropy round with a random peer (apitype.SyncResult)
@@ -91,6 +91,7 @@
 //	403 forbidden           the request's token may not do this (read only, or not this namespace), or the namespace has a writer list and this peer is not on it (or the request is a set or a counter reset, which cannot be signed)
 //	404 not_found           the key is absent or deleted (or the endpoint does not exist)
 //	405 method_not_allowed  the endpoint does not take this method
+//	410 compacted           a watch's since= is older than the peer's change log, ahead of it, or (peer=) another peer's
 //	409 overflow            the increment would take the counter past int64
 //	412 precondition_failed a conditional write's condition did not hold; the body's version is the key's current one
 //	413 value_too_large     the value exceeds the peer's limit
@@ -101,6 +102,22 @@
 //	502 sync_failed         the anti-entropy round with the other peer failed
 //	503 no_peers            POST /v1/sync found no connected peer
 //	503 unavailable         the peer is shutting down, or its network failed; try another peer
+//
+// # Watching
+//
+// Every event carries its change index on the answering peer, whose ID is
+// in the Grapevine-Peer header; Grapevine-Index holds the peer's last
+// index when the watch began. GET /v1/watch?since=N&peer=ID sends first,
+// for every key changed after index N and still in the peer's change log,
+// its current state (with the index of its latest change), then the live
+// changes, without a gap: at least once, and a key's last event is its
+// current state. An N older than the retained log (a daemon flag,
+// --changelog-entries), ahead of it, or a peer= other than this peer
+// answers 410 compacted, headers included: read the keys again, then watch
+// with since= the Grapevine-Index of that answer. A watcher more than
+// node.WatchBuffer events behind gets a last line {"dropped": true,
+// "index": N, "message": ...} and the stream ends; watch again with
+// since=N.
 //
 // Once the node is closed, every endpoint answers 503 unavailable. 409 is
 // used for overflow because the request is well-formed and conflicts only

@@ -36,6 +36,7 @@ var errorTable = []errorMapping{
 	{node.ErrClosed, http.StatusServiceUnavailable, apitype.CodeUnavailable, "the peer is shutting down; retry another peer"},
 	{node.ErrNotFound, http.StatusNotFound, apitype.CodeNotFound, "key not found"},
 	{node.ErrForbidden, http.StatusForbidden, apitype.CodeForbidden, ""},
+	{node.ErrCompacted, http.StatusGone, apitype.CodeCompacted, ""},
 	{node.ErrInvalidKey, http.StatusBadRequest, apitype.CodeInvalidKey, ""},
 	{node.ErrInvalidNamespace, http.StatusBadRequest, apitype.CodeInvalidNamespace, ""},
 	{node.ErrInvalidArgument, http.StatusBadRequest, apitype.CodeInvalidArgument, ""},

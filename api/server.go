@@ -304,12 +304,12 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, out)
 }
 
-// watch streams changes as JSON lines until the client goes away. If the
-// client falls too far behind, the stream ends; it should re-read and
-// watch again.
+// watch streams changes as JSON lines until the client goes away;
+// since= first replays the changes after that index (see watchFrom). If
+// the client falls too far behind, the stream ends with a dropped line;
+// it should watch again with since= the last index.
 func (s *Server) watch(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	events, err := s.node.Watch(r.Context(), q.Get("ns"), []byte(q.Get("prefix")))
+	events, err := s.watchFrom(w, r)
 	if err != nil {
 		return err
 	}
@@ -321,8 +321,10 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) error {
 	}
 	enc := json.NewEncoder(w)
 	for ev := range events {
-		out := apitype.Event{Key: string(ev.Key), Type: ev.Type.String(), Deleted: ev.Deleted, Expired: ev.Expired, Counter: ev.Counter, Reset: ev.Reset, Members: ev.Members}
-		if ev.Type == crdt.TypeRegister {
+		out := apitype.Event{Key: string(ev.Key), Type: ev.Type.String(), Deleted: ev.Deleted, Expired: ev.Expired, Counter: ev.Counter, Reset: ev.Reset, Members: ev.Members, Index: ev.Index}
+		if ev.Dropped {
+			out = droppedEvent(ev.Index)
+		} else if ev.Type == crdt.TypeRegister {
 			out.Value, out.Version = ev.Value.Data, uint64(ev.Value.Version)
 		}
 		if err := enc.Encode(out); err != nil {

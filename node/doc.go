@@ -14,7 +14,8 @@
 //     peers, reset with observed-reset semantics;
 //   - SetAdd, SetRemove, SetMembers, SetContains: add-wins sets;
 //   - Types: what a name holds (List shows every type);
-//   - Watch: a stream of changes under a prefix;
+//   - Watch, WatchSince, LastIndex: a stream of changes under a prefix,
+//     resumable from a change index;
 //   - Sync, SyncWith: an anti-entropy round now;
 //   - Peers, Status, Metrics, ID, Peer: what an operator looks at;
 //   - Err: whether the node is closed.
@@ -39,4 +40,14 @@
 // alone, all or nothing, in one storage transaction, and published as one
 // gossip message, which a receiving peer applies in one storage
 // transaction too; anti-entropy may deliver its keys separately.
+//
+// Every change committed on a peer gets that peer's next change index (a
+// durable, monotonic sequence kept by storage with its change log), and
+// every Event carries it. WatchSince(since) replays, for each key changed
+// after since and still in the log, its current state, then continues
+// live without a gap (at least once; a key's last event is its current
+// state). An index older than the retained log, or one of another peer,
+// gets ErrCompacted: read the keys again and watch since LastIndex taken
+// before the read. A watcher more than WatchBuffer events behind gets a
+// Dropped event and its channel closes; it resumes with WatchSince.
 package node

@@ -62,6 +62,12 @@ var (
 	// ErrTxnTooLarge: a transaction has more than MaxTxnOps ops or more
 	// than MaxTxnBytes of keys and values; nothing changed.
 	ErrTxnTooLarge = errors.New("node: transaction too large")
+	// ErrCompacted: WatchSince was given a change index whose later
+	// changes are no longer all in the change log (trimmed, see
+	// storage.Config.ChangeLogEntries), or one ahead of this peer's last
+	// index (it came from another peer). Read the keys again, then watch
+	// since LastIndex.
+	ErrCompacted = errors.New("node: change index compacted")
 )
 
 // Errors lists every sentinel above, for tests and for callers that map
@@ -69,7 +75,7 @@ var (
 var Errors = []error{
 	ErrNotFound, ErrInvalidKey, ErrInvalidNamespace, ErrValueTooLarge,
 	ErrOverflow, ErrInvalidConfig, ErrAlreadyStarted, ErrClosed, ErrNoPeers,
-	ErrCanceled, ErrSync, ErrNetwork, ErrStorage, ErrForbidden,
+	ErrCanceled, ErrSync, ErrNetwork, ErrStorage, ErrForbidden, ErrCompacted,
 	ErrPreconditionFailed, ErrInvalidArgument, ErrTxnTooLarge,
 }
 
@@ -104,6 +110,8 @@ func translate(err error, def error) error {
 		sentinel = ErrOverflow
 	case errors.Is(err, storage.ErrInvalidArgument):
 		sentinel = ErrInvalidArgument
+	case errors.Is(err, storage.ErrCompacted):
+		sentinel = ErrCompacted
 	}
 	return fmt.Errorf("%w: %w", sentinel, err)
 }

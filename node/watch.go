@@ -9,7 +9,8 @@ import (
 )
 
 // WatchBuffer is how many events a watcher may fall behind before it is
-// dropped (its channel closed), as a slow reader must not stall writes.
+// dropped (sent a Dropped event, then its channel closed), as a slow
+// reader must not stall writes.
 const WatchBuffer = 4096
 
 // Event is a change of one key, local or replicated.
@@ -18,23 +19,33 @@ type Event struct {
 	Key       []byte
 	Type      crdt.Type
 	Value     Value    // for a register (empty when Deleted)
-	Deleted   bool     // the register was deleted
+	Deleted   bool     // the register was deleted (or, replayed, is gone)
 	Expired   bool     // the register's value expired (Value: the version that did, without data)
 	Counter   int64    // for a counter: its new value
 	Reset     bool     // the counter was reset (and nothing counted since)
 	Members   [][]byte // for a set: its members after the change
+	// Index is the change's index on this peer (storage.Result.Index):
+	// pass the last one received to WatchSince to resume. Indexes of
+	// different peers are unrelated.
+	Index uint64
+	// Dropped marks the last event of a watcher that fell more than
+	// WatchBuffer events behind; it carries no change, and Index is the
+	// last index queued before it: resume with WatchSince from there.
+	Dropped bool
 }
 
 type watcher struct {
 	ns     string
 	prefix []byte
 	ch     chan Event
+	last   uint64 // index of the last event queued (guarded by n.mu)
 }
 
 // Watch streams every change of keys with prefix in namespace ns, from now
 // on, until ctx is done. The channel is closed when ctx is done, when the
-// node closes, or when the watcher falls more than WatchBuffer events
-// behind; then re-read the keys and watch again.
+// node closes, or after a Dropped event when the watcher falls more than
+// WatchBuffer events behind; then resume with WatchSince from the last
+// Index received.
 func (n *Node) Watch(ctx context.Context, ns string, prefix []byte) (<-chan Event, error) {
 	ns, err := n.check(ns, []byte{0})
 	if err != nil {
@@ -43,7 +54,8 @@ func (n *Node) Watch(ctx context.Context, ns string, prefix []byte) (<-chan Even
 	if err := n.join(ns); err != nil {
 		return nil, err
 	}
-	w := &watcher{ns: ns, prefix: append([]byte{}, prefix...), ch: make(chan Event, WatchBuffer)}
+	// One slot more than WatchBuffer, kept for the Dropped event.
+	w := &watcher{ns: ns, prefix: append([]byte{}, prefix...), ch: make(chan Event, WatchBuffer+1)}
 	n.mu.Lock()
 	if n.mu.closed {
 		n.mu.Unlock()
@@ -85,20 +97,33 @@ func (n *Node) notify(ops []storage.Op, results []storage.Result) {
 				continue
 			}
 			if ev == nil {
-				ev = eventOf(op, res.State)
+				ev = eventOf(op.Namespace, op.Key, res.State)
+				ev.Index = res.Index
 			}
-			select {
-			case w.ch <- *ev:
-			default: // too slow: drop the watcher rather than block writes
+			// notify is the only sender, under n.mu: len only shrinks
+			// meanwhile, so the spare slot is free for the Dropped event.
+			if len(w.ch) >= WatchBuffer {
+				// too slow: drop the watcher rather than block writes
+				w.ch <- Event{Namespace: w.ns, Index: w.last, Dropped: true}
 				delete(n.mu.watchers, w)
 				close(w.ch)
+				continue
 			}
+			w.ch <- *ev
+			w.last = ev.Index
 		}
 	}
 }
 
-func eventOf(op storage.Op, st crdt.State) *Event {
-	ev := &Event{Namespace: op.Namespace, Key: op.Key, Type: st.Type()}
+// eventOf is the event of key's state st; a nil st (a key gone from
+// storage) is a deletion.
+func eventOf(ns string, key []byte, st crdt.State) *Event {
+	ev := &Event{Namespace: ns, Key: key}
+	if st == nil {
+		ev.Deleted = true
+		return ev
+	}
+	ev.Type = st.Type()
 	switch s := st.(type) {
 	case crdt.Register:
 		ev.Deleted = s.Deleted

@@ -46,6 +46,9 @@ func TestWatchSeesLocalAndReplicatedChanges(t *testing.T) {
 	}
 }
 
+// TestSlowWatcherIsDropped: a watcher that stops reading is dropped with a
+// Dropped event (not a silent close) instead of stalling writes, and
+// WatchSince from its index delivers the rest, ending on the final value.
 func TestSlowWatcherIsDropped(t *testing.T) {
 	nodes := nodetest.NewCluster(t, 1).Nodes()
 	ctx := context.Background()
@@ -53,16 +56,26 @@ func TestSlowWatcherIsDropped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range node.WatchBuffer + 1 {
-		if _, err := nodes[0].Incr(ctx, "", []byte("c"), int64(i+1)); err != nil {
-			t.Fatal(err)
+	total := node.WatchBuffer + 10
+	for i := range total {
+		if _, err := nodes[0].Incr(ctx, "", []byte("c"), 1); err != nil {
+			t.Fatalf("increment %d (writes must not stall): %v", i, err)
 		}
 	}
-	n := 0
-	for range events {
-		n++
+	var got []node.Event
+	for ev := range events {
+		got = append(got, ev)
 	}
-	if n != node.WatchBuffer {
-		t.Fatalf("got %d events before the channel closed, want %d", n, node.WatchBuffer)
+	last := got[len(got)-1]
+	if len(got) != node.WatchBuffer+1 || !last.Dropped || last.Index != got[len(got)-2].Index {
+		t.Fatalf("got %d events, last %+v; want %d changes and a Dropped event at the last index", len(got), last, node.WatchBuffer)
+	}
+	resumed, err := nodes[0].WatchSince(ctx, "", nil, last.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := <-resumed
+	if string(ev.Key) != "c" || ev.Counter != int64(total) || ev.Index <= last.Index {
+		t.Fatalf("resumed with %+v, want the counter at %d", ev, total)
 	}
 }

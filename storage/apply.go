@@ -47,6 +47,10 @@ type Op struct {
 type Result struct {
 	// Changed reports whether the stored state changed.
 	Changed bool
+	// Index is the change's index in the change log when Changed (see
+	// Changes): greater than every index committed before it, never
+	// reused. 0 otherwise.
+	Index uint64
 	// State is the stored state after the op (nil if none).
 	State crdt.State
 	// Delta is what to publish or forward: the op's State when Changed (a
@@ -77,6 +81,7 @@ type group struct {
 	tree    treeDelta
 	hasTree bool
 	regTime crdt.Timestamp // register time the op carried (0 if none)
+	index   uint64         // change index (0 if none)
 }
 
 // arena hands out byte slices carved from large chunks, so a batch's keys
@@ -208,6 +213,9 @@ func (db *DB) plan(txn *badger.Txn, ops []Op, results []Result) ([]group, error)
 			res.Err = err
 			results[i] = res
 			continue
+		}
+		if res.Changed {
+			db.logChange(p, &g, op.Namespace, typ, op.Key, &res)
 		}
 		results[i] = res
 		g.writes = p.writes[start:len(p.writes):len(p.writes)]
@@ -423,6 +431,9 @@ func (db *DB) fill(txn *badger.Txn, gs []group) (int, crdt.Timestamp, error) {
 		}
 		mark = max(mark, gs[i].regTime)
 	}
+	if err := putSeqMark(txn, gs); err != nil {
+		return len(gs), 0, err
+	}
 	if mark <= db.clockSaved {
 		return len(gs), 0, nil
 	}
@@ -454,5 +465,8 @@ func (db *DB) finish(txn *badger.Txn, gs []group, saved crdt.Timestamp) error {
 		db.clock.Store(uint64(mark))
 	}
 	db.clockSaved = max(db.clockSaved, saved)
+	if last := lastIndexOf(gs); last > db.lastIndex.Load() {
+		db.lastIndex.Store(last)
+	}
 	return nil
 }

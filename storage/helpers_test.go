@@ -141,9 +141,11 @@ func counterValue(t tester, db *DB, ns, key string) int64 {
 // stored state has exactly one hash-index entry with the right
 // fingerprint, that there are no other index entries, that the tombstone
 // index lists exactly the stored tombstones, and that the in-memory trees
-// equal trees rebuilt from the data.
+// equal trees rebuilt from the data; and checks the change log
+// (checkChangeLog).
 func checkInvariants(t tester, db *DB) {
 	helper(t)
+	checkChangeLog(t, db)
 	wantIndex := map[string]uint64{}
 	wantTomb := map[string]bool{}
 	wantTrees := map[string]*rangetree.Tree{}
@@ -191,7 +193,7 @@ func checkInvariants(t tester, db *DB) {
 				gotIndex[string(k)] = binary.BigEndian.Uint64(v)
 			case tagTomb:
 				gotTomb[string(k)] = true
-			case tagMeta:
+			case tagMeta, tagLog: // the change log: checkChangeLog
 			default:
 				t.Errorf("unexpected key %q", k)
 			}

@@ -62,6 +62,13 @@ type Config struct {
 	// purging is a scan of the time index, cheap, and a tombstone outliving
 	// its grace by an hour costs nothing.
 	PurgeInterval time.Duration
+	// ChangeLogEntries is how many change-log entries (see Changes) are
+	// kept; the purge loop trims older ones, so a reader that fell further
+	// behind gets ErrCompacted and must re-read the states. At least 1.
+	// Default DefaultChangeLogEntries (1,000,000: a watcher may be away
+	// for a million changes; an entry holds its index, namespace, type
+	// and key).
+	ChangeLogEntries int
 	// ValueLogGCInterval is how often Badger's value-log GC runs; 0
 	// disables it (it never runs in memory). Default 10m, Badger's advice
 	// for a steady write load.
@@ -98,6 +105,7 @@ func DefaultConfig() Config {
 		SyncWrites:         true,
 		TombstoneGrace:     DefaultTombstoneGrace,
 		PurgeInterval:      PurgeIntervalFor(DefaultTombstoneGrace),
+		ChangeLogEntries:   DefaultChangeLogEntries,
 		ValueLogGCInterval: 10 * time.Minute,
 		Now:                time.Now,
 		Logger:             slog.Default(),
@@ -141,6 +149,9 @@ func (c Config) Validate() error {
 	if c.TombstoneGrace > 0 && c.PurgeInterval > c.TombstoneGrace/4 {
 		errs = append(errs, fmt.Errorf("PurgeInterval %s exceeds a quarter of TombstoneGrace %s, so a tombstone could outlive 1.25× the grace; set it to storage.PurgeIntervalFor(grace) = %s",
 			c.PurgeInterval, c.TombstoneGrace, PurgeIntervalFor(c.TombstoneGrace)))
+	}
+	if c.ChangeLogEntries < 1 {
+		errs = append(errs, fmt.Errorf("ChangeLogEntries %d must be at least 1", c.ChangeLogEntries))
 	}
 	if c.ValueLogGCInterval < 0 {
 		errs = append(errs, fmt.Errorf("ValueLogGCInterval %s is negative (0 disables the GC)", c.ValueLogGCInterval))
@@ -204,6 +215,13 @@ type DB struct {
 	// clockSaved is the clock mark on disk (guarded by applyMu): clock
 	// rounded up to clockStep.
 	clockSaved crdt.Timestamp
+
+	// seqNext is the last change index handed out (guarded by applyMu);
+	// lastIndex the last one committed, logFloor the change-log floor
+	// (see changelog.go).
+	seqNext   uint64
+	lastIndex atomic.Uint64
+	logFloor  atomic.Uint64
 
 	// trees holds one range-sum tree per non-empty namespace. A writer
 	// updates them right after each successful commit, under the write
@@ -336,6 +354,9 @@ func (db *DB) init() error {
 	if err != nil {
 		return fmt.Errorf("storage: load clock mark: %w", translate(err))
 	}
+	if err := db.loadChangeLog(); err != nil {
+		return err
+	}
 	return db.rebuildTrees()
 }
 
@@ -423,6 +444,7 @@ func (db *DB) scheduledPurge() {
 	case n > 0:
 		db.log.Info("storage: purged tombstones", "count", n)
 	}
+	db.scheduledTrim()
 }
 
 // valueLogGC rewrites value-log files that are at least half garbage, until

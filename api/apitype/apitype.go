@@ -19,6 +19,15 @@ const VersionHeader = "Grapevine-Version"
 // ExpiresHeader carries when a value with a TTL expires (RFC 3339, UTC).
 const ExpiresHeader = "Grapevine-Expires"
 
+// PeerHeader and IndexHeader come with every GET /v1/watch answer (a 410
+// compacted one too): the peer's ID, to which the change indexes belong,
+// and its last change index when the watch began. After a 410, read the
+// keys, then watch with since= that index and peer= that ID.
+const (
+	PeerHeader  = "Grapevine-Peer"
+	IndexHeader = "Grapevine-Index"
+)
+
 // MaxKeyLen is the longest key in bytes (the node's limit; a test in the
 // api package checks that they agree).
 const MaxKeyLen = 4096
@@ -56,6 +65,7 @@ const (
 	CodeForbidden        = "forbidden"           // 403: not allowed: the token may not do this, or the namespace's writer list excludes this peer
 	CodeNotFound         = "not_found"           // 404: the key (or the endpoint) does not exist
 	CodeMethodNotAllowed = "method_not_allowed"  // 405: the endpoint exists, not with this method
+	CodeCompacted        = "compacted"           // 410: a watch's since= is no longer in the peer's change log, or belongs to another peer
 	CodeOverflow         = "overflow"            // 409: the increment would take the counter past int64
 	CodeValueTooLarge    = "value_too_large"     // 413: the value exceeds the peer's limit
 	CodePrecondition     = "precondition_failed" // 412: a conditional write's condition did not hold; nothing changed
@@ -78,6 +88,7 @@ var (
 	ErrForbidden        = errors.New("grapevine: forbidden")
 	ErrNotFound         = errors.New("grapevine: not found")
 	ErrMethodNotAllowed = errors.New("grapevine: method not allowed")
+	ErrCompacted        = errors.New("grapevine: change index compacted")
 	ErrOverflow         = errors.New("grapevine: counter overflow")
 	ErrValueTooLarge    = errors.New("grapevine: value too large")
 	ErrPrecondition     = errors.New("grapevine: precondition failed")
@@ -99,6 +110,7 @@ var codeErrors = map[string]error{
 	CodeForbidden:        ErrForbidden,
 	CodeNotFound:         ErrNotFound,
 	CodeMethodNotAllowed: ErrMethodNotAllowed,
+	CodeCompacted:        ErrCompacted,
 	CodeOverflow:         ErrOverflow,
 	CodeValueTooLarge:    ErrValueTooLarge,
 	CodePrecondition:     ErrPrecondition,
@@ -204,6 +216,15 @@ type Event struct {
 	Counter int64    `json:"counter,omitempty"` // counter value
 	Reset   bool     `json:"reset,omitempty"`   // the counter was reset
 	Members [][]byte `json:"members,omitempty"` // a set's members after the change (base64)
+	// Index is the change's index on the peer (PeerHeader): watch again
+	// with since= the last one to resume. 0 on an event the Go client
+	// made from a re-read after a 410.
+	Index uint64 `json:"index,omitempty"`
+	// Dropped marks the stream's last line when the peer dropped this
+	// watcher for falling too far behind: no change, Index is where to
+	// resume, Message says so for a person.
+	Dropped bool   `json:"dropped,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // Status describes a peer (GET /v1/status).

@@ -119,8 +119,22 @@ func New(endpoints []string, ns string, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
-// do sends a request, failing over between endpoints on connection errors.
-func (c *Client) do(ctx context.Context, method, path string, q url.Values, body []byte) (resp *http.Response, err error) {
+// do sends a request, failing over between endpoints on connection errors;
+// an answer of status 400 or more is returned as its *apitype.Error.
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, body []byte) (*http.Response, error) {
+	resp, err := c.send(ctx, method, path, q, body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 400 {
+		defer resp.Body.Close()
+		return nil, decodeError(resp)
+	}
+	return resp, nil
+}
+
+// send is do without the status check: any answer is returned.
+func (c *Client) send(ctx context.Context, method, path string, q url.Values, body []byte) (resp *http.Response, err error) {
 	if c.namespace != "" {
 		if q == nil {
 			q = url.Values{}
@@ -156,12 +170,6 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		resp, err = c.hc.Do(req)
 		if err == nil {
 			c.current.Store(int64(idx))
-			if resp.StatusCode >= 400 {
-				defer resp.Body.Close()
-				err = decodeError(resp)
-				resp = nil
-				return nil, err
-			}
 			return resp, nil
 		}
 		if ctx.Err() != nil || !unreachable(err) {
@@ -310,36 +318,6 @@ func (c *Client) Peers(ctx context.Context) ([]apitype.PeerInfo, error) {
 func (c *Client) Sync(ctx context.Context) (apitype.SyncResult, error) {
 	var out apitype.SyncResult
 	return out, c.getJSON(withoutTimeout(ctx), http.MethodPost, "/v1/sync", nil, &out)
-}
-
-// Watch streams changes of keys with prefix to fn until ctx is done, fn
-// returns an error, or the daemon ends the stream (then it returns nil:
-// re-read and watch again).
-func (c *Client) Watch(ctx context.Context, prefix string, fn func(apitype.Event) error) error {
-	q := url.Values{}
-	if prefix != "" {
-		q.Set("prefix", prefix)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	resp, err := c.do(withoutTimeout(ctx), http.MethodGet, "/v1/watch", q, nil)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	dec := json.NewDecoder(resp.Body)
-	for {
-		var ev apitype.Event
-		if err := dec.Decode(&ev); err != nil {
-			if ctx.Err() != nil || errors.Is(err, io.EOF) {
-				return ctx.Err()
-			}
-			return fmt.Errorf("client: watch stream: %w", err)
-		}
-		if err := fn(ev); err != nil {
-			return err
-		}
-	}
 }
 
 // Status returns the daemon's status.

@@ -10,16 +10,26 @@ import (
 )
 
 func watchCommand() *cli.Command {
-	flags := append(clientFlags(), &cli.StringFlag{Name: "prefix", Usage: "only keys starting with `P`"})
+	flags := append(clientFlags(),
+		&cli.StringFlag{Name: "prefix", Usage: "only keys starting with `P`"},
+		&cli.Uint64Flag{Name: "since", Usage: "start after change `INDEX` (an earlier watch's last \"index\", with --output json) instead of now"},
+		&cli.StringFlag{Name: "peer", Usage: "the peer `ID` --since belongs to; another peer answering makes the watch re-read the keys"},
+	)
 	return &cli.Command{
 		Name:  "watch",
 		Usage: "print every change of keys (local or replicated) as it happens, until Ctrl-C",
 		Description: "Prints one line per change: \"put KEY VALUE\", \"del KEY\", \"expire KEY\", \"counter KEY VALUE\"\n" +
-			"or \"set KEY MEMBER,MEMBER...\" (with --output json, one JSON object per line).",
+			"or \"set KEY MEMBER,MEMBER...\" (with --output json, one JSON object per line, with the change's \"index\").\n" +
+			"The watch survives a lost connection, a daemon restart and a failover to another\n" +
+			"--api endpoint: it resumes from the last change seen, or re-reads the keys when it\n" +
+			"cannot (and prints what changed), saying so on standard error. At least once:\n" +
+			"a change may print twice, but a key's last line is always its current state.",
 		Flags: flags,
-		Action: clientAction("[--prefix P]", 0, 0, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
+		Action: clientAction("[--prefix P] [--since INDEX [--peer ID]]", 0, 0, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
 			w := c.App.Writer
-			err := cl.Watch(ctx, c.String("prefix"), func(ev apitype.Event) error {
+			opts := client.WatchOptions{Prefix: c.String("prefix"), Since: c.Uint64("since"), Peer: c.String("peer"),
+				OnRetry: func(err error) { fmt.Fprintf(c.App.ErrWriter, "grapevine watch: %v; resuming\n", err) }}
+			return cl.WatchWith(ctx, opts, func(ev apitype.Event) error {
 				switch {
 				case c.String("output") == "json":
 					return printJSONLine(w, ev)
@@ -39,13 +49,6 @@ func watchCommand() *cli.Command {
 				_, err := fmt.Fprintf(w, "put %s %s\n", ev.Key, ev.Value)
 				return err
 			})
-			if ctx.Err() != nil {
-				return nil // Ctrl-C
-			}
-			if err == nil {
-				return &exitError{code: 1, msg: "the daemon ended the watch (this watcher fell behind or the daemon stopped)"}
-			}
-			return err
 		}),
 	}
 }
