@@ -177,8 +177,13 @@ func New(ctx context.Context, cfg Config) (*Peer, error) {
 		g.setAllow(allow)
 		log.Info("allowlist on: only the peers it lists may connect", "file", cfg.AllowPeersFile, "peers", len(allow))
 	}
+	if err := checkListenFree(cfg.ListenAddrs); err != nil {
+		_ = cm.Close()
+		return nil, err
+	}
 	opts := []libp2p.Option{
 		libp2p.Identity(priv),
+		libp2p.UserAgent(cfg.UserAgent),
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.ConnectionManager(cm),
 		libp2p.ConnectionGater(g),
@@ -197,6 +202,11 @@ func New(ctx context.Context, cfg Config) (*Peer, error) {
 		opts = append(opts, libp2p.Transport(quic.NewTransport))
 	}
 	opts = append(opts, libp2p.ListenAddrStrings(listen...))
+	if cfg.Metrics != nil {
+		opts = append(opts, libp2p.PrometheusRegisterer(cfg.Metrics))
+	} else {
+		opts = append(opts, libp2p.DisableMetrics())
+	}
 	h, err := libp2p.New(opts...)
 	if err != nil {
 		_ = cm.Close()
@@ -638,4 +648,13 @@ func (p *Peer) notifyLoop() {
 			}
 		}
 	}
+}
+
+// KnownPeers returns how many peers this one expects to reach: its
+// bootstrap list and the peers it remembers. A peer with none may well be
+// alone on purpose; one with some but no connection is cut off.
+func (p *Peer) KnownPeers() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.bootstrap) + len(p.mu.known)
 }
