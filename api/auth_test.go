@@ -212,7 +212,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"PUT /v1/kv/{key}": writeNS, "GET /v1/kv/{key}": readNS, "HEAD /v1/kv/{key}": readNS, "DELETE /v1/kv/{key}": writeNS,
 		"GET /v1/kv": readNS, "POST /v1/counter/{key}": writeNS, "GET /v1/counter/{key}": readNS, "GET /v1/watch": readNS,
 		"GET /v1/peers": anyToken, "GET /v1/status": anyToken, "GET /metrics": anyToken,
-		"POST /v1/sync": anyWrite, "GET /healthz": none,
+		"POST /v1/sync": anyWrite, "GET /healthz": none, "GET /readyz": none,
 	}
 	all := endpoints(routes)
 	for _, e := range endpoints(hooks.routes(nil)) {

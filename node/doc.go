@@ -10,7 +10,8 @@
 //   - Incr, Counter: counters that add up exactly across peers;
 //   - Watch: a stream of changes under a prefix;
 //   - Sync, SyncWith: an anti-entropy round now;
-//   - Peers, Status, Metrics, ID, Peer: what an operator looks at;
+//   - Peers, Status, Metrics, Ready, ID, Peer: what an operator looks at
+//     (Ready: whether to send it traffic, and if not why);
 //   - Err: whether the node is closed.
 //
 // Every error a method returns is one of the sentinels in errors.go (or
