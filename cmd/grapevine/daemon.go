@@ -6,9 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/grapevine-kv/grapevine/api"
 	"github.com/grapevine-kv/grapevine/node"
@@ -22,15 +20,25 @@ import (
 const DefaultAPIAddr = "127.0.0.1:4100"
 
 func daemonCommand() *cli.Command {
-	def := node.DefaultConfig()
 	return &cli.Command{
 		Name:  "daemon",
 		Usage: "run a peer",
 		Description: "Runs a grapevine peer: stores data in --data, listens for peers on --listen, serves the\n" +
 			"HTTP API on --api, and joins a network through --bootstrap (or peers it remembers, or mDNS).\n" +
 			"Peers of another --network are refused. With --swarm-key only peers holding the same key can\n" +
-			"connect, over TCP only (QUIC is off); with --allow-peers only the listed peer IDs can.",
-		Flags: []cli.Flag{
+			"connect, over TCP only (QUIC is off); with --allow-peers only the listed peer IDs can.\n" +
+			"SIGINT or SIGTERM stops it (open watches end at once); a second one exits immediately.\n\n" +
+			configPrecedence,
+		Flags:  daemonFlags(),
+		Action: runDaemon,
+	}
+}
+
+// daemonFlags are the daemon's flags (also taken by `config show`).
+func daemonFlags() []cli.Flag {
+	def := node.DefaultConfig()
+	return []cli.Flag{
+		configFlag,
 			&cli.StringFlag{Name: "data", EnvVars: []string{"GRAPEVINE_DATA"}, Value: defaultDataDir(), Usage: "data directory (database, identity, known peers)"},
 			&cli.StringSliceFlag{Name: "listen", EnvVars: []string{"GRAPEVINE_LISTEN"}, Value: cli.NewStringSlice(def.Peer.ListenAddrs...), Usage: "libp2p listen `MULTIADDR` (repeatable; port 0 picks a free port)"},
 			&cli.StringFlag{Name: "api", EnvVars: []string{"GRAPEVINE_API_LISTEN"}, Value: DefaultAPIAddr, Usage: "HTTP API listen address `HOST:PORT` (port 0 picks a free port)"},
@@ -56,8 +64,6 @@ func daemonCommand() *cli.Command {
 			&cli.BoolFlag{Name: "test-hooks", Hidden: true, Usage: "serve the test-only fault-injection endpoints /v1/test/* (partitions, clock skew); never in production"},
 			&cli.DurationFlag{Name: "test-pull-first-wait", Hidden: true, Usage: "take over a namespace after pulling first this `DURATION` without meeting an up-to-date peer (default 10m); for short chaos runs only"},
 			&cli.BoolFlag{Name: "test-isolated", Hidden: true, Usage: "start refusing every peer until POST /v1/test/isolate?on=false (needs --test-hooks)"},
-		},
-		Action: runDaemon,
 	}
 }
 
@@ -107,6 +113,9 @@ func runDaemon(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return &exitError{code: 2, msg: fmt.Sprintf("daemon takes no arguments, got %q", c.Args().Slice())}
 	}
+	if _, err := applyConfigFile(c); err != nil {
+		return err
+	}
 	log, err := newLogger(c.App.ErrWriter, c.String("log-format"), c.String("log-level"))
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
@@ -125,6 +134,7 @@ func runDaemon(c *cli.Context) error {
 	cfg.Peer.ListenAddrs = splitList(c.StringSlice("listen"))
 	cfg.Peer.Bootstrap = splitList(c.StringSlice("bootstrap"))
 	cfg.Peer.MDNS = c.Bool("mdns")
+	cfg.Peer.UserAgent = userAgent()
 	// Encryption at rest: the key is never logged.
 	if f := c.String("encryption-key-file"); f != "" {
 		key, perm, err := readEncryptionKeyFile(f)
@@ -162,15 +172,23 @@ func runDaemon(c *cli.Context) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("creating the data directory: %w", err)
 	}
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	unlock, err := api.LockDataDir(cfg.DataDir)
+	var inUse *api.InUseError
+	if errors.As(err, &inUse) {
+		return &exitError{code: 1, msg: inUse.Error()}
+	}
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	ctx, stop := stopOnSignal(c.Context, log, c.App.ErrWriter)
 	defer stop()
 	n, err := node.New(ctx, cfg)
+	if errors.Is(err, peer.ErrListenAddrInUse) {
+		return &exitError{code: 1, msg: detail(err, peer.ErrListenAddrInUse, "peer: ")}
+	}
 	if errors.Is(err, storage.ErrEncryptionKeyMismatch) {
-		// The sentinel's words and detail, without the layers' prefixes.
-		msg := err.Error()
-		if i := strings.Index(msg, storage.ErrEncryptionKeyMismatch.Error()); i >= 0 {
-			msg = strings.TrimPrefix(msg[i:], "storage: ")
-		}
+		msg := detail(err, storage.ErrEncryptionKeyMismatch, "storage: ")
 		keyFile := "no --encryption-key-file"
 		if f := c.String("encryption-key-file"); f != "" {
 			keyFile = "key from " + f
@@ -184,10 +202,21 @@ func runDaemon(c *cli.Context) error {
 		n.Peer().Isolate(true)
 	}
 	defer reloadOnHUP(ctx, log, n.Peer(), tokens)()
-	log.Info("starting grapevine", "version", versionString(), "data", cfg.DataDir, "network", cfg.Network, "encrypted", len(cfg.Storage.EncryptionKey) > 0)
+	log.Info("starting grapevine", "version", versionString(), "pid", os.Getpid(), "data", cfg.DataDir, "network", cfg.Network, "encrypted", len(cfg.Storage.EncryptionKey) > 0)
 	err = api.Serve(ctx, n, c.String("api"), cfg.DataDir, cfg.MaxValueSize, log, nil, append(apiOpts, hooks.ServeOptions()...)...)
 	log.Info("stopped")
 	return err
+}
+
+// detail returns err's message from sentinel's words on: the sentinel's
+// words and detail, without the layers' prefixes before it nor the
+// sentinel's package prefix.
+func detail(err, sentinel error, prefix string) string {
+	msg := err.Error()
+	if i := strings.Index(msg, sentinel.Error()); i >= 0 {
+		msg = msg[i:]
+	}
+	return strings.TrimPrefix(msg, prefix)
 }
 
 // parseWriters parses --writers values, NAMESPACE=ID[,ID...] each (several
