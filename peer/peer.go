@@ -650,11 +650,17 @@ func (p *Peer) notifyLoop() {
 	}
 }
 
-// KnownPeers returns how many peers this one expects to reach: its
-// bootstrap list and the peers it remembers. A peer with none may well be
+// KnownPeers returns how many distinct peers this one expects to reach:
+// its bootstrap list and the peers it remembers. A peer with none may well be
 // alone on purpose; one with some but no connection is cut off.
 func (p *Peer) KnownPeers() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.bootstrap) + len(p.mu.known)
+	n := len(p.mu.known)
+	for _, b := range p.bootstrap {
+		if _, ok := p.mu.known[b.ID]; !ok {
+			n++
+		}
+	}
+	return n
 }

@@ -23,12 +23,13 @@ const configPrecedence = "Every flag can also be set in the environment (the GRA
 var configFlag = &cli.StringFlag{Name: "config", EnvVars: []string{"GRAPEVINE_CONFIG"}, Usage: "read settings from this TOML `FILE`, one key per daemon flag (flags and GRAPEVINE_* variables win over it)"}
 
 // configurable reports whether a daemon flag may be set in the file: every
-// flag but --config itself and the hidden test-only ones.
+// flag but --config itself, --help and the hidden test-only ones.
 func configurable(f cli.Flag) bool {
 	if vf, ok := f.(cli.VisibleFlag); ok && !vf.IsVisible() {
 		return false
 	}
-	return f.Names()[0] != configFlag.Name
+	name := f.Names()[0]
+	return name != configFlag.Name && name != cli.HelpFlag.Names()[0]
 }
 
 // applyConfigFile reads the --config file, if any, and sets each flag it

@@ -39,31 +39,31 @@ func daemonFlags() []cli.Flag {
 	def := node.DefaultConfig()
 	return []cli.Flag{
 		configFlag,
-			&cli.StringFlag{Name: "data", EnvVars: []string{"GRAPEVINE_DATA"}, Value: defaultDataDir(), Usage: "data directory (database, identity, known peers)"},
-			&cli.StringSliceFlag{Name: "listen", EnvVars: []string{"GRAPEVINE_LISTEN"}, Value: cli.NewStringSlice(def.Peer.ListenAddrs...), Usage: "libp2p listen `MULTIADDR` (repeatable; port 0 picks a free port)"},
-			&cli.StringFlag{Name: "api", EnvVars: []string{"GRAPEVINE_API_LISTEN"}, Value: DefaultAPIAddr, Usage: "HTTP API listen address `HOST:PORT` (port 0 picks a free port)"},
-			// API tokens and TLS (security.go).
-			&cli.StringFlag{Name: "api-token-file", EnvVars: []string{"GRAPEVINE_API_TOKEN_FILE"}, Usage: "API tokens, one a line: `FILE` of <token> <read|write> [namespace-pattern ...]; re-read on SIGHUP"},
-			&cli.BoolFlag{Name: "insecure-api", EnvVars: []string{"GRAPEVINE_INSECURE_API"}, Usage: "allow --api beyond loopback without --api-token-file (anyone who reaches it may read and write everything)"},
-			&cli.StringFlag{Name: "api-tls-cert", EnvVars: []string{"GRAPEVINE_API_TLS_CERT"}, Usage: "serve the API over HTTPS with this PEM certificate `FILE` (with --api-tls-key)"},
-			&cli.StringFlag{Name: "api-tls-key", EnvVars: []string{"GRAPEVINE_API_TLS_KEY"}, Usage: "PEM private key `FILE` of --api-tls-cert"},
-			&cli.StringSliceFlag{Name: "bootstrap", EnvVars: []string{"GRAPEVINE_BOOTSTRAP"}, Usage: "peer `MULTIADDR` ending in /p2p/<id> to join through (repeatable, or comma-separated)"},
-			&cli.StringFlag{Name: "network", EnvVars: []string{"GRAPEVINE_NETWORK"}, Value: def.Network, Usage: "network `NAME`: peers of other networks are ignored"},
-			&cli.StringFlag{Name: "swarm-key", EnvVars: []string{"GRAPEVINE_SWARM_KEY"}, Usage: "private network key `FILE` (swarm.key format, make one with `grapevine keygen swarm`): only peers holding the same key can connect; QUIC is off with a swarm key (TCP only)"},
-			&cli.StringFlag{Name: "allow-peers", EnvVars: []string{"GRAPEVINE_ALLOW_PEERS"}, Usage: "allowlist `FILE`: one peer ID per line ('#' comments); only those peers may connect; reloaded on SIGHUP and when the file changes"},
-			&cli.BoolFlag{Name: "mdns", EnvVars: []string{"GRAPEVINE_MDNS"}, Value: def.Peer.MDNS, Usage: "find peers on the local network with mDNS"},
-			&cli.BoolFlag{Name: "sync", EnvVars: []string{"GRAPEVINE_SYNC"}, Value: def.Storage.SyncWrites, Usage: "fsync every commit (off trades durability on power loss for speed)"},
-			&cli.DurationFlag{Name: "tombstone-grace", EnvVars: []string{"GRAPEVINE_TOMBSTONE_GRACE"}, Value: def.Storage.TombstoneGrace, Usage: "keep tombstones this `DURATION`, then purge them; a peer away longer rejoins pull-first (it offers its older states only after syncing with an up-to-date peer); use the same value on every peer"},
-			&cli.IntFlag{Name: "max-value-size", EnvVars: []string{"GRAPEVINE_MAX_VALUE_SIZE"}, Value: def.MaxValueSize, Usage: fmt.Sprintf("largest value accepted, in `BYTES`, at most %d (32 MiB); values above 1 MiB are not gossiped but sent by anti-entropy at once; give every peer the same limit (a peer is not sent values above its own)", node.MaxValueSizeLimit)},
-			&cli.StringFlag{Name: "log-format", EnvVars: []string{"GRAPEVINE_LOG_FORMAT"}, Value: "text", Usage: "log format: text or json"},
-			&cli.StringFlag{Name: "log-level", EnvVars: []string{"GRAPEVINE_LOG_LEVEL"}, Value: "info", Usage: "log `LEVEL`: debug, info, warn or error"},
-			// Encryption at rest.
-			&cli.StringFlag{Name: "encryption-key-file", EnvVars: []string{"GRAPEVINE_ENCRYPTION_KEY_FILE"}, Usage: "encrypt the database with the AES key in `FILE`: 64 hex characters (grapevine keygen encryption) or 16, 24 or 32 raw bytes; the data directory then always needs it"},
-			// Writer lists (signed namespaces).
-			&cli.StringSliceFlag{Name: "writers", EnvVars: []string{"GRAPEVINE_WRITERS"}, Usage: "give a namespace a writer list, `NAMESPACE=ID[,ID...]` (repeatable; in the env var separate namespaces with ';'): only those peers may write it, every state there is signed and verified"},
-			&cli.BoolFlag{Name: "test-hooks", Hidden: true, Usage: "serve the test-only fault-injection endpoints /v1/test/* (partitions, clock skew); never in production"},
-			&cli.DurationFlag{Name: "test-pull-first-wait", Hidden: true, Usage: "take over a namespace after pulling first this `DURATION` without meeting an up-to-date peer (default 10m); for short chaos runs only"},
-			&cli.BoolFlag{Name: "test-isolated", Hidden: true, Usage: "start refusing every peer until POST /v1/test/isolate?on=false (needs --test-hooks)"},
+		&cli.StringFlag{Name: "data", EnvVars: []string{"GRAPEVINE_DATA"}, Value: defaultDataDir(), Usage: "data directory (database, identity, known peers)"},
+		&cli.StringSliceFlag{Name: "listen", EnvVars: []string{"GRAPEVINE_LISTEN"}, Value: cli.NewStringSlice(def.Peer.ListenAddrs...), Usage: "libp2p listen `MULTIADDR` (repeatable; port 0 picks a free port)"},
+		&cli.StringFlag{Name: "api", EnvVars: []string{"GRAPEVINE_API_LISTEN"}, Value: DefaultAPIAddr, Usage: "HTTP API listen address `HOST:PORT` (port 0 picks a free port)"},
+		// API tokens and TLS (security.go).
+		&cli.StringFlag{Name: "api-token-file", EnvVars: []string{"GRAPEVINE_API_TOKEN_FILE"}, Usage: "API tokens, one a line: `FILE` of <token> <read|write> [namespace-pattern ...]; re-read on SIGHUP"},
+		&cli.BoolFlag{Name: "insecure-api", EnvVars: []string{"GRAPEVINE_INSECURE_API"}, Usage: "allow --api beyond loopback without --api-token-file (anyone who reaches it may read and write everything)"},
+		&cli.StringFlag{Name: "api-tls-cert", EnvVars: []string{"GRAPEVINE_API_TLS_CERT"}, Usage: "serve the API over HTTPS with this PEM certificate `FILE` (with --api-tls-key)"},
+		&cli.StringFlag{Name: "api-tls-key", EnvVars: []string{"GRAPEVINE_API_TLS_KEY"}, Usage: "PEM private key `FILE` of --api-tls-cert"},
+		&cli.StringSliceFlag{Name: "bootstrap", EnvVars: []string{"GRAPEVINE_BOOTSTRAP"}, Usage: "peer `MULTIADDR` ending in /p2p/<id> to join through (repeatable, or comma-separated)"},
+		&cli.StringFlag{Name: "network", EnvVars: []string{"GRAPEVINE_NETWORK"}, Value: def.Network, Usage: "network `NAME`: peers of other networks are ignored"},
+		&cli.StringFlag{Name: "swarm-key", EnvVars: []string{"GRAPEVINE_SWARM_KEY"}, Usage: "private network key `FILE` (swarm.key format, make one with `grapevine keygen swarm`): only peers holding the same key can connect; QUIC is off with a swarm key (TCP only)"},
+		&cli.StringFlag{Name: "allow-peers", EnvVars: []string{"GRAPEVINE_ALLOW_PEERS"}, Usage: "allowlist `FILE`: one peer ID per line ('#' comments); only those peers may connect; reloaded on SIGHUP and when the file changes"},
+		&cli.BoolFlag{Name: "mdns", EnvVars: []string{"GRAPEVINE_MDNS"}, Value: def.Peer.MDNS, Usage: "find peers on the local network with mDNS"},
+		&cli.BoolFlag{Name: "sync", EnvVars: []string{"GRAPEVINE_SYNC"}, Value: def.Storage.SyncWrites, Usage: "fsync every commit (off trades durability on power loss for speed)"},
+		&cli.DurationFlag{Name: "tombstone-grace", EnvVars: []string{"GRAPEVINE_TOMBSTONE_GRACE"}, Value: def.Storage.TombstoneGrace, Usage: "keep tombstones this `DURATION`, then purge them; a peer away longer rejoins pull-first (it offers its older states only after syncing with an up-to-date peer); use the same value on every peer"},
+		&cli.IntFlag{Name: "max-value-size", EnvVars: []string{"GRAPEVINE_MAX_VALUE_SIZE"}, Value: def.MaxValueSize, Usage: fmt.Sprintf("largest value accepted, in `BYTES`, at most %d (32 MiB); values above 1 MiB are not gossiped but sent by anti-entropy at once; give every peer the same limit (a peer is not sent values above its own)", node.MaxValueSizeLimit)},
+		&cli.StringFlag{Name: "log-format", EnvVars: []string{"GRAPEVINE_LOG_FORMAT"}, Value: "text", Usage: "log format: text or json"},
+		&cli.StringFlag{Name: "log-level", EnvVars: []string{"GRAPEVINE_LOG_LEVEL"}, Value: "info", Usage: "log `LEVEL`: debug, info, warn or error"},
+		// Encryption at rest.
+		&cli.StringFlag{Name: "encryption-key-file", EnvVars: []string{"GRAPEVINE_ENCRYPTION_KEY_FILE"}, Usage: "encrypt the database with the AES key in `FILE`: 64 hex characters (grapevine keygen encryption) or 16, 24 or 32 raw bytes; the data directory then always needs it"},
+		// Writer lists (signed namespaces).
+		&cli.StringSliceFlag{Name: "writers", EnvVars: []string{"GRAPEVINE_WRITERS"}, Usage: "give a namespace a writer list, `NAMESPACE=ID[,ID...]` (repeatable; in the env var separate namespaces with ';'): only those peers may write it, every state there is signed and verified"},
+		&cli.BoolFlag{Name: "test-hooks", Hidden: true, Usage: "serve the test-only fault-injection endpoints /v1/test/* (partitions, clock skew); never in production"},
+		&cli.DurationFlag{Name: "test-pull-first-wait", Hidden: true, Usage: "take over a namespace after pulling first this `DURATION` without meeting an up-to-date peer (default 10m); for short chaos runs only"},
+		&cli.BoolFlag{Name: "test-isolated", Hidden: true, Usage: "start refusing every peer until POST /v1/test/isolate?on=false (needs --test-hooks)"},
 	}
 }
 
