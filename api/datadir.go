@@ -6,12 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 )
 
 // LockFile is the file in the data directory that a running daemon holds
-// locked (it contains the daemon's process ID), so a second daemon on the
-// same directory is refused and a client can tell a stale AddrFile.
+// locked, so a second daemon on the same directory is refused (told the
+// first one's process ID) and a client can tell a stale AddrFile. The file
+// stays empty: a refused start changes nothing in the directory.
 const LockFile = "daemon.lock"
 
 // ErrStaleAddrFile is wrapped by ReadAddrFile's error when the address
@@ -33,10 +33,10 @@ func (e *InUseError) Error() string {
 	return fmt.Sprintf("another grapevine daemon (%s) is using %s; stop it first, or give this one another --data", pid, e.Dir)
 }
 
-// LockDataDir takes the daemon lock of dir (LockFile) for this process,
-// writing its process ID there, until release is called or the process
-// ends (the kernel drops the lock even after kill -9). If another process
-// holds it, the error is an *InUseError.
+// LockDataDir takes the daemon lock of dir (LockFile) for this process
+// until release is called or the process ends (the kernel drops the lock
+// even after kill -9). If another process holds it, the error is an
+// *InUseError.
 func LockDataDir(dir string) (release func(), err error) {
 	f, err := os.OpenFile(filepath.Join(dir, LockFile), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -49,20 +49,7 @@ func LockDataDir(dir string) (release func(), err error) {
 		}
 		return nil, fmt.Errorf("api: lock the data directory %s: %w", dir, err)
 	}
-	if err := f.Truncate(0); err == nil {
-		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	}
 	return func() { _ = f.Close() }, nil
-}
-
-// lockHolder returns the process ID written in dir's lock file, 0 if none.
-func lockHolder(dir string) int {
-	b, err := os.ReadFile(filepath.Join(dir, LockFile))
-	if err != nil {
-		return 0
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return pid
 }
 
 // writeAddrFile writes the API address to <dir>/api atomically: a reader

@@ -41,36 +41,19 @@ func applyConfigFile(c *cli.Context) (fromFile []string, err error) {
 	if path == "" {
 		return nil, nil
 	}
-	var doc map[string]any
-	if _, err := toml.DecodeFile(path, &doc); err != nil {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &exitError{code: 2, msg: fmt.Sprintf("--config: %v", err)}
+	}
+	keys, vals, err := decodeConfig(text, c.Command.Flags)
+	if err != nil {
 		return nil, &exitError{code: 2, msg: fmt.Sprintf("--config %s: %v", path, err)}
 	}
-	flags := map[string]cli.Flag{}
-	var names []string
-	for _, f := range c.Command.Flags {
-		if configurable(f) {
-			flags[f.Names()[0]] = f
-			names = append(names, f.Names()[0])
-		}
-	}
-	keys := make([]string, 0, len(doc))
-	for k := range doc {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	for _, key := range keys {
-		f, ok := flags[key]
-		if !ok {
-			return nil, &exitError{code: 2, msg: fmt.Sprintf("--config %s: unknown key %q; the keys are the daemon's flag names: %s", path, key, strings.Join(names, ", "))}
-		}
-		vals, err := configValues(f, doc[key])
-		if err != nil {
-			return nil, &exitError{code: 2, msg: fmt.Sprintf("--config %s: key %q: %v", path, key, err)}
-		}
 		if c.IsSet(key) {
 			continue // the command line or the environment wins
 		}
-		for _, v := range vals {
+		for _, v := range vals[key] {
 			if err := c.Set(key, v); err != nil {
 				return nil, &exitError{code: 2, msg: fmt.Sprintf("--config %s: key %q: %v", path, key, err)}
 			}
@@ -78,6 +61,38 @@ func applyConfigFile(c *cli.Context) (fromFile []string, err error) {
 		fromFile = append(fromFile, key)
 	}
 	return fromFile, nil
+}
+
+// decodeConfig parses a config file for flags: the keys it sets, sorted,
+// and each key's flag values (one per repetition of a repeatable flag). A
+// key that is not a configurable flag, or a value of the wrong kind, is an
+// error naming the key.
+func decodeConfig(text []byte, flags []cli.Flag) (keys []string, vals map[string][]string, err error) {
+	var doc map[string]any
+	if err := toml.Unmarshal(text, &doc); err != nil {
+		return nil, nil, err
+	}
+	byName := map[string]cli.Flag{}
+	var names []string
+	for _, f := range flags {
+		if configurable(f) {
+			byName[f.Names()[0]] = f
+			names = append(names, f.Names()[0])
+		}
+	}
+	vals = make(map[string][]string, len(doc))
+	for _, key := range sortedKeys(doc) {
+		f, ok := byName[key]
+		if !ok {
+			return nil, nil, fmt.Errorf("unknown key %q; the keys are the daemon's flag names: %s", key, strings.Join(names, ", "))
+		}
+		v, err := configValues(f, doc[key])
+		if err != nil {
+			return nil, nil, fmt.Errorf("key %q: %w", key, err)
+		}
+		keys, vals[key] = append(keys, key), v
+	}
+	return keys, vals, nil
 }
 
 // configValues turns a TOML value into the flag values it stands for (one
