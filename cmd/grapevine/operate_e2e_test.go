@@ -141,7 +141,7 @@ pay = [%q]
 
 	// The example in the repository loads, and names every flag a file may set.
 	example := "../../grapevine.example.toml"
-	out, errOut, code = runBin(t, bin, nil, "config", "show", "--config", example)
+	_, errOut, code = runBin(t, bin, nil, "config", "show", "--config", example)
 	if code != 0 {
 		t.Fatalf("config show --config %s: exit %d: %s", example, code, errOut)
 	}
