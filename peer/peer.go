@@ -152,6 +152,9 @@ func New(ctx context.Context, cfg Config) (*Peer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := checkListenFree(cfg.ListenAddrs); err != nil {
+		return nil, err // before anything is written in DataDir
+	}
 	log := cfg.Logger
 	priv, err := loadOrCreateIdentity(cfg.DataDir, log)
 	if err != nil {
@@ -176,10 +179,6 @@ func New(ctx context.Context, cfg Config) (*Peer, error) {
 		}
 		g.setAllow(allow)
 		log.Info("allowlist on: only the peers it lists may connect", "file", cfg.AllowPeersFile, "peers", len(allow))
-	}
-	if err := checkListenFree(cfg.ListenAddrs); err != nil {
-		_ = cm.Close()
-		return nil, err
 	}
 	opts := []libp2p.Option{
 		libp2p.Identity(priv),
