@@ -11,6 +11,8 @@ ARGS      ?=
 DURATION  ?= 10m
 SEED      ?= 1
 CHAOS_FLAGS ?=
+# VERSION is what `grapevine version` and the identify agent string report.
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
 
 .DEFAULT_GOAL := help
 
@@ -19,8 +21,8 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
-build: ## Build the grapevine binary into bin/
-	$(GO) build -o $(BIN) ./cmd/grapevine
+build: ## Build the grapevine binary into bin/, stamped with VERSION (default: git describe)
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/grapevine
 
 .PHONY: run
 run: build ## Build and start a peer on its defaults (data in ~/.grapevine; ARGS="--data DIR" etc.)

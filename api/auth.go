@@ -26,7 +26,7 @@ type access uint8
 const (
 	accessWrite  access = iota // a write token (for the request's namespace, on a scoped route)
 	accessRead                 // any valid token (for the request's namespace, on a scoped route)
-	accessPublic               // no token at all: /healthz only
+	accessPublic               // no token at all: /healthz and /readyz only
 )
 
 func (a access) String() string {
@@ -143,7 +143,7 @@ func parseTokens(r io.Reader) (*tokenSet, error) {
 		return nil, err
 	}
 	if len(set.entries) == 0 {
-		return nil, errors.New("no tokens: every request but /healthz would be refused")
+		return nil, errors.New("no tokens: every request but /healthz and /readyz would be refused")
 	}
 	return set, nil
 }

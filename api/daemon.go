@@ -21,14 +21,30 @@ import (
 const AddrFile = "api"
 
 // ReadAddrFile returns the API address a daemon wrote in dataDir: host:port,
-// or https://host:port when it serves TLS.
+// or https://host:port when it serves TLS. If the file is there but the
+// daemon that wrote it is gone (it did not stop cleanly: kill -9, a crash),
+// it returns the address with an error wrapping ErrStaleAddrFile.
 func ReadAddrFile(dataDir string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(dataDir, AddrFile))
+	path := filepath.Join(dataDir, AddrFile)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", err
 	}
-	return strings.TrimSpace(string(b)), nil
+	addr := strings.TrimSpace(string(b))
+	// A directory without a lock file was served by Serve alone (an
+	// embedding program): nothing tells, so the address is trusted.
+	lock := filepath.Join(dataDir, LockFile)
+	if _, err := os.Stat(lock); err == nil && !dirLocked(lock) {
+		return addr, fmt.Errorf("%w: %s (%s) was left by a daemon that did not stop cleanly, and no daemon is running on %s; start one with `grapevine daemon --data %s`, or pass --api HOST:PORT",
+			ErrStaleAddrFile, path, addr, dataDir, dataDir)
+	}
+	return addr, nil
 }
+
+// shutdownGrace bounds how long Serve waits, once ctx is done, for
+// requests in flight to finish; watches and other long requests are
+// cancelled at once, so only ordinary requests ever use it.
+const shutdownGrace = 500 * time.Millisecond
 
 // Serve starts n, serves its HTTP API on listen (host:port; port 0 picks a
 // free one), writes the address to <dataDir>/api, and blocks until ctx is
@@ -59,11 +75,16 @@ func Serve(ctx context.Context, n *node.Node, listen, dataDir string, maxValue i
 	}
 	// The server's own complaints (TLS handshakes that failed, say) go to
 	// the daemon's log at debug level: they are the client's problem.
+	// Every request's context ends when shutdown begins, so open watches
+	// end at once instead of holding the shutdown.
+	base, cancelRequests := context.WithCancel(context.Background())
+	defer cancelRequests()
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		BaseContext: func(net.Listener) context.Context { return base }}
 	addrPath := filepath.Join(dataDir, AddrFile)
 	if dataDir != "" {
-		if err := os.WriteFile(addrPath, []byte(recorded+"\n"), 0o644); err != nil {
+		if err := writeAddrFile(dataDir, recorded); err != nil {
 			log.Warn("cannot write the API address file", "path", addrPath, "err", err)
 		}
 	}
@@ -78,9 +99,14 @@ func Serve(ctx context.Context, n *node.Node, listen, dataDir string, maxValue i
 	case <-ctx.Done():
 	case serveErr = <-errc:
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	log.Info("shutting down: closing open requests and watches")
+	cancelRequests()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	_ = srv.Shutdown(shutdownCtx)
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Warn("requests still open at shutdown were cut off", "err", err)
+		_ = srv.Close()
+	}
 	if dataDir != "" {
 		_ = os.Remove(addrPath)
 	}

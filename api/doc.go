@@ -26,7 +26,8 @@
 //	GET    /v1/status         the peer, its network, and items and sync progress per namespace (apitype.Status)
 //	POST   /v1/sync           one anti-entropy round with a random peer (apitype.SyncResult)
 //	GET    /metrics           Prometheus metrics
-//	GET    /healthz           "ok"
+//	GET    /healthz           liveness: "ok" while the process serves
+//	GET    /readyz            readiness: "ready", or 503 with the reasons (storage not writable, no peer connected though some are known, a bootstrap in progress)
 //
 // # Conditional writes, TTL and transactions
 //
@@ -45,7 +46,7 @@
 // # Tokens
 //
 // A daemon started with --api-token-file needs an API token on every
-// request but GET /healthz, sent as "Authorization: Bearer TOKEN" (see
+// request but GET /healthz and GET /readyz, sent as "Authorization: Bearer TOKEN" (see
 // Tokens for the file's format). Which token may do what:
 //
 //	token needed                 endpoints
@@ -53,7 +54,7 @@
 //	write, for the namespace     PUT and DELETE /v1/kv/{key}, POST and DELETE /v1/counter/{key}, POST and DELETE /v1/set/{key}, POST /v1/txn
 //	any valid token              GET /v1/status, GET /v1/peers, GET /metrics (they span every namespace)
 //	any write token              POST /v1/sync (a round covers every namespace), the /v1/test/ hooks
-//	none                         GET /healthz
+//	none                         GET /healthz, GET /readyz
 //
 // "For the namespace": one of the token's patterns admits the request's
 // ?ns= ("default" when absent). A write token may also read.

@@ -64,6 +64,7 @@ var routes = []route{
 	{"/v1/sync", (*Server).sync, []endpoint{{http.MethodPost, "/v1/sync", accessWrite}}, true},
 	{"/metrics", (*Server).metrics, []endpoint{{http.MethodGet, "/metrics", accessRead}}, true},
 	{"/healthz", (*Server).healthz, []endpoint{{http.MethodGet, "/healthz", accessPublic}}, true},
+	{"/readyz", (*Server).readyz, []endpoint{{http.MethodGet, "/readyz", accessPublic}}, true},
 }
 
 // endpoints returns every endpoint of routes, in order.

@@ -27,10 +27,11 @@ type Server struct {
 	maxValue int
 	mux      *http.ServeMux
 	requests *prometheus.CounterVec
-	refusals *prometheus.CounterVec // requests refused for their token, by code
-	scrape   http.Handler           // the Prometheus handler of the node's registry
-	tokens   *Tokens                // nil: no token needed (WithTokens)
-	tls      *tls.Config            // nil: plain HTTP (WithTLS)
+	latency  *prometheus.HistogramVec // grapevine_http_request_duration_seconds{route}
+	refusals *prometheus.CounterVec   // requests refused for their token, by code
+	scrape   http.Handler             // the Prometheus handler of the node's registry
+	tokens   *Tokens                  // nil: no token needed (WithTokens)
+	tls      *tls.Config              // nil: plain HTTP (WithTLS)
 }
 
 // NewServer returns the HTTP API of n. maxValue is the node's value limit
@@ -45,7 +46,12 @@ func NewServer(n *node.Node, maxValue int, log *slog.Logger) *Server {
 		Name: "grapevine_http_refusals_total",
 		Help: "HTTP API requests refused for their API token, by code: unauthorized (401: none or unknown), forbidden (403: not allowed).",
 	}, []string{"code"})
-	n.Metrics().MustRegister(s.requests, s.refusals)
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "grapevine_http_request_duration_seconds",
+		Help:    "HTTP API request duration by route (a watch counts until the client leaves).",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16), // 0.5 ms to 16 s
+	}, []string{"route"})
+	n.Metrics().MustRegister(s.requests, s.refusals, s.latency)
 	s.scrape = promhttp.HandlerFor(n.Metrics(), promhttp.HandlerOpts{})
 	for _, rt := range routes {
 		s.register(rt)
@@ -107,11 +113,13 @@ func (s *Server) register(rt route) {
 // the request.
 func (s *Server) handle(pattern string, h func(http.ResponseWriter, *http.Request) error) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		if err := h(sw, r); err != nil {
 			s.writeError(sw, r, err)
 		}
 		s.requests.WithLabelValues(pattern, strconv.Itoa(sw.code)).Inc()
+		s.latency.WithLabelValues(pattern).Observe(time.Since(start).Seconds())
 	})
 }
 
@@ -353,7 +361,7 @@ func toStatus(st node.Status) apitype.Status {
 	}
 	for name, ns := range st.Namespaces {
 		p := ns.Sync
-		out.Namespaces[name] = apitype.NamespaceStatus{Items: ns.Items, Sync: apitype.SyncProgress{
+		out.Namespaces[name] = apitype.NamespaceStatus{Items: ns.Items, Tombstones: ns.Tombstones, Sync: apitype.SyncProgress{
 			Syncing: p.Syncing, Peer: p.Peer, KeysReceived: p.KeysReceived, KeysEstimated: p.KeysEstimated,
 			RangesDone: p.RangesDone, RangesTotal: p.RangesTotal, LastRound: p.LastRound, LastRoundClean: p.LastRoundClean,
 			PullFirst: p.PullFirst, Synced: p.Synced,
@@ -367,7 +375,22 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// healthz is liveness: the process is up and serving (503 once closing).
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) error {
 	_, err := io.WriteString(w, "ok\n")
+	return err
+}
+
+// readyz is readiness (node.Node.Ready): "ready", or 503 with one reason a
+// line. It is plain text, not an API error: probes read the status code.
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) error {
+	reasons := s.node.Ready()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if len(reasons) == 0 {
+		_, err := io.WriteString(w, "ready\n")
+		return err
+	}
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, err := io.WriteString(w, "not ready:\n"+strings.Join(reasons, "\n")+"\n")
 	return err
 }

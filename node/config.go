@@ -175,6 +175,7 @@ func (c Config) layers() (layerConfigs, error) {
 	owned("Peer.DataDir", l.peer.DataDir != "", l.peer.DataDir == c.DataDir)
 	owned("Peer.Network", l.peer.Network != "", l.peer.Network == c.Network)
 	owned("Peer.Logger", l.peer.Logger != nil, l.peer.Logger == c.Logger)
+	owned("Peer.Metrics", l.peer.Metrics != nil, false) // New: the node's registry
 	l.peer.DataDir, l.peer.Network, l.peer.Logger = c.DataDir, c.Network, c.Logger
 	owned("Gossip.Network", l.gossip.Network != "", l.gossip.Network == c.Network)
 	owned("Gossip.Logger", l.gossip.Logger != nil, l.gossip.Logger == c.Logger)

@@ -17,7 +17,8 @@
 //   - Watch, WatchSince, LastIndex: a stream of changes under a prefix,
 //     resumable from a change index;
 //   - Sync, SyncWith: an anti-entropy round now;
-//   - Peers, Status, Metrics, ID, Peer: what an operator looks at;
+//   - Peers, Status, Metrics, Ready, ID, Peer: what an operator looks at
+//     (Ready: whether to send it traffic, and if not why);
 //   - Err: whether the node is closed.
 //
 // Every error a method returns is one of the sentinels in errors.go (or

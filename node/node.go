@@ -41,6 +41,8 @@ type Node struct {
 	self   crdt.ReplicaID
 	reg    *prometheus.Registry
 	m      metrics
+	rounds *rounds   // every sync round's outcome (rounds.go)
+	born   time.Time // when New ran, by cfg.Wall: the sync lag of a namespace never clean
 
 	// writers holds the namespaces with a writer list (Config.Writers) and
 	// their keys; read-only after New. key signs this peer's writes there.
@@ -85,7 +87,8 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, queue: make(chan *request, 1024), reg: prometheus.NewRegistry()}
+	n := &Node{cfg: cfg, log: cfg.Logger, queue: make(chan *request, 1024), reg: prometheus.NewRegistry(), born: cfg.Wall()}
+	layers.peer.Metrics = n.reg
 	n.mu.joined = make(map[string]bool)
 	// The lifetime context exists before anything that may call back into
 	// the node (the syncer serves peers as soon as it is built).
@@ -137,11 +140,11 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("%w: %w", ErrNetwork, err)
 	}
-	n.m = newMetrics(n.reg, n.push, n.peer)
+	n.m = newMetrics(n.reg, n.push, n.peer, n)
 	n.cas = newCASTracker(n.reg)
-	sm := newSyncMetrics(n.reg)
+	n.rounds = newRounds(n, newSyncMetrics(n.reg))
 	syncCfg := layers.sync
-	syncCfg.CheckTime, syncCfg.OnRound = n.clock.Check, sm.observe
+	syncCfg.CheckTime, syncCfg.OnRound = n.clock.Check, n.rounds.observe
 	n.syncer, err = gossip.NewSyncer(n.peer.Host(), db, n.applySynced, syncCfg)
 	if err != nil {
 		_ = n.push.Close()

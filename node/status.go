@@ -1,9 +1,9 @@
 package node
 
 import (
-	"math"
-
+	"github.com/grapevine-kv/grapevine/crdt"
 	"github.com/grapevine-kv/grapevine/gossip"
+	"github.com/grapevine-kv/grapevine/storage"
 
 	"github.com/grapevine-kv/grapevine/peer"
 )
@@ -19,8 +19,10 @@ type Status struct {
 
 // NamespaceStatus describes one namespace on this peer.
 type NamespaceStatus struct {
-	// Items counts stored states: registers (tombstones included) and counters.
+	// Items counts live keys: registers holding a value, and counters.
 	Items uint64 `json:"items"`
+	// Tombstones counts deleted registers whose tombstone is not purged yet.
+	Tombstones uint64 `json:"tombstones"`
 	// Sync is the anti-entropy progress of the namespace.
 	Sync gossip.Progress `json:"sync"`
 }
@@ -28,7 +30,9 @@ type NamespaceStatus struct {
 // Peers returns the connected peers, sorted by ID.
 func (n *Node) Peers() []peer.Info { return n.peer.Peers() }
 
-// Status returns a snapshot of the node's state.
+// Status returns a snapshot of the node's state. It counts the stored
+// states (storage.DB.Count: one pass over the keys of the indexes); if
+// that fails, the counts are missing and the failure is logged.
 func (n *Node) Status() Status {
 	st := Status{
 		ID:         n.peer.ID().String(),
@@ -40,8 +44,9 @@ func (n *Node) Status() Status {
 		st.Addrs = append(st.Addrs, a.String())
 	}
 	progress := n.syncer.Progress()
-	for _, ns := range n.db.Namespaces() {
-		st.Namespaces[ns] = NamespaceStatus{Items: n.db.Summarize(ns, 0, math.MaxUint64).Count, Sync: progress[ns]}
+	for ns, c := range n.counts() {
+		live, tombs := liveItems(c)
+		st.Namespaces[ns] = NamespaceStatus{Items: live, Tombstones: tombs, Sync: progress[ns]}
 	}
 	for ns, p := range progress {
 		if _, ok := st.Namespaces[ns]; !ok {
@@ -49,4 +54,36 @@ func (n *Node) Status() Status {
 		}
 	}
 	return st
+}
+
+// counts returns the stored states per namespace, or nil (logged) if the
+// database could not be read.
+func (n *Node) counts() map[string]storage.Counts {
+	c, err := n.db.Count()
+	if err != nil && n.Err() == nil {
+		n.log.Error("counting stored states", "err", err)
+	}
+	return c
+}
+
+// liveItems returns a namespace's live items (every state but tombstones)
+// and its tombstones.
+func liveItems(c storage.Counts) (live, tombstones uint64) {
+	for _, k := range liveByType(c) {
+		live += k
+	}
+	return live, c.Tombstones
+}
+
+// liveByType returns a namespace's live states by type (tombstones are not
+// counted under crdt.TypeRegister).
+func liveByType(c storage.Counts) map[crdt.Type]uint64 {
+	out := make(map[crdt.Type]uint64, len(c.ByType))
+	for t, k := range c.ByType {
+		if t == crdt.TypeRegister {
+			k -= c.Tombstones
+		}
+		out[t] = k
+	}
+	return out
 }

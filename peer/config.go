@@ -3,6 +3,7 @@ package peer
 import (
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"log/slog"
 	"regexp"
@@ -70,6 +71,16 @@ type Config struct {
 	AllowPeersFile string
 	// Logger receives the peer's logs. Default slog.Default().
 	Logger *slog.Logger
+	// UserAgent is the agent string identify announces to other peers
+	// (their peerstore's "AgentVersion"), so an operator can tell which
+	// version each peer runs. Ignored by NewWithHost. Default "grapevine";
+	// the daemon sends "grapevine/<version>".
+	UserAgent string
+	// Metrics, when set, receives libp2p's own metrics (swarm, identify,
+	// event bus) and the resource manager's, so they are scraped with the
+	// node's. Ignored by NewWithHost. Default nil: libp2p's metrics are
+	// off, rather than landing on the process-wide default registry.
+	Metrics prometheus.Registerer
 }
 
 // Defaults used by DefaultConfig.
@@ -78,6 +89,7 @@ const (
 	DefaultDiscoveryInterval = 30 * time.Second
 	DefaultLowWater          = 64
 	DefaultHighWater         = 192
+	DefaultUserAgent         = "grapevine"
 	maxNetworkLen            = 64
 	pskLen                   = 32
 )
@@ -98,6 +110,7 @@ func DefaultConfig() Config {
 		LowWater:          DefaultLowWater,
 		HighWater:         DefaultHighWater,
 		Logger:            slog.Default(),
+		UserAgent:         DefaultUserAgent,
 	}
 }
 

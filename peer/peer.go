@@ -152,6 +152,9 @@ func New(ctx context.Context, cfg Config) (*Peer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := checkListenFree(cfg.ListenAddrs); err != nil {
+		return nil, err // before anything is written in DataDir
+	}
 	log := cfg.Logger
 	priv, err := loadOrCreateIdentity(cfg.DataDir, log)
 	if err != nil {
@@ -179,6 +182,7 @@ func New(ctx context.Context, cfg Config) (*Peer, error) {
 	}
 	opts := []libp2p.Option{
 		libp2p.Identity(priv),
+		libp2p.UserAgent(cfg.UserAgent),
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.ConnectionManager(cm),
 		libp2p.ConnectionGater(g),
@@ -197,6 +201,11 @@ func New(ctx context.Context, cfg Config) (*Peer, error) {
 		opts = append(opts, libp2p.Transport(quic.NewTransport))
 	}
 	opts = append(opts, libp2p.ListenAddrStrings(listen...))
+	if cfg.Metrics != nil {
+		opts = append(opts, libp2p.PrometheusRegisterer(cfg.Metrics))
+	} else {
+		opts = append(opts, libp2p.DisableMetrics())
+	}
 	h, err := libp2p.New(opts...)
 	if err != nil {
 		_ = cm.Close()
@@ -638,4 +647,19 @@ func (p *Peer) notifyLoop() {
 			}
 		}
 	}
+}
+
+// KnownPeers returns how many distinct peers this one expects to reach:
+// its bootstrap list and the peers it remembers. A peer with none may well be
+// alone on purpose; one with some but no connection is cut off.
+func (p *Peer) KnownPeers() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.mu.known)
+	for _, b := range p.bootstrap {
+		if _, ok := p.mu.known[b.ID]; !ok {
+			n++
+		}
+	}
+	return n
 }

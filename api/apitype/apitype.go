@@ -238,8 +238,10 @@ type Status struct {
 
 // NamespaceStatus describes one namespace on a peer.
 type NamespaceStatus struct {
-	// Items counts stored states: registers (tombstones included) and counters.
+	// Items counts live keys: registers holding a value, and counters.
 	Items uint64 `json:"items"`
+	// Tombstones counts deleted registers whose tombstone is not purged yet.
+	Tombstones uint64 `json:"tombstones"`
 	// Sync is the anti-entropy progress of the namespace.
 	Sync SyncProgress `json:"sync"`
 }

@@ -6,24 +6,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 
 	"github.com/urfave/cli/v2"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = ""
-
-func versionString() string {
-	v := version
-	if v == "" {
-		v = "(devel)"
-		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			v = bi.Main.Version
-		}
-	}
-	return v
-}
 
 // exitError carries an exit code with a message for stderr.
 type exitError struct {
@@ -57,15 +42,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			putCommand(), getCommand(), delCommand(), lsCommand(), incrCommand(), setCommand(),
 			txnCommand(),
 			peersCommand(), statusCommand(), idCommand(), syncCommand(), watchCommand(),
-			rekeyCommand(),
-			{
-				Name:  "version",
-				Usage: "print the version",
-				Action: func(c *cli.Context) error {
-					_, err := fmt.Fprintf(c.App.Writer, "grapevine %s\n", versionString())
-					return err
-				},
-			},
+			rekeyCommand(), configCommand(), versionCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run reports errors itself
 	}

@@ -38,6 +38,9 @@ func newClient(c *cli.Context) (*client.Client, error) {
 	endpoints := c.String("api")
 	if endpoints == "" {
 		addr, err := api.ReadAddrFile(c.String("data"))
+		if errors.Is(err, api.ErrStaleAddrFile) {
+			return nil, &exitError{code: 1, msg: detail(err, api.ErrStaleAddrFile, "api: ")}
+		}
 		if err != nil {
 			return nil, &exitError{code: 1, msg: fmt.Sprintf("no daemon found: %s has no API address (is `grapevine daemon` running with --data %s?); or pass --api HOST:PORT", c.String("data"), c.String("data"))}
 		}
@@ -295,7 +298,7 @@ func statusCommand() *cli.Command {
 			slices.Sort(names)
 			for _, ns := range names {
 				s := st.Namespaces[ns]
-				fmt.Fprintf(w, "namespace %s: %d items", ns, s.Items)
+				fmt.Fprintf(w, "namespace %s: %d items, %d tombstones", ns, s.Items, s.Tombstones)
 				switch p := s.Sync; {
 				case p.Syncing:
 					fmt.Fprintf(w, ", syncing from %s: %s", shortID(p.Peer), progressBar(p.KeysReceived, p.KeysEstimated, 20))

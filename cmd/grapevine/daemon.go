@@ -6,9 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/grapevine-kv/grapevine/api"
 	"github.com/grapevine-kv/grapevine/node"
@@ -22,43 +20,51 @@ import (
 const DefaultAPIAddr = "127.0.0.1:4100"
 
 func daemonCommand() *cli.Command {
-	def := node.DefaultConfig()
 	return &cli.Command{
 		Name:  "daemon",
 		Usage: "run a peer",
 		Description: "Runs a grapevine peer: stores data in --data, listens for peers on --listen, serves the\n" +
 			"HTTP API on --api, and joins a network through --bootstrap (or peers it remembers, or mDNS).\n" +
 			"Peers of another --network are refused. With --swarm-key only peers holding the same key can\n" +
-			"connect, over TCP only (QUIC is off); with --allow-peers only the listed peer IDs can.",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "data", EnvVars: []string{"GRAPEVINE_DATA"}, Value: defaultDataDir(), Usage: "data directory (database, identity, known peers)"},
-			&cli.StringSliceFlag{Name: "listen", EnvVars: []string{"GRAPEVINE_LISTEN"}, Value: cli.NewStringSlice(def.Peer.ListenAddrs...), Usage: "libp2p listen `MULTIADDR` (repeatable; port 0 picks a free port)"},
-			&cli.StringFlag{Name: "api", EnvVars: []string{"GRAPEVINE_API_LISTEN"}, Value: DefaultAPIAddr, Usage: "HTTP API listen address `HOST:PORT` (port 0 picks a free port)"},
-			// API tokens and TLS (security.go).
-			&cli.StringFlag{Name: "api-token-file", EnvVars: []string{"GRAPEVINE_API_TOKEN_FILE"}, Usage: "API tokens, one a line: `FILE` of <token> <read|write> [namespace-pattern ...]; re-read on SIGHUP"},
-			&cli.BoolFlag{Name: "insecure-api", EnvVars: []string{"GRAPEVINE_INSECURE_API"}, Usage: "allow --api beyond loopback without --api-token-file (anyone who reaches it may read and write everything)"},
-			&cli.StringFlag{Name: "api-tls-cert", EnvVars: []string{"GRAPEVINE_API_TLS_CERT"}, Usage: "serve the API over HTTPS with this PEM certificate `FILE` (with --api-tls-key)"},
-			&cli.StringFlag{Name: "api-tls-key", EnvVars: []string{"GRAPEVINE_API_TLS_KEY"}, Usage: "PEM private key `FILE` of --api-tls-cert"},
-			&cli.StringSliceFlag{Name: "bootstrap", EnvVars: []string{"GRAPEVINE_BOOTSTRAP"}, Usage: "peer `MULTIADDR` ending in /p2p/<id> to join through (repeatable, or comma-separated)"},
-			&cli.StringFlag{Name: "network", EnvVars: []string{"GRAPEVINE_NETWORK"}, Value: def.Network, Usage: "network `NAME`: peers of other networks are ignored"},
-			&cli.StringFlag{Name: "swarm-key", EnvVars: []string{"GRAPEVINE_SWARM_KEY"}, Usage: "private network key `FILE` (swarm.key format, make one with `grapevine keygen swarm`): only peers holding the same key can connect; QUIC is off with a swarm key (TCP only)"},
-			&cli.StringFlag{Name: "allow-peers", EnvVars: []string{"GRAPEVINE_ALLOW_PEERS"}, Usage: "allowlist `FILE`: one peer ID per line ('#' comments); only those peers may connect; reloaded on SIGHUP and when the file changes"},
-			&cli.BoolFlag{Name: "mdns", EnvVars: []string{"GRAPEVINE_MDNS"}, Value: def.Peer.MDNS, Usage: "find peers on the local network with mDNS"},
-			&cli.BoolFlag{Name: "sync", EnvVars: []string{"GRAPEVINE_SYNC"}, Value: def.Storage.SyncWrites, Usage: "fsync every commit (off trades durability on power loss for speed)"},
-			&cli.DurationFlag{Name: "tombstone-grace", EnvVars: []string{"GRAPEVINE_TOMBSTONE_GRACE"}, Value: def.Storage.TombstoneGrace, Usage: "keep tombstones this `DURATION`, then purge them; a peer away longer rejoins pull-first (it offers its older states only after syncing with an up-to-date peer); use the same value on every peer"},
-			&cli.IntFlag{Name: "changelog-entries", EnvVars: []string{"GRAPEVINE_CHANGELOG_ENTRIES"}, Value: def.Storage.ChangeLogEntries, Usage: "keep the last `N` changes in the change log, from which a watch resumes (`watch` after a disconnect, GET /v1/watch?since=); a watcher further behind re-reads the keys"},
-			&cli.IntFlag{Name: "max-value-size", EnvVars: []string{"GRAPEVINE_MAX_VALUE_SIZE"}, Value: def.MaxValueSize, Usage: fmt.Sprintf("largest value accepted, in `BYTES`, at most %d (32 MiB); values above 1 MiB are not gossiped but sent by anti-entropy at once; give every peer the same limit (a peer is not sent values above its own)", node.MaxValueSizeLimit)},
-			&cli.StringFlag{Name: "log-format", EnvVars: []string{"GRAPEVINE_LOG_FORMAT"}, Value: "text", Usage: "log format: text or json"},
-			&cli.StringFlag{Name: "log-level", EnvVars: []string{"GRAPEVINE_LOG_LEVEL"}, Value: "info", Usage: "log `LEVEL`: debug, info, warn or error"},
-			// Encryption at rest.
-			&cli.StringFlag{Name: "encryption-key-file", EnvVars: []string{"GRAPEVINE_ENCRYPTION_KEY_FILE"}, Usage: "encrypt the database with the AES key in `FILE`: 64 hex characters (grapevine keygen encryption) or 16, 24 or 32 raw bytes; the data directory then always needs it"},
-			// Writer lists (signed namespaces).
-			&cli.StringSliceFlag{Name: "writers", EnvVars: []string{"GRAPEVINE_WRITERS"}, Usage: "give a namespace a writer list, `NAMESPACE=ID[,ID...]` (repeatable; in the env var separate namespaces with ';'): only those peers may write it, every state there is signed and verified"},
-			&cli.BoolFlag{Name: "test-hooks", Hidden: true, Usage: "serve the test-only fault-injection endpoints /v1/test/* (partitions, clock skew); never in production"},
-			&cli.DurationFlag{Name: "test-pull-first-wait", Hidden: true, Usage: "take over a namespace after pulling first this `DURATION` without meeting an up-to-date peer (default 10m); for short chaos runs only"},
-			&cli.BoolFlag{Name: "test-isolated", Hidden: true, Usage: "start refusing every peer until POST /v1/test/isolate?on=false (needs --test-hooks)"},
-		},
+			"connect, over TCP only (QUIC is off); with --allow-peers only the listed peer IDs can.\n" +
+			"SIGINT or SIGTERM stops it (open watches end at once); a second one exits immediately.\n\n" +
+			configPrecedence,
+		Flags:  daemonFlags(),
 		Action: runDaemon,
+	}
+}
+
+// daemonFlags are the daemon's flags (also taken by `config show`).
+func daemonFlags() []cli.Flag {
+	def := node.DefaultConfig()
+	return []cli.Flag{
+		configFlag,
+		&cli.StringFlag{Name: "data", EnvVars: []string{"GRAPEVINE_DATA"}, Value: defaultDataDir(), Usage: "data directory (database, identity, known peers)"},
+		&cli.StringSliceFlag{Name: "listen", EnvVars: []string{"GRAPEVINE_LISTEN"}, Value: cli.NewStringSlice(def.Peer.ListenAddrs...), Usage: "libp2p listen `MULTIADDR` (repeatable; port 0 picks a free port)"},
+		&cli.StringFlag{Name: "api", EnvVars: []string{"GRAPEVINE_API_LISTEN"}, Value: DefaultAPIAddr, Usage: "HTTP API listen address `HOST:PORT` (port 0 picks a free port)"},
+		// API tokens and TLS (security.go).
+		&cli.StringFlag{Name: "api-token-file", EnvVars: []string{"GRAPEVINE_API_TOKEN_FILE"}, Usage: "API tokens, one a line: `FILE` of <token> <read|write> [namespace-pattern ...]; re-read on SIGHUP"},
+		&cli.BoolFlag{Name: "insecure-api", EnvVars: []string{"GRAPEVINE_INSECURE_API"}, Usage: "allow --api beyond loopback without --api-token-file (anyone who reaches it may read and write everything)"},
+		&cli.StringFlag{Name: "api-tls-cert", EnvVars: []string{"GRAPEVINE_API_TLS_CERT"}, Usage: "serve the API over HTTPS with this PEM certificate `FILE` (with --api-tls-key)"},
+		&cli.StringFlag{Name: "api-tls-key", EnvVars: []string{"GRAPEVINE_API_TLS_KEY"}, Usage: "PEM private key `FILE` of --api-tls-cert"},
+		&cli.StringSliceFlag{Name: "bootstrap", EnvVars: []string{"GRAPEVINE_BOOTSTRAP"}, Usage: "peer `MULTIADDR` ending in /p2p/<id> to join through (repeatable, or comma-separated)"},
+		&cli.StringFlag{Name: "network", EnvVars: []string{"GRAPEVINE_NETWORK"}, Value: def.Network, Usage: "network `NAME`: peers of other networks are ignored"},
+		&cli.StringFlag{Name: "swarm-key", EnvVars: []string{"GRAPEVINE_SWARM_KEY"}, Usage: "private network key `FILE` (swarm.key format, make one with `grapevine keygen swarm`): only peers holding the same key can connect; QUIC is off with a swarm key (TCP only)"},
+		&cli.StringFlag{Name: "allow-peers", EnvVars: []string{"GRAPEVINE_ALLOW_PEERS"}, Usage: "allowlist `FILE`: one peer ID per line ('#' comments); only those peers may connect; reloaded on SIGHUP and when the file changes"},
+		&cli.BoolFlag{Name: "mdns", EnvVars: []string{"GRAPEVINE_MDNS"}, Value: def.Peer.MDNS, Usage: "find peers on the local network with mDNS"},
+		&cli.BoolFlag{Name: "sync", EnvVars: []string{"GRAPEVINE_SYNC"}, Value: def.Storage.SyncWrites, Usage: "fsync every commit (off trades durability on power loss for speed)"},
+		&cli.DurationFlag{Name: "tombstone-grace", EnvVars: []string{"GRAPEVINE_TOMBSTONE_GRACE"}, Value: def.Storage.TombstoneGrace, Usage: "keep tombstones this `DURATION`, then purge them; a peer away longer rejoins pull-first (it offers its older states only after syncing with an up-to-date peer); use the same value on every peer"},
+		&cli.IntFlag{Name: "changelog-entries", EnvVars: []string{"GRAPEVINE_CHANGELOG_ENTRIES"}, Value: def.Storage.ChangeLogEntries, Usage: "keep the last `N` changes in the change log, from which a watch resumes (`watch` after a disconnect, GET /v1/watch?since=); a watcher further behind re-reads the keys"},
+		&cli.IntFlag{Name: "max-value-size", EnvVars: []string{"GRAPEVINE_MAX_VALUE_SIZE"}, Value: def.MaxValueSize, Usage: fmt.Sprintf("largest value accepted, in `BYTES`, at most %d (32 MiB); values above 1 MiB are not gossiped but sent by anti-entropy at once; give every peer the same limit (a peer is not sent values above its own)", node.MaxValueSizeLimit)},
+		&cli.StringFlag{Name: "log-format", EnvVars: []string{"GRAPEVINE_LOG_FORMAT"}, Value: "text", Usage: "log format: text or json"},
+		&cli.StringFlag{Name: "log-level", EnvVars: []string{"GRAPEVINE_LOG_LEVEL"}, Value: "info", Usage: "log `LEVEL`: debug, info, warn or error"},
+		// Encryption at rest.
+		&cli.StringFlag{Name: "encryption-key-file", EnvVars: []string{"GRAPEVINE_ENCRYPTION_KEY_FILE"}, Usage: "encrypt the database with the AES key in `FILE`: 64 hex characters (grapevine keygen encryption) or 16, 24 or 32 raw bytes; the data directory then always needs it"},
+		// Writer lists (signed namespaces).
+		&cli.StringSliceFlag{Name: "writers", EnvVars: []string{"GRAPEVINE_WRITERS"}, Usage: "give a namespace a writer list, `NAMESPACE=ID[,ID...]` (repeatable; in the env var separate namespaces with ';'): only those peers may write it, every state there is signed and verified"},
+		&cli.BoolFlag{Name: "test-hooks", Hidden: true, Usage: "serve the test-only fault-injection endpoints /v1/test/* (partitions, clock skew); never in production"},
+		&cli.DurationFlag{Name: "test-pull-first-wait", Hidden: true, Usage: "take over a namespace after pulling first this `DURATION` without meeting an up-to-date peer (default 10m); for short chaos runs only"},
+		&cli.BoolFlag{Name: "test-isolated", Hidden: true, Usage: "start refusing every peer until POST /v1/test/isolate?on=false (needs --test-hooks)"},
 	}
 }
 
@@ -108,6 +114,9 @@ func runDaemon(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return &exitError{code: 2, msg: fmt.Sprintf("daemon takes no arguments, got %q", c.Args().Slice())}
 	}
+	if _, err := applyConfigFile(c); err != nil {
+		return err
+	}
 	log, err := newLogger(c.App.ErrWriter, c.String("log-format"), c.String("log-level"))
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
@@ -127,6 +136,7 @@ func runDaemon(c *cli.Context) error {
 	cfg.Peer.ListenAddrs = splitList(c.StringSlice("listen"))
 	cfg.Peer.Bootstrap = splitList(c.StringSlice("bootstrap"))
 	cfg.Peer.MDNS = c.Bool("mdns")
+	cfg.Peer.UserAgent = userAgent()
 	// Encryption at rest: the key is never logged.
 	if f := c.String("encryption-key-file"); f != "" {
 		key, perm, err := readEncryptionKeyFile(f)
@@ -164,15 +174,23 @@ func runDaemon(c *cli.Context) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("creating the data directory: %w", err)
 	}
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	unlock, err := api.LockDataDir(cfg.DataDir)
+	var inUse *api.InUseError
+	if errors.As(err, &inUse) {
+		return &exitError{code: 1, msg: inUse.Error()}
+	}
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	ctx, stop := stopOnSignal(c.Context, log, c.App.ErrWriter)
 	defer stop()
 	n, err := node.New(ctx, cfg)
+	if errors.Is(err, peer.ErrListenAddrInUse) {
+		return &exitError{code: 1, msg: detail(err, peer.ErrListenAddrInUse, "peer: ")}
+	}
 	if errors.Is(err, storage.ErrEncryptionKeyMismatch) {
-		// The sentinel's words and detail, without the layers' prefixes.
-		msg := err.Error()
-		if i := strings.Index(msg, storage.ErrEncryptionKeyMismatch.Error()); i >= 0 {
-			msg = strings.TrimPrefix(msg[i:], "storage: ")
-		}
+		msg := detail(err, storage.ErrEncryptionKeyMismatch, "storage: ")
 		keyFile := "no --encryption-key-file"
 		if f := c.String("encryption-key-file"); f != "" {
 			keyFile = "key from " + f
@@ -186,10 +204,21 @@ func runDaemon(c *cli.Context) error {
 		n.Peer().Isolate(true)
 	}
 	defer reloadOnHUP(ctx, log, n.Peer(), tokens)()
-	log.Info("starting grapevine", "version", versionString(), "data", cfg.DataDir, "network", cfg.Network, "encrypted", len(cfg.Storage.EncryptionKey) > 0)
+	log.Info("starting grapevine", "version", versionString(), "pid", os.Getpid(), "data", cfg.DataDir, "network", cfg.Network, "encrypted", len(cfg.Storage.EncryptionKey) > 0)
 	err = api.Serve(ctx, n, c.String("api"), cfg.DataDir, cfg.MaxValueSize, log, nil, append(apiOpts, hooks.ServeOptions()...)...)
 	log.Info("stopped")
 	return err
+}
+
+// detail returns err's message from sentinel's words on: the sentinel's
+// words and detail, without the layers' prefixes before it nor the
+// sentinel's package prefix.
+func detail(err, sentinel error, prefix string) string {
+	msg := err.Error()
+	if i := strings.Index(msg, sentinel.Error()); i >= 0 {
+		msg = msg[i:]
+	}
+	return strings.TrimPrefix(msg, prefix)
 }
 
 // parseWriters parses --writers values, NAMESPACE=ID[,ID...] each (several

@@ -75,6 +75,13 @@ func startDaemon(t *testing.T, bin, data string, extra ...string) *daemon {
 	args := append([]string{"daemon", "--data", data, "--api", "127.0.0.1:0",
 		"--listen", "/ip4/127.0.0.1/tcp/0", "--listen", "/ip4/127.0.0.1/udp/0/quic-v1",
 		"--mdns=false", "--network", "e2e", "--log-level", "debug"}, extra...)
+	return startDaemonArgs(t, bin, data, args...)
+}
+
+// startDaemonArgs runs the binary with exactly args (a daemon on data) and
+// waits until its API answers.
+func startDaemonArgs(t *testing.T, bin, data string, args ...string) *daemon {
+	t.Helper()
 	d := &daemon{t: t, bin: bin, data: data, log: &lockedBuffer{}}
 	d.cmd = exec.Command(bin, args...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log

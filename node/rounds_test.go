@@ -1,0 +1,74 @@
+package node_test
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/grapevine-kv/grapevine/node"
+	"github.com/grapevine-kv/grapevine/node/nodetest"
+)
+
+// syncBuffer is a log sink safe for the node's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// A failed sync round is logged at Warn with the peer and the reason, once
+// a minute per peer, saying how many failures were not logged meanwhile.
+func TestFailedRoundsWarnRateLimited(t *testing.T) {
+	var logs syncBuffer
+	var now atomic.Int64
+	now.Store(time.Now().UnixMilli())
+	c := nodetest.NewCluster(t, 2, nodetest.Configure(func(i int, cfg *node.Config) {
+		if i == 0 {
+			cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			cfg.Wall = func() time.Time { return time.UnixMilli(now.Load()) }
+			cfg.ManualSync = true
+		}
+	}))
+	other := c.Node(1).Peer().ID()
+	c.Partition(0)
+	warns := func() []string {
+		var out []string
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, "level=WARN") && strings.Contains(l, `msg="sync round failed"`) {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	for range 3 {
+		if _, err := c.Node(0).SyncWith(t.Context(), other); err == nil {
+			t.Fatal("a round across a partition succeeded")
+		}
+	}
+	w := warns()
+	if len(w) != 1 || !strings.Contains(w[0], "peer="+other.String()) || !strings.Contains(w[0], "reason=") {
+		t.Fatalf("after 3 failed rounds, warnings %q; want one naming the peer and the reason", w)
+	}
+	now.Add(2 * time.Minute.Milliseconds())
+	if _, err := c.Node(0).SyncWith(t.Context(), other); err == nil {
+		t.Fatal("a round across a partition succeeded")
+	}
+	if w := warns(); len(w) != 2 || !strings.Contains(w[1], "not_logged_since_last=2") {
+		t.Fatalf("a minute later, warnings %q; want a second one counting the 2 not logged", w)
+	}
+}
