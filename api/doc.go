@@ -25,9 +25,33 @@
 //	GET    /v1/peers          the connected peers ([]apitype.PeerInfo)
 //	GET    /v1/status         the peer, its network, and items and sync progress per namespace (apitype.Status)
 //	POST   /v1/sync           one anti-entropy round with a random peer (apitype.SyncResult)
+//	GET    /v1/export         ?ns=A,B (none: every namespace) &prefix=&tombstones=true: the states as an export stream (see Export and import)
+//	POST   /v1/import         merge the export stream in the body, as states from a peer; apitype.ImportResult
+//	GET    /v1/backup         a backup of the whole peer's database (Badger's backup stream), from one snapshot
 //	GET    /metrics           Prometheus metrics
 //	GET    /healthz           liveness: "ok" while the process serves
 //	GET    /readyz            readiness: "ready", or 503 with the reasons (storage not writable, no peer connected though some are known, a bootstrap in progress)
+//
+// # Export and import
+//
+// GET /v1/export streams the peer's CRDT states, from one consistent
+// snapshot, in the export format (wire.ExportWriter documents it): a
+// length-delimited JSON header {"format": "grapevine-export", "version": 1,
+// "namespaces": [...], ...}, then one record per state (namespace, type,
+// key, the state in crdt's canonical encoding), then an end record with the
+// count and a CRC-32C. Without tombstones=true it holds what GET /v1/kv
+// lists. The answer carries Grapevine-Export-States (about how many
+// states, without a prefix) and Grapevine-Peer. An export that fails
+// midway ends without its end record, which an import reports as
+// incomplete. POST /v1/import merges such a stream as if a peer had sent
+// it: a signed namespace refuses states its writers did not sign, the
+// clock refuses stamps too far ahead, and the merge rules decide the rest,
+// so importing twice or into a newer peer is harmless; the answer counts
+// states read, changed and refused. A malformed or truncated stream
+// answers 400 invalid_argument (states before the fault stay applied).
+// GET /v1/backup streams Badger's backup of the whole database (see the
+// README's "Backup, export and import"); grapevine restore loads it into a
+// new data directory.
 //
 // # Conditional writes, TTL and transactions
 //
@@ -54,6 +78,8 @@
 //	write, for the namespace     PUT and DELETE /v1/kv/{key}, POST and DELETE /v1/counter/{key}, POST and DELETE /v1/set/{key}, POST /v1/txn
 //	any valid token              GET /v1/status, GET /v1/peers, GET /metrics (they span every namespace)
 //	any write token              POST /v1/sync (a round covers every namespace), the /v1/test/ hooks
+//	read, for every namespace    GET /v1/export (those exported), GET /v1/backup (all the peer holds)
+//	write, for every namespace   POST /v1/import (all the export's header names)
 //	none                         GET /healthz, GET /readyz
 //
 // "For the namespace": one of the token's patterns admits the request's

@@ -105,7 +105,7 @@ func (s *Server) register(rt route) {
 		if err := s.open(); err != nil {
 			return err
 		}
-		return rt.handle(s, w, r)
+		return rt.handle(s, w, withToken(r, tok))
 	})
 }
 
