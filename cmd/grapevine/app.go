@@ -40,7 +40,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Commands: []*cli.Command{
 			daemonCommand(), keygenCommand(),
 			putCommand(), getCommand(), delCommand(), lsCommand(), incrCommand(), setCommand(),
-			txnCommand(),
+			txnCommand(), exportCommand(), importCommand(), backupCommand(), restoreCommand(),
 			peersCommand(), statusCommand(), idCommand(), syncCommand(), watchCommand(),
 			rekeyCommand(), configCommand(), versionCommand(),
 		},
