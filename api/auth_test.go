@@ -207,6 +207,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		anyToken = "any valid token"
 		anyWrite = "any write token"
 		none     = "none"
+		// Spanning namespaces: each namespace covered is checked by the
+		// handler (TestExportTokens); here only the token kind.
+		readEvery  = "read, for every namespace it covers"
+		writeEvery = "write, for every namespace it covers"
 	)
 	want := map[string]string{
 		"PUT /v1/kv/{key}": writeNS, "GET /v1/kv/{key}": readNS, "HEAD /v1/kv/{key}": readNS, "DELETE /v1/kv/{key}": writeNS,
@@ -214,6 +218,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"POST /v1/txn":  writeNS,
 		"GET /v1/peers": anyToken, "GET /v1/status": anyToken, "GET /metrics": anyToken,
 		"POST /v1/sync": anyWrite, "GET /healthz": none, "GET /readyz": none,
+		"GET /v1/export": readEvery, "GET /v1/backup": readEvery, "POST /v1/import": writeEvery,
 		"DELETE /v1/counter/{key}": writeNS, "GET /v1/set/{key}": readNS, "POST /v1/set/{key}": writeNS, "DELETE /v1/set/{key}": writeNS,
 	}
 	all := endpoints(routes)
@@ -264,9 +269,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 			check("unknown token", "", tokUnknown, apitype.CodeUnauthorized)
 			check("write token", "", tokWriteAll, allowed)
 			switch need {
-			case readNS, anyToken:
+			case readNS, anyToken, readEvery:
 				check("read token", "", tokReadAll, allowed)
-			case writeNS, anyWrite:
+			case writeNS, anyWrite, writeEvery:
 				check("read token", "", tokReadAll, apitype.CodeForbidden)
 			}
 			switch need {
