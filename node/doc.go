@@ -17,6 +17,9 @@
 //   - Watch, WatchSince, LastIndex: a stream of changes under a prefix,
 //     resumable from a change index;
 //   - Sync, SyncWith: an anti-entropy round now;
+//   - Export, Import, Backup, Namespaces: the states as an export stream
+//     (one snapshot), an export merged in as states from a peer (through
+//     admit, like gossip and anti-entropy), a backup of the whole database;
 //   - Peers, Status, Metrics, Ready, ID, Peer: what an operator looks at
 //     (Ready: whether to send it traffic, and if not why);
 //   - Err: whether the node is closed.
