@@ -42,7 +42,6 @@ var errorTable = []errorMapping{
 	{node.ErrInvalidArgument, http.StatusBadRequest, apitype.CodeInvalidArgument, ""},
 	{node.ErrValueTooLarge, http.StatusRequestEntityTooLarge, apitype.CodeValueTooLarge, ""},
 	{node.ErrPreconditionFailed, http.StatusPreconditionFailed, apitype.CodePrecondition, ""},
-	{node.ErrInvalidArgument, http.StatusBadRequest, apitype.CodeInvalidArgument, ""},
 	{node.ErrTxnTooLarge, http.StatusRequestEntityTooLarge, apitype.CodeTxnTooLarge, ""},
 	{node.ErrOverflow, http.StatusConflict, apitype.CodeOverflow, "the increment would overflow the counter (past the range of int64); nothing changed"},
 	{node.ErrNoPeers, http.StatusServiceUnavailable, apitype.CodeNoPeers, "no connected peer to sync with; check `grapevine peers` and the bootstrap list"},
