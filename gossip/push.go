@@ -141,6 +141,12 @@ func NewPush(h host.Host, cfg PushConfig, deliver Deliver) (*Push, error) {
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
 		pubsub.WithPeerOutboundQueueSize(1024),
 		pubsub.WithValidateQueueSize(1024),
+		// A peer's own messages go to every peer known on the topic, not
+		// only to its mesh: a peer that has just joined a namespace (on an
+		// announcement) is known as subscribed before its GRAFT has put it
+		// in any mesh, and announceTopic switches to the namespace's topic
+		// as soon as it is known (GossipSub v1.1 flood publishing).
+		pubsub.WithFloodPublish(true),
 	)
 	if err != nil {
 		cancel()
@@ -354,7 +360,8 @@ func (p *Push) JoinAnnouncements() error {
 // first message, and the next ones while a peer known on the namespaces
 // topic is not (yet) known on the namespace's — so that a peer that joins
 // the namespace on the announcement does not miss what follows before its
-// subscription has spread. nil otherwise, or before JoinAnnouncements.
+// subscription has spread. Once it is known, flood publishing (NewPush)
+// sends it this peer's messages whether or not a mesh holds it yet. nil otherwise, or before JoinAnnouncements.
 func (p *Push) announceTopic(namespace string) *pubsub.Topic {
 	p.mu.Lock()
 	ann, announced := p.mu.announce, p.mu.announced[namespace]

@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/grapevine-kv/grapevine/crdt"
@@ -263,10 +264,12 @@ func FuzzServe(f *testing.F) {
 }
 
 // slowStream is a stream whose writes take 10 ms each and fail, like a real
-// stream's, once the deadline has passed.
+// stream's, once the deadline has passed. Used inside a synctest bubble, its
+// time is the bubble's fake clock, so the machine's load changes nothing.
 type slowStream struct {
 	memStream
 	deadline time.Time
+	writes   int
 }
 
 func (s *slowStream) SetDeadline(t time.Time) error { s.deadline = t; return nil }
@@ -276,29 +279,33 @@ func (s *slowStream) Write(p []byte) (int, error) {
 	if time.Now().After(s.deadline) {
 		return 0, os.ErrDeadlineExceeded
 	}
+	s.writes++
 	return len(p), nil
 }
 
 // A transfer may last far longer than the idle timeout as long as frames
 // keep moving: the sending side of a bootstrap only writes, and each frame
-// it writes must push the deadline back.
+// it writes must push the deadline back. The clock is synctest's, so each
+// write takes exactly 10 ms of it however loaded the machine is.
 func TestFrameWritesPushDeadline(t *testing.T) {
-	str := &slowStream{}
-	c := newFrameConn(str)
-	idle := 50 * time.Millisecond
-	c.progress = func() { _ = str.SetDeadline(time.Now().Add(idle)) }
-	c.progress()
-	chunk := make([]byte, 100<<10) // larger than the write buffer: every frame reaches the stream
-	start := time.Now()
-	for i := range 20 {
-		if err := c.write(wire.FrameStates, chunk); err != nil {
-			t.Fatalf("frame %d failed after %s: %v", i, time.Since(start), err)
+	synctest.Test(t, func(t *testing.T) {
+		str := &slowStream{}
+		c := newFrameConn(str)
+		idle := 50 * time.Millisecond
+		c.progress = func() { _ = str.SetDeadline(time.Now().Add(idle)) }
+		c.progress()
+		chunk := make([]byte, 100<<10) // larger than the write buffer: every frame reaches the stream
+		start := time.Now()
+		for i := range 20 {
+			if err := c.write(wire.FrameStates, chunk); err != nil {
+				t.Fatalf("frame %d failed after %s (%d writes reached the stream): %v", i, time.Since(start), str.writes, err)
+			}
 		}
-	}
-	if err := c.flush(); err != nil {
-		t.Fatal(err)
-	}
-	if elapsed := time.Since(start); elapsed < 4*idle {
-		t.Fatalf("writing took %s; the test needs it to outlast the idle timeout", elapsed)
-	}
+		if err := c.flush(); err != nil {
+			t.Fatal(err)
+		}
+		if elapsed := time.Since(start); elapsed < 4*idle {
+			t.Fatalf("writing took %s; the test needs it to outlast the idle timeout", elapsed)
+		}
+	})
 }

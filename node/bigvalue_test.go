@@ -38,14 +38,23 @@ func hasValue(n *node.Node, ns, key string, want []byte) bool {
 // them) on one node of three whose MaxValueSize is 16 MiB, with periodic
 // anti-entropy effectively off (an hour): they are too large for a gossip
 // message and for a frame of the default limit, and must still reach every
-// node within seconds, through the rounds their writer starts at once —
-// with gossip flowing, and with gossip dropped on the receivers.
+// node long before a periodic round could run, through the rounds their
+// writer starts at once — with gossip flowing, and with gossip dropped on
+// the receivers.
+//
+// The wait is generous: the test's cost is copying 64 MiB to and from
+// Badger and streams, which the race detector makes CPU-bound (seconds on a
+// quiet machine, 20 s seen on a loaded one), yet it is a small fraction of
+// the 48 minutes (Interval × 0.8, the shortest jittered interval) before
+// the first periodic round.
 func TestBigValuesReplicate(t *testing.T) {
+	const interval = time.Hour
+	const wait = 2 * time.Minute
 	for _, dropGossip := range []bool{false, true} {
 		t.Run(fmt.Sprintf("gossip dropped %v", dropGossip), func(t *testing.T) {
 			c := nodetest.NewCluster(t, 3, nodetest.OnDisk(), nodetest.Configure(func(_ int, cfg *node.Config) {
 				cfg.MaxValueSize = bigValueSize
-				cfg.AntiEntropy.Interval = time.Hour
+				cfg.AntiEntropy.Interval = interval
 			}))
 			if !dropGossip {
 				c.WarmUp()
@@ -65,9 +74,10 @@ func TestBigValuesReplicate(t *testing.T) {
 					t.Fatalf("put %s: %v", k, err)
 				}
 			}
+			deadline := time.Now().Add(wait) // one deadline for every key on every node
 			for i, nd := range c.Nodes()[1:] {
 				for k, v := range want {
-					testutil.EventuallyWithin(t, 15*time.Second, fmt.Sprintf("%s on node %d", k, i+1), func() bool {
+					testutil.EventuallyWithin(t, time.Until(deadline), fmt.Sprintf("%s on node %d", k, i+1), func() bool {
 						return hasValue(nd, "blobs", k, v)
 					})
 				}

@@ -11,11 +11,25 @@ import (
 // watchers: an expire event comes at most this late.
 const expiryTick = 100 * time.Millisecond
 
+// expiredEvent is the event of key's register r once its value has
+// expired: the version that expired and its expiry, without the data.
+func expiredEvent(ns string, key []byte, r crdt.Register, index uint64) Event {
+	return Event{Namespace: ns, Key: key, Type: crdt.TypeRegister, Expired: true, Index: index,
+		Value: Value{Version: r.Time, Origin: r.Origin, Expires: r.ExpiresAt().Time()}}
+}
+
 // expireLoop emits one expire event per expired value to the watchers of
 // its key, reading the storage's expiry index for each span of wall time
-// once (so an expiry is reported once per process; expiries that happened
-// while the node was down are not reported). Reads see a value as absent
-// from its expiry on, whether or not the event was sent.
+// once. Reads see a value as absent from its expiry on, whether or not the
+// event was sent.
+//
+// An expiry is not a change: nothing is written when a value expires, so
+// it has no change index and is not in the change log. Its event carries
+// the index of the last event queued to the watcher before it (0 if none),
+// so resuming from it loses nothing. The loop reports the expiries of its
+// own lifetime only: one that fell while the node was down, or while a
+// watcher was away, is not announced; WatchSince replays a key whose value
+// has expired as an expire event only if the key changed after since.
 func (n *Node) expireLoop() {
 	defer n.wg.Done()
 	t := time.NewTicker(expiryTick)
@@ -48,17 +62,9 @@ func (n *Node) expireLoop() {
 		}
 		n.mu.Lock()
 		for _, e := range list {
-			ev := Event{Namespace: e.Namespace, Key: e.Key, Type: crdt.TypeRegister, Expired: true,
-				Value: Value{Version: e.State.Time, Origin: e.State.Origin, Expires: e.State.ExpiresAt().Time()}}
 			for w := range n.mu.watchers {
-				if w.ns != e.Namespace || !bytes.HasPrefix(e.Key, w.prefix) {
-					continue
-				}
-				select { // as in notify: a watcher too slow is dropped
-				case w.ch <- ev:
-				default:
-					delete(n.mu.watchers, w)
-					close(w.ch)
+				if w.ns == e.Namespace && bytes.HasPrefix(e.Key, w.prefix) {
+					n.queueLocked(w, expiredEvent(e.Namespace, e.Key, e.State, w.last))
 				}
 			}
 		}

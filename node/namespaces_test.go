@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/grapevine-kv/grapevine/internal/testutil"
 	"github.com/grapevine-kv/grapevine/node"
@@ -14,7 +13,9 @@ import (
 // TestNewNamespaceAtGossipSpeed: with anti-entropy off (ManualSync), the
 // first write to a namespace no node holds reaches the others by gossip
 // alone — it rides on the network's namespaces topic — and so do the
-// writes that follow it, in that namespace and in a second new one.
+// writes that follow it, in that namespace and in a second new one. No
+// round can run, so the wait proves nothing about speed and is generous:
+// a machine under load delays gossip but does not lose it.
 func TestNewNamespaceAtGossipSpeed(t *testing.T) {
 	c := nodetest.NewCluster(t, 3, nodetest.Configure(func(_ int, cfg *node.Config) { cfg.ManualSync = true }))
 	c.WarmUp()
@@ -26,7 +27,7 @@ func TestNewNamespaceAtGossipSpeed(t *testing.T) {
 				t.Fatal(err)
 			}
 			for j, nd := range c.Nodes()[1:] {
-				testutil.EventuallyWithin(t, 10*time.Second, fmt.Sprintf("%s/%s on node %d", ns, key, j+1), func() bool {
+				testutil.Eventually(t, fmt.Sprintf("%s/%s on node %d", ns, key, j+1), func() bool {
 					return hasValue(nd, ns, key, []byte("v"))
 				})
 			}

@@ -26,7 +26,8 @@ type Event struct {
 	Members   [][]byte // for a set: its members after the change
 	// Index is the change's index on this peer (storage.Result.Index):
 	// pass the last one received to WatchSince to resume. Indexes of
-	// different peers are unrelated.
+	// different peers are unrelated. An expiry is not a change: its event
+	// carries the index of the change sent before it (see expireLoop).
 	Index uint64
 	// Dropped marks the last event of a watcher that fell more than
 	// WatchBuffer events behind; it carries no change, and Index is the
@@ -100,19 +101,24 @@ func (n *Node) notify(ops []storage.Op, results []storage.Result) {
 				ev = eventOf(op.Namespace, op.Key, res.State)
 				ev.Index = res.Index
 			}
-			// notify is the only sender, under n.mu: len only shrinks
-			// meanwhile, so the spare slot is free for the Dropped event.
-			if len(w.ch) >= WatchBuffer {
-				// too slow: drop the watcher rather than block writes
-				w.ch <- Event{Namespace: w.ns, Index: w.last, Dropped: true}
-				delete(n.mu.watchers, w)
-				close(w.ch)
-				continue
-			}
-			w.ch <- *ev
-			w.last = ev.Index
+			n.queueLocked(w, *ev)
 		}
 	}
+}
+
+// queueLocked queues ev for w or, if w is WatchBuffer events behind, ends
+// it: too slow, it is dropped rather than block writes. Every sender
+// (notify, the expire loop) holds n.mu and goes through here, so len(w.ch)
+// only shrinks meanwhile and the spare slot is free for the Dropped event.
+func (n *Node) queueLocked(w *watcher, ev Event) {
+	if len(w.ch) >= WatchBuffer {
+		w.ch <- Event{Namespace: w.ns, Index: w.last, Dropped: true}
+		delete(n.mu.watchers, w)
+		close(w.ch)
+		return
+	}
+	w.ch <- ev
+	w.last = ev.Index
 }
 
 // eventOf is the event of key's state st; a nil st (a key gone from
@@ -127,7 +133,7 @@ func eventOf(ns string, key []byte, st crdt.State) *Event {
 	switch s := st.(type) {
 	case crdt.Register:
 		ev.Deleted = s.Deleted
-		ev.Value = Value{Data: s.Value, Version: s.Time, Origin: s.Origin}
+		ev.Value = valueOf(s)
 	case crdt.Counter:
 		ev.Counter, ev.Reset = s.Value(), s.IsReset()
 	case crdt.Set:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/grapevine-kv/grapevine/crdt"
 	"github.com/grapevine-kv/grapevine/storage"
 )
 
@@ -21,10 +22,16 @@ func (n *Node) LastIndex() uint64 { return n.db.LastIndex() }
 // WatchSince is Watch that first replays the changes after index since: for
 // every key of ns with prefix changed after it and still in the change log,
 // its current state (with the index of its latest change), then the live
-// changes, with no gap between the two. Delivery is at least once: a key
-// may come twice, but its last event is always its current state. It
-// fails with ErrCompacted (and watches nothing) if the changes after since
-// are not all in the log, or since is ahead of this peer's last index.
+// changes, with no gap between the two. A key whose value has expired
+// meanwhile is replayed as an expire event (Expired), as a reader sees it:
+// absent. Delivery is at least once: a key may come twice, but its last
+// event is always its current state. It fails with ErrCompacted (and
+// watches nothing) if the changes after since are not all in the log, or
+// since is ahead of this peer's last index.
+//
+// An expiry is not a change (see expireLoop): the value of a key that did
+// not change after since and expired while the watcher was away is not
+// replayed; reading the key shows it absent.
 //
 // The replay runs in a goroutine owned by the node; the channel closes as
 // Watch's does (after a Dropped event if the reader fell behind), or early
@@ -72,10 +79,10 @@ func (n *Node) WatchSince(ctx context.Context, ns string, prefix []byte, since u
 // watch must then end, as live events would leave a gap.
 func (n *Node) replay(ctx context.Context, page storage.ChangePage, opts storage.ChangesOptions, out chan<- Event) (upTo uint64, ok bool) {
 	for {
+		now := n.now()
 		for _, c := range page.Changes {
-			ev := eventOf(c.Namespace, c.Key, c.State)
-			ev.Type, ev.Index = c.Type, c.Index
-			if !n.send(ctx, out, *ev) {
+			ev := replayEvent(c, now)
+			if !n.send(ctx, out, ev) {
 				return 0, false
 			}
 		}
@@ -92,9 +99,22 @@ func (n *Node) replay(ctx context.Context, page storage.ChangePage, opts storage
 	}
 }
 
-// forward passes live events on, skipping those the replay covered (index
-// at most upTo: the replay sent the key's newer state), and the Dropped
-// event, whose resume index then includes what the replay covered.
+// replayEvent is the event of a replayed change: the key's state when its
+// page was read, or its expiry if that state is a value expired at now.
+func replayEvent(c storage.Change, now crdt.Timestamp) Event {
+	if r, ok := c.State.(crdt.Register); ok && r.Expired(now) {
+		return expiredEvent(c.Namespace, c.Key, r, c.Index)
+	}
+	ev := eventOf(c.Namespace, c.Key, c.State)
+	ev.Type, ev.Index = c.Type, c.Index
+	return *ev
+}
+
+// forward passes live events on, skipping the changes the replay covered
+// (index at most upTo: the replay sent the key's newer state). An expire
+// event is not a change and is always passed on (the replay may have sent
+// the value before it expired), as is the Dropped event; the resume index
+// of both then includes what the replay covered.
 func (n *Node) forward(ctx context.Context, live <-chan Event, upTo uint64, out chan<- Event) {
 	for {
 		select {
@@ -102,7 +122,7 @@ func (n *Node) forward(ctx context.Context, live <-chan Event, upTo uint64, out 
 			if !ok {
 				return
 			}
-			if ev.Dropped {
+			if ev.Dropped || ev.Expired {
 				ev.Index = max(ev.Index, upTo)
 			} else if ev.Index <= upTo {
 				continue

@@ -29,6 +29,8 @@ func next(t *testing.T, events <-chan node.Event) node.Event {
 
 func describe(ev node.Event) string {
 	switch {
+	case ev.Expired:
+		return fmt.Sprintf("%d:expire %s (version %v, expiry %v, data %q)", ev.Index, ev.Key, ev.Value.Version, ev.Value.Expires, ev.Value.Data)
 	case ev.Deleted:
 		return fmt.Sprintf("%d:del %s", ev.Index, ev.Key)
 	case ev.Type.String() == "counter":
@@ -133,5 +135,80 @@ func TestWatchSinceAfterRestart(t *testing.T) {
 		if string(ev.Value.Data) == "2" {
 			return
 		}
+	}
+}
+
+// startWithWall starts one node whose wall clock is wall.
+func startWithWall(t *testing.T, wall *skewedWall) *node.Node {
+	t.Helper()
+	cfg := nodetest.Config(t)
+	cfg.Wall = wall.now
+	return nodetest.Start(t, cfg)
+}
+
+// TestWatchSinceReplaysExpiredValueAsExpire: a key whose value expired
+// after it changed is replayed as an expire event (the version that
+// expired, no data), as a reader sees it: absent, not a live value.
+func TestWatchSinceReplaysExpiredValueAsExpire(t *testing.T) {
+	wall := &skewedWall{}
+	n := startWithWall(t, wall)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	since := n.LastIndex()
+	v, err := n.PutWith(ctx, "", []byte("session/1"), []byte("alive"), node.WriteOptions{TTL: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putIndex := n.LastIndex()
+	if _, err := n.Put(ctx, "", []byte("session/2"), []byte("kept")); err != nil {
+		t.Fatal(err)
+	}
+	wall.skip(31 * time.Second)
+	events, err := n.WatchSince(ctx, "", []byte("session/"), since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := next(t, events)
+	if !ev.Expired || string(ev.Key) != "session/1" || ev.Value.Data != nil || ev.Index != putIndex {
+		t.Fatalf("replayed %s, want the expiry of session/1 at index %d, without data", describe(ev), putIndex)
+	}
+	if ev.Value.Version != v || ev.Value.Expires.IsZero() {
+		t.Fatalf("replayed %s, want the put's version %v and its expiry", describe(ev), v)
+	}
+	if ev := next(t, events); ev.Expired || string(ev.Value.Data) != "kept" {
+		t.Fatalf("then %s, want session/2=kept", describe(ev))
+	}
+}
+
+// TestWatchSinceForwardsLiveExpiry: a value that expires after WatchSince
+// replayed it comes as an expire event, with an index from which a resumed
+// watch misses nothing; later changes follow.
+func TestWatchSinceForwardsLiveExpiry(t *testing.T) {
+	wall := &skewedWall{}
+	n := startWithWall(t, wall)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	since := n.LastIndex()
+	if _, err := n.PutWith(ctx, "", []byte("session/1"), []byte("alive"), node.WriteOptions{TTL: 30 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	events, err := n.WatchSince(ctx, "", []byte("session/"), since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := next(t, events)
+	if put.Expired || string(put.Value.Data) != "alive" || put.Value.Expires.IsZero() {
+		t.Fatalf("replayed %s (expiry %v), want the live value with its expiry", describe(put), put.Value.Expires)
+	}
+	wall.skip(31 * time.Second)
+	ev := next(t, events)
+	if !ev.Expired || string(ev.Key) != "session/1" || ev.Index != put.Index {
+		t.Fatalf("after the expiry: %s, want the expiry of session/1 carrying index %d", describe(ev), put.Index)
+	}
+	if _, err := n.Put(ctx, "", []byte("session/2"), []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if ev := next(t, events); string(ev.Value.Data) != "new" || ev.Index <= put.Index {
+		t.Fatalf("then %s, want session/2=new after index %d", describe(ev), put.Index)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -61,9 +62,12 @@ var ErrWatchRefused = errors.New("client: watch refused")
 //
 // Delivery is at least once: fn may see a change twice, but the last event
 // fn sees for a key is the key's current state. To tell what differs after
-// a re-read, WatchWith remembers the last event of every key it reported.
-// Counters that appear while the watch cannot use its index are reported
-// only once they change again (a listing holds registers only).
+// a re-read, WatchWith remembers the last event of every key it reported,
+// per type (a name may hold a register, a counter and a set at once). A
+// re-read compares every type: a register by value and version, a counter
+// by value, a set by members. A state the listing no longer shows is
+// reported gone: a register deleted (or expired), a counter reset (0, with
+// Reset), a set emptied (no members).
 func (c *Client) WatchWith(ctx context.Context, opts WatchOptions, fn func(apitype.Event) error) error {
 	w := &watch{c: c, opts: opts, fn: fn, since: opts.Since, resume: opts.Since != 0, peer: opts.Peer, seen: map[string]apitype.Event{}}
 	return w.run(ctx)
@@ -177,12 +181,15 @@ func (w *watch) emit(ev apitype.Event) error {
 	if err := w.fn(ev); err != nil {
 		return errFn{err}
 	}
-	w.seen[ev.Key] = ev
+	w.seen[stateKey(ev.Type, ev.Key)] = ev
 	return nil
 }
 
-// resync re-reads the keys under the prefix and emits what differs from
-// what was seen, deletions included.
+// stateKey names the state of one type of a key in watch.seen.
+func stateKey(typ, key string) string { return typ + "\x00" + key }
+
+// resync re-reads the keys under the prefix, every type, and emits what
+// differs from what was seen, states gone included.
 func (w *watch) resync(ctx context.Context) error {
 	listed := map[string]bool{}
 	after := ""
@@ -192,9 +199,10 @@ func (w *watch) resync(ctx context.Context) error {
 			return err
 		}
 		for _, e := range page.Entries {
-			listed[e.Key] = true
-			ev := apitype.Event{Key: e.Key, Type: "register", Value: e.Value, Version: e.Version}
-			if old, ok := w.seen[e.Key]; !ok || !sameState(old, ev) {
+			ev := listedEvent(e)
+			sk := stateKey(ev.Type, ev.Key)
+			listed[sk] = true
+			if old, ok := w.seen[sk]; !ok || !sameState(old, ev) {
 				if err := w.emit(ev); err != nil {
 					return err
 				}
@@ -205,19 +213,11 @@ func (w *watch) resync(ctx context.Context) error {
 		}
 		after = page.Next
 	}
-	for key, old := range w.seen {
-		if listed[key] {
+	for sk, old := range w.seen {
+		if listed[sk] {
 			continue
 		}
-		ev := apitype.Event{Key: key, Type: old.Type, Deleted: true}
-		if old.Type == "counter" {
-			v, err := w.c.Counter(ctx, key)
-			if err != nil {
-				return err
-			}
-			ev = apitype.Event{Key: key, Type: old.Type, Counter: v}
-		}
-		if !sameState(old, ev) {
+		if ev := goneEvent(old); !sameState(old, ev) {
 			if err := w.emit(ev); err != nil {
 				return err
 			}
@@ -226,8 +226,52 @@ func (w *watch) resync(ctx context.Context) error {
 	return nil
 }
 
-// sameState reports whether two events show the same state of a key.
+// listedEvent is the event showing the state of a listed entry. An entry
+// without a type (from a daemon that listed registers only) is a register.
+func listedEvent(e apitype.Entry) apitype.Event {
+	ev := apitype.Event{Key: e.Key, Type: e.Type}
+	switch e.Type {
+	case "counter":
+		if e.Counter != nil {
+			ev.Counter = *e.Counter
+		}
+	case "set":
+		ev.Members = e.Members
+	default:
+		ev.Type, ev.Value, ev.Version = "register", e.Value, e.Version
+	}
+	return ev
+}
+
+// goneEvent is the event of a state a listing omits: a deleted or expired
+// register, a counter reset with nothing counted since, an empty set.
+func goneEvent(old apitype.Event) apitype.Event {
+	ev := apitype.Event{Key: old.Key, Type: old.Type}
+	switch old.Type {
+	case "counter":
+		ev.Reset = true
+	case "set":
+	default:
+		ev.Deleted = true
+	}
+	return ev
+}
+
+// sameState reports whether two events of a key show the same state of
+// one type: the same register value and version (or both absent), counter
+// value, or set members.
 func sameState(a, b apitype.Event) bool {
-	return a.Type == b.Type && a.Deleted == b.Deleted && a.Counter == b.Counter &&
-		a.Version == b.Version && bytes.Equal(a.Value, b.Value)
+	if a.Type != b.Type {
+		return false
+	}
+	switch a.Type {
+	case "counter":
+		return a.Counter == b.Counter
+	case "set":
+		return slices.EqualFunc(a.Members, b.Members, bytes.Equal)
+	}
+	if goneA, goneB := a.Deleted || a.Expired, b.Deleted || b.Expired; goneA || goneB {
+		return goneA == goneB
+	}
+	return a.Version == b.Version && bytes.Equal(a.Value, b.Value)
 }
