@@ -50,8 +50,8 @@
 //     time plus the nemesis's skew, so a read invoked at real time t on a
 //     peer whose clock was at most b behind during the read (b from the
 //     skews the nemesis recorded; 0 if unskewed or skewed forward, which
-//     only expires values earlier) never returns a value with t + b at or
-//     past its expiry. This is exact, and tighter than the documented
+//     only expires values earlier) never returns a value with t + b past
+//     its expiry (by a millisecond, for rounding). This is exact, and tighter than the documented
 //     drift bound (1 minute). At the end no peer lists an expired TTL key,
 //     a key absent there has its greatest acknowledged write expired, and
 //     a value present is no older than an acknowledged write.
