@@ -71,10 +71,10 @@ chaos: build chaos-deps ## Fault-injection run over real peers (DURATION=10m SEE
 .PHONY: chaos-controls
 chaos-controls: build chaos-deps ## Negative controls: each broken build (or --sync=false under power loss) must make chaos report INVALID
 	$(GO) build -o bin/grapevine-chaos ./cmd/grapevine-chaos
-	@set -e; for t in broken_merge wallclock_lww skip_verify no_pullfirst drop_big default_ns_only no_backfill; do \
+	@set -e; for t in broken_merge wallclock_lww skip_verify no_pullfirst drop_big default_ns_only no_backfill cas_unchecked ttl_ignored remove_wins txn_first_only; do \
 	  $(GO) build -tags grapevine_$$t -o bin/grapevine-$$(echo $$t | tr _ -) ./cmd/grapevine; \
 	done
-	@n=0; for cc in broken-merge: wallclock-lww: skip-verify: no-pullfirst:resurrect drop-big:big-values default-ns-only:lww no-backfill:joiner no-fsync:durability; do \
+	@n=0; for cc in broken-merge: wallclock-lww: skip-verify: no-pullfirst:resurrect drop-big:big-values default-ns-only:lww no-backfill:joiner cas-unchecked:cas ttl-ignored:ttl remove-wins:sets txn-first-only:txn no-fsync:durability; do \
 	  c=$${cc%%:*}; chk=$${cc#*:}; bin=bin/grapevine-$$c; extra=; \
 	  if [ $$c = no-fsync ]; then bin=$(BIN); extra=--daemon-flag=--sync=false; fi; \
 	  echo "== negative control $$c: must report RESULT: INVALID$${chk:+, with $$chk INVALID}"; \

@@ -14,7 +14,7 @@ import "encoding/binary"
 // Expired reports whether r is a live value that has expired at stamp at.
 // A tombstone never expires (it is already absent).
 func (r Register) Expired(at Timestamp) bool {
-	return !r.Deleted && r.Expires > 0 && at.Millis() >= r.Expires
+	return honoursExpiry() && !r.Deleted && r.Expires > 0 && at.Millis() >= r.Expires
 }
 
 // Live reports whether r holds a value at stamp at: not a tombstone and

@@ -126,9 +126,7 @@ func (s Set) Remove(members ...[]byte) (Set, error) {
 		if len(m) == 0 || len(m) > MaxMemberLen {
 			return Set{}, ErrMemberTooLarge
 		}
-		for dot := range s.members[string(m)] {
-			d.addDot(dot)
-		}
+		removeDots(&d, s.members[string(m)])
 	}
 	return d.compact(), nil
 }

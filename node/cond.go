@@ -65,6 +65,8 @@ func (o WriteOptions) cond() (*storage.Cond, error) {
 	switch {
 	case o.IfAbsent && o.IfVersion != 0:
 		return nil, fmt.Errorf("%w: a write cannot require both a version and absence", ErrInvalidArgument)
+	case !checksConditions(): // the grapevine_cas_unchecked control
+		return nil, nil
 	case o.IfAbsent:
 		return &storage.Cond{Absent: true}, nil
 	case o.IfVersion != 0:

@@ -109,7 +109,7 @@ func (n *Node) Txn(ctx context.Context, ns string, ops []TxnOp) ([]TxnResult, er
 	if err := n.join(ns); err != nil {
 		return nil, err
 	}
-	results, err := n.submit(ctx, &request{ops: sops, local: true, atomic: true, done: make(chan struct{})})
+	results, err := n.submit(ctx, &request{ops: txnApplied(sops), local: true, atomic: true, done: make(chan struct{})})
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +133,9 @@ func (n *Node) Txn(ctx context.Context, ns string, ops []TxnOp) ([]TxnResult, er
 		case crdt.Counter:
 			out[i].Counter = s.Value()
 		}
-		if r, ok := sops[i].State.(crdt.Register); ok {
+	}
+	for i, sop := range sops {
+		if r, ok := sop.State.(crdt.Register); ok {
 			out[i].Version = r.Time
 		}
 	}

@@ -41,7 +41,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of every random choice; printed in the summary")
 	fs.DurationVar(&cfg.Quiesce, "quiesce", cfg.Quiesce, "longest wait for convergence after the final heal")
 	fs.StringVar(&cfg.Partition, "partition", cfg.Partition, "partition mechanism: auto (nftables if it works here, else the connection gater), nft or gater")
-	fs.DurationVar(&cfg.MaxForwardJump, "max-forward-jump", cfg.MaxForwardJump, "largest forward clock skew beyond the drift limit")
+	fs.DurationVar(&cfg.MaxForwardJump, "max-forward-jump", cfg.MaxForwardJump, "largest forward clock skew (0: half the tombstone grace, also its upper bound)")
 	fs.Float64Var(&cfg.SkewProb, "skew-prob", cfg.SkewProb, "chance that a nemesis round also skews a peer's clock")
 	fs.DurationVar(&cfg.TombstoneGrace, "tombstone-grace", cfg.TombstoneGrace, "the daemons' --tombstone-grace; a peer is held away longer than it")
 	fs.DurationVar(&cfg.PullFirstWait, "pull-first-wait", cfg.PullFirstWait, "the daemons' hidden --test-pull-first-wait (0: their 10m default)")

@@ -21,12 +21,16 @@ type Reg struct {
 
 // FinalState is what the harness read from one peer after the final heal.
 type FinalState struct {
-	Peer      int              `json:"peer"`
-	Live      bool             `json:"live"`
-	Err       string           `json:"error,omitempty"`
-	Registers map[string]Reg   `json:"registers"`
-	Counters  map[string]int64 `json:"counters"`
-	Digest    string           `json:"digest"`
+	Peer      int                 `json:"peer"`
+	Live      bool                `json:"live"`
+	Err       string              `json:"error,omitempty"`
+	Registers map[string]Reg      `json:"registers"`
+	Counters  map[string]int64    `json:"counters"`
+	Sets      map[string][]string `json:"sets"` // members, ascending
+	Digest    string              `json:"digest"`
+	// At and Done bound the read, in Unix milliseconds of the wall clock.
+	At   int64 `json:"at_ms"`
+	Done int64 `json:"done_ms"`
 }
 
 // DurabilityCheck is the read-back of one peer restarted after kill -9,
@@ -129,6 +133,9 @@ type Input struct {
 	Absence      *AbsenceReport // the long absence (nil: none)
 	Joins        []JoinReport   // the new peers started mid-run
 	Writers      []bool         // by peer index: on signedNS's writer list
+	SetKeys      []string       // add-wins sets
+	Skews        []SkewWindow   // the clock skews the nemesis applied
+	Start        time.Time      // the wall-clock time of the history's start
 }
 
 // Result is one checker's verdict.
@@ -141,7 +148,7 @@ type Result struct {
 
 // Check runs every checker.
 func Check(in Input) []Result {
-	return []Result{checkLWW(in), checkCounters(in), checkDeletes(in), checkConvergence(in), checkDurability(in), checkWriters(in), checkBadInput(in), checkResurrection(in), checkBigValues(in), checkJoiners(in)}
+	return []Result{checkLWW(in), checkCounters(in), checkDeletes(in), checkConvergence(in), checkDurability(in), checkWriters(in), checkBadInput(in), checkResurrection(in), checkBigValues(in), checkJoiners(in), checkCAS(in), checkTTL(in), checkSets(in), checkTxn(in)}
 }
 
 // stamp is a register's order key: (HLC, origin).

@@ -66,10 +66,14 @@ type Config struct {
 	SkewProb float64
 	// MaxSkew bounds clock skews (either way). Default 5m.
 	MaxSkew time.Duration
-	// MaxForwardJump bounds the forward skews beyond the daemons' maximum
-	// drift: the skewed peer's writes are refused by others until real time
-	// catches up with its clock, so a larger jump delays convergence by as
-	// much. Default 2m.
+	// MaxForwardJump bounds forward skews. It is at most half the
+	// TombstoneGrace: a clock that jumps ahead by more than the grace
+	// purges tombstones before it spread them, so a deleted key can come
+	// back, and that is outside what grapevine promises. Skews beyond the
+	// daemons' maximum drift happen forward only when it exceeds MaxDrift
+	// (the skewed peer's writes are then refused by others until real time
+	// catches up, which delays convergence by as much), and backward
+	// whenever MaxSkew does. Default 0: TombstoneGrace/2.
 	MaxForwardJump time.Duration
 	// MaxDrift is the daemons' maximum clock drift (node.Config.MaxDrift).
 	// Default 1m.
@@ -124,7 +128,6 @@ func DefaultConfig() Config {
 		HoldMax:        8 * time.Second,
 		SkewProb:       0.35,
 		MaxSkew:        5 * time.Minute,
-		MaxForwardJump: 2 * time.Minute,
 		MaxDrift:       time.Minute,
 		Quiesce:        60 * time.Second,
 		Faults:         Faults{Partitions: true, Kills: true, Pauses: true, Skew: true, BadInput: true, Absence: true, PowerLoss: true},
@@ -138,14 +141,13 @@ func DefaultConfig() Config {
 }
 
 // ShortConfig returns the short run of `make test`: about 70 s of faults
-// in quicker rounds, forward jumps just beyond the drift limit, and at most
-// 30 s to converge.
+// in quicker rounds, forward skews up to half the 15 s tombstone grace,
+// and at most 30 s to converge.
 func ShortConfig() Config {
 	c := DefaultConfig()
 	c.Duration = 70 * time.Second
 	c.RoundMin, c.RoundMax = 6*time.Second, 9*time.Second
 	c.HoldMin, c.HoldMax = 3*time.Second, 5*time.Second
-	c.MaxForwardJump = 75 * time.Second
 	c.Quiesce = 30 * time.Second
 	c.TombstoneGrace, c.PullFirstWait = 15*time.Second, 8*time.Second
 	c.MaxValueSize, c.BigValueProb = 4<<20, 0.01
@@ -179,6 +181,9 @@ func (c Config) Validate() error {
 	if c.TombstoneGrace <= 0 || c.PullFirstWait < 0 || c.MaxValueSize < 2<<20 || c.BigValueProb < 0 || c.BigValueProb > 1 {
 		errs = append(errs, errors.New("tombstone grace must be positive, pull-first wait not negative, max value size at least 2 MiB, big-value chance in [0, 1]"))
 	}
+	if c.MaxForwardJump < 0 || c.MaxForwardJump > c.TombstoneGrace/2 {
+		errs = append(errs, fmt.Errorf("the largest forward clock skew (%s) must be between 0 (meaning half the tombstone grace) and half the tombstone grace (%s): a clock that jumps ahead by more than the grace purges tombstones before it spread them, which grapevine does not promise to survive", c.MaxForwardJump, c.TombstoneGrace/2))
+	}
 	switch c.Partition {
 	case "auto", "nft", "gater":
 	default:
@@ -188,4 +193,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("chaos: invalid config: %w", err)
 	}
 	return nil
+}
+
+// maxForward is the largest forward clock skew (see MaxForwardJump).
+func (c Config) maxForward() time.Duration {
+	if c.MaxForwardJump > 0 {
+		return c.MaxForwardJump
+	}
+	return c.TombstoneGrace / 2
 }

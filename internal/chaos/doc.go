@@ -32,6 +32,51 @@
 // (Faults.PowerLoss false leaves the fault out); the mounts are unmounted
 // however Run ends.
 //
+// Newer types (files cas.go, ttl.go, sets.go, txn.go): three operations in
+// ten are conditional writes, TTL puts and reads, set adds and removes, or
+// transactions, each on keys of their own, with a rule per type that is
+// exact for a leaderless store:
+//
+//   - cas: conditional writes are exact on one peer and not across peers.
+//     Two acknowledged writes of a key through the same peer never carry
+//     the same condition (version, or absence); a peer never accepts a
+//     write conditioned on a state it had already left (a version below
+//     one it acknowledged or served before the write was invoked, or
+//     absence after a value). Writes accepted on one condition by several
+//     peers are counted, not faulted; the final value is an acknowledged
+//     write, and lww judges which (the keys are never deleted nor expire,
+//     so a peer's version of them only grows).
+//   - ttl: a peer judges expiry (write stamp + TTL) by its own clock, real
+//     time plus the nemesis's skew, so a read invoked at real time t on a
+//     peer whose clock was at most b behind during the read (b from the
+//     skews the nemesis recorded; 0 if unskewed or skewed forward, which
+//     only expires values earlier) never returns a value with t + b past
+//     its expiry (by a millisecond, for rounding). This is exact, and tighter than the documented
+//     drift bound (1 minute). At the end no peer lists an expired TTL key,
+//     a key absent there has its greatest acknowledged write expired, and
+//     a value present is no older than an acknowledged write.
+//   - sets (add-wins): a remove takes out only the adds its peer had
+//     applied. A member with an ok add that no ok or info remove
+//     completing after the add was invoked could have seen must be
+//     present at the end; a member removed (ok) through a peer after
+//     every add of it, all ok and all through that peer, completed must
+//     be absent; no member appears that nobody added; all peers agree.
+//     ("A remove that started after the add completed wins" is not a
+//     rule: its peer may not have received the add yet.)
+//   - txn: each txn puts the same unique id into its group's keys a and b
+//     and increments its counter n. For every ok txn and each key it
+//     wrote, the final key holds its id or that of a txn whose write of
+//     the key has a greater stamp (an info txn's stamps are unknown):
+//     its writes are visible together or superseded. a and b may end with
+//     different ids only that way (stamps grow op by op within a txn, so
+//     concurrent txns on two peers can interleave); n is the number of ok
+//     txns plus at most the info ones.
+//
+// Clock skews: backward up to MaxSkew, forward at most half the tombstone
+// grace (Config.MaxForwardJump). A clock that jumps ahead by more than the
+// grace purges tombstones it has not spread yet, and a deleted key comes
+// back: outside what grapevine promises, so the nemesis never does it.
+//
 // Run drives one whole run; the checkers (Check) are pure functions of a
 // recorded history and final reads, tested on their own.
 package chaos

@@ -14,6 +14,11 @@ const (
 	FGet  = "get"  // GET /v1/kv/{key}: Value and Version read, or Absent
 	FIncr = "incr" // POST /v1/counter/{key}?by=Delta: Result is the new value on the peer
 	FDel  = "del"  // DELETE /v1/kv/{key}
+	// FPut with Cond is a conditional write (CAS, put-if-absent); with TTL,
+	// a put that expires.
+	FSetAdd = "set-add" // POST /v1/set/{key}: Value is the member
+	FSetRem = "set-rm"  // DELETE /v1/set/{key}: Value is the member
+	FTxn    = "txn"     // POST /v1/txn: put Key+"a", put Key+"b" (both Value), incr Key+"n"; Versions of the puts
 )
 
 // Completion types (Op.Type), as in Jepsen: ok and fail are definite; info
@@ -42,6 +47,9 @@ type Op struct {
 	Complete time.Duration `json:"complete_ns,omitempty"`
 	Error    string        `json:"error,omitempty"`
 	Code     string        `json:"code,omitempty"` // the API's error code (apitype.Error.Code), if any
+	Cond     string        `json:"cond,omitempty"` // a put's condition: condAbsent, or the version required (decimal)
+	TTL      time.Duration `json:"ttl_ns,omitempty"`
+	Versions []uint64      `json:"versions,omitempty"` // a txn's put versions, in op order
 }
 
 // Event is something the harness did or saw outside the workload: a fault,

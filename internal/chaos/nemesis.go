@@ -38,6 +38,7 @@ type nemesis struct {
 	durable []DurabilityCheck
 	peerIDs []string
 	away    AbsenceReport // written by absence only, read after it returns
+	skews   []SkewWindow  // written by run and healAll, read after them
 
 	mu struct {
 		sync.Mutex
@@ -116,17 +117,39 @@ func (n *nemesis) partition() (string, []cut, string) {
 	return "one-way", cuts, fmt.Sprintf("one-way: p%d cannot send to %s (it still receives)", all[0]+1, names(all[1:]))
 }
 
-// skew picks a clock skew; beyond says whether it exceeds the drift limit.
+// skew picks a clock skew; beyond says whether it exceeds the drift limit
+// (a clock that far behind refuses the others' stamps; one that far ahead
+// has its stamps refused). Forward skews stay within Config.maxForward,
+// below the tombstone grace: a clock that jumps ahead by more than the
+// grace purges tombstones it has not spread yet, which is outside what
+// grapevine promises.
 func (n *nemesis) skew(late bool) (d time.Duration, beyond bool) {
+	fwd := min(n.cfg.maxForward(), n.cfg.MaxSkew)
 	x := n.rng.Float64()
 	switch {
-	case x < 0.4 || (x >= 0.7 && late) || n.cfg.MaxForwardJump <= n.cfg.MaxDrift:
-		return -n.between(10*time.Second, n.cfg.MaxSkew), false
-	case x < 0.7:
-		return n.between(5*time.Second, n.cfg.MaxDrift-5*time.Second), false
+	case x < 0.4 || (x >= 0.7 && late) || fwd < time.Second:
+		d := n.between(10*time.Second, n.cfg.MaxSkew)
+		return -d, d > n.cfg.MaxDrift
+	case x < 0.7 || fwd <= n.cfg.MaxDrift+5*time.Second:
+		return n.between(min(5*time.Second, fwd/2), min(fwd, n.cfg.MaxDrift-5*time.Second)), false
 	}
-	jump := min(n.cfg.MaxForwardJump, n.cfg.MaxSkew)
-	return n.between(n.cfg.MaxDrift+5*time.Second, jump), true
+	return n.between(n.cfg.MaxDrift+5*time.Second, fwd), true
+}
+
+// skewWindow opens a window for a skew of peer about to be set.
+func (n *nemesis) skewWindow(peer int, d time.Duration) *SkewWindow {
+	return &SkewWindow{Peer: peer, Skew: d, From: n.hist.Since()}
+}
+
+// unskewed closes the open windows of peer (every peer if -1): its clock
+// was just reset.
+func (n *nemesis) unskewed(peer int) {
+	now := n.hist.Since()
+	for i := range n.skews {
+		if w := &n.skews[i]; w.To == 0 && (peer < 0 || w.Peer == peer) {
+			w.To = now
+		}
+	}
 }
 
 // round runs one round of faults and heals them.
@@ -154,7 +177,11 @@ func (n *nemesis) round(ctx context.Context, end time.Time) {
 		total := n.cfg.Duration
 		late := time.Until(end) < total/4
 		d, beyond := n.skew(late)
-		if err := n.c.Hook(ctx, n.peers[p].API(), "clock", url.Values{"skew": {d.String()}}); err == nil {
+		win := n.skewWindow(p, d)
+		err := n.c.Hook(ctx, n.peers[p].API(), "clock", url.Values{"skew": {d.String()}})
+		// A failed request may still have set the skew: the window is open.
+		n.skews = append(n.skews, *win)
+		if err == nil {
 			skewed = p
 			n.counts.Skews++
 			if beyond {
@@ -300,7 +327,9 @@ func (n *nemesis) heal(ctx context.Context, partitioned bool, skewed int) {
 		what = append(what, "partition")
 	}
 	if skewed >= 0 {
-		_ = n.c.Hook(ctx, n.peers[skewed].API(), "clock", url.Values{"skew": {"0s"}})
+		if n.c.Hook(ctx, n.peers[skewed].API(), "clock", url.Values{"skew": {"0s"}}) == nil {
+			n.unskewed(skewed)
+		}
 		what = append(what, fmt.Sprintf("p%d clock", skewed+1))
 	}
 	n.reconnectAll(ctx)
@@ -343,11 +372,15 @@ func (n *nemesis) healAll(ctx context.Context) {
 	if err := n.part.Apply(ctx, nil); err != nil {
 		n.log("final heal failed: %v", err)
 	}
+	unskewed := true
 	for _, d := range n.peers {
 		if d.Running() {
-			_ = n.c.Hook(ctx, d.API(), "clock", url.Values{"skew": {"0s"}})
+			unskewed = n.c.Hook(ctx, d.API(), "clock", url.Values{"skew": {"0s"}}) == nil && unskewed
 			_ = n.c.Hook(ctx, d.API(), "isolate", url.Values{"on": {"false"}})
 		}
+	}
+	if unskewed {
+		n.unskewed(-1)
 	}
 	n.reconnectAll(ctx)
 	n.hist.Event("heal-all", "every fault healed")

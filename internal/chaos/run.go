@@ -292,10 +292,17 @@ wait:
 		}
 	}
 	hotKeys, ctrKeys := w.hotKeys, append(slices.Clone(w.ctrKeys), badKeyPrefix+"ctr")
+	var setKeys []string
+	for i := range setCount {
+		setKeys = append(setKeys, fmt.Sprintf("%s%d", setKeyPrefix, i))
+	}
+	for g := range txnGroups {
+		ctrKeys = append(ctrKeys, txnGroup(g)+"n")
+	}
 	var final []FinalState
 	var firstEqual time.Time
 	for {
-		final = readAll(ctx, c, peers, ctrKeys)
+		final = readAll(ctx, c, peers, ctrKeys, setKeys)
 		if equalDigests(final) {
 			if !firstEqual.IsZero() {
 				rep.Converged = true
@@ -327,11 +334,22 @@ wait:
 	}
 
 	// Registers absent from a peer's listing are absent there.
+	// Conditional-write keys join the registers checkLWW judges.
+	seenKey := map[string]bool{}
+	for _, op := range ops {
+		if isCASKey(op.Key) && !seenKey[op.Key] {
+			seenKey[op.Key] = true
+			hotKeys = append(hotKeys, op.Key)
+		}
+	}
 	keys := slices.Clone(hotKeys)
 	for _, op := range ops {
-		if strings.HasPrefix(op.Key, deleteKeyPrefix) {
+		if strings.HasPrefix(op.Key, deleteKeyPrefix) || strings.HasPrefix(op.Key, ttlKeyPrefix) {
 			keys = append(keys, op.Key)
 		}
+	}
+	for g := range txnGroups {
+		keys = append(keys, txnGroup(g)+"a", txnGroup(g)+"b")
 	}
 	for i := range final {
 		if !final[i].Live {
@@ -373,6 +391,7 @@ wait:
 		Ops: ops, PeerIDs: peerIDs, HotKeys: hotKeys, CounterKeys: w.ctrKeys, Final: final,
 		Converged: rep.Converged, ConvergeTime: rep.ConvergeTime, Durability: nem.durable, Writers: tr.writers,
 		BadInput: rep.BadInput, Crashes: rep.Crashes, Absence: &nem.away, Joins: joins,
+		SetKeys: setKeys, Skews: nem.skews, Start: started,
 	})
 	rep.Valid = true
 	for _, r := range rep.Results {
@@ -447,18 +466,18 @@ func waitMesh(ctx context.Context, c *Client, peers []*Daemon, timeout time.Dura
 
 // readAll reads every peer's registers (one listing) and counters, and a
 // digest of both.
-func readAll(ctx context.Context, c *Client, peers []*Daemon, counters []string) []FinalState {
+func readAll(ctx context.Context, c *Client, peers []*Daemon, counters, sets []string) []FinalState {
 	out := make([]FinalState, len(peers))
 	var wg sync.WaitGroup
 	for i, d := range peers {
-		wg.Go(func() { out[i] = readPeer(ctx, c, d, counters) })
+		wg.Go(func() { out[i] = readPeer(ctx, c, d, counters, sets) })
 	}
 	wg.Wait()
 	return out
 }
 
-func readPeer(ctx context.Context, c *Client, d *Daemon, counters []string) FinalState {
-	f := FinalState{Peer: d.Index, Registers: map[string]Reg{}, Counters: map[string]int64{}}
+func readPeer(ctx context.Context, c *Client, d *Daemon, counters, sets []string) FinalState {
+	f := FinalState{Peer: d.Index, Registers: map[string]Reg{}, Counters: map[string]int64{}, Sets: map[string][]string{}, At: time.Now().UnixMilli()}
 	if !d.Running() {
 		f.Err = "not running"
 		return f
@@ -502,7 +521,16 @@ func readPeer(ctx context.Context, c *Client, d *Daemon, counters []string) Fina
 		f.Counters[k] = v
 		fmt.Fprintf(h, "c %q %d\n", k, v)
 	}
-	f.Live, f.Digest = true, hex.EncodeToString(h.Sum(nil))
+	for _, k := range sets {
+		ms, err := c.SetMembers(ctx, d.API(), k)
+		if err != nil {
+			f.Err = err.Error()
+			return f
+		}
+		f.Sets[k] = ms
+		fmt.Fprintf(h, "s %q %q\n", k, ms)
+	}
+	f.Live, f.Digest, f.Done = true, hex.EncodeToString(h.Sum(nil)), time.Now().UnixMilli()
 	return f
 }
 

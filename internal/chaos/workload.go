@@ -85,6 +85,10 @@ func (w *workload) worker(ctx context.Context, id int, rng *rand.Rand) {
 		}
 		seq++
 		addr := w.peers[peer].API()
+		if w.newTypesOp(ctx, id, peer, addr, fmt.Sprintf("w%d/%d", id, seq), rng) {
+			w.think(ctx, rng)
+			continue
+		}
 		switch r := rng.Float64(); {
 		case r < 0.34:
 			key := w.hotKeys[rng.IntN(len(w.hotKeys)-len(w.signed))]
@@ -123,11 +127,36 @@ func (w *workload) worker(ctx context.Context, id int, rng *rand.Rand) {
 		default:
 			w.get(ctx, id, peer, addr, deleted[rng.IntN(len(deleted))])
 		}
-		if w.cfg.ThinkTime > 0 {
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Duration(rng.Int64N(int64(w.cfg.ThinkTime)*2 + 1))):
-			}
+		w.think(ctx, rng)
+	}
+}
+
+// newTypesOp runs, three times in ten, an operation on a newer type:
+// a conditional write, a TTL put or read, a set add or remove, or a txn.
+// It reports whether it ran one.
+func (w *workload) newTypesOp(ctx context.Context, id, peer int, addr, value string, rng *rand.Rand) bool {
+	x := rng.Float64()
+	switch {
+	case x < 0.08:
+		w.casOp(ctx, id, peer, addr, value, rng, w.hist.Since())
+	case x < 0.16:
+		w.ttlOp(ctx, id, peer, addr, value, rng)
+	case x < 0.24:
+		w.setOp(ctx, id, peer, addr, rng)
+	case x < 0.30:
+		w.txnOp(ctx, id, peer, addr, value, rng)
+	default:
+		return false
+	}
+	return true
+}
+
+// think pauses a worker for a random time around ThinkTime.
+func (w *workload) think(ctx context.Context, rng *rand.Rand) {
+	if w.cfg.ThinkTime > 0 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(rng.Int64N(int64(w.cfg.ThinkTime)*2 + 1))):
 		}
 	}
 }
@@ -224,6 +253,7 @@ func durabilityCheck(ctx context.Context, c *Client, d *Daemon, hist *History, p
 		s     stamp
 		value string
 		del   bool
+		exp   int64 // Unix ms when it expires (a TTL put), else 0
 	}
 	wants := map[string]want{}
 	for _, op := range ops {
@@ -235,6 +265,9 @@ func durabilityCheck(ctx context.Context, c *Client, d *Daemon, hist *History, p
 			s := stamp{op.Version, in.origin(op.Peer)}
 			if cur, ok := wants[op.Key]; !ok || (!cur.del && s.cmp(cur.s) > 0) {
 				wants[op.Key] = want{s: s, value: op.Value}
+				if op.TTL > 0 {
+					wants[op.Key] = want{s: s, value: op.Value, exp: expiry(op.Version, op.TTL)}
+				}
 			}
 		case FDel:
 			wants[op.Key] = want{del: true}
@@ -251,6 +284,7 @@ func durabilityCheck(ctx context.Context, c *Client, d *Daemon, hist *History, p
 		case wt.del && !r.Absent:
 			res.Missing = append(res.Missing, fmt.Sprintf("%s: acknowledged delete undone (reads %q)", key, r.Value))
 		case wt.del:
+		case r.Absent && wt.exp != 0 && wt.exp <= time.Now().UnixMilli(): // expired
 		case r.Absent:
 			if !deletedSince(hist.Ops(), d.Index, key) {
 				res.Missing = append(res.Missing, fmt.Sprintf("%s: acknowledged write %q %s missing", key, wt.value, wt.s))
