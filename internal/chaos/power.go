@@ -31,7 +31,13 @@ func mountDisks(backing, mounts []string) (*disks, error) {
 			_ = d.Close()
 			return nil, fmt.Errorf("chaos: %w", err)
 		}
-		f, err := powerfs.New(backing[i], mounts[i], powerfs.Options{})
+		// FsyncCommitsEntry: an fsync of a new file makes its name durable,
+		// as on ext4 and XFS. Under strict POSIX (a new name durable only
+		// once its directory is fsynced) Badger v4 can lose an L0 table:
+		// handleMemTableFlush creates the table file and records it in the
+		// MANIFEST without fsyncing the directory, and the reopen fails
+		// with "file does not exist for table N" (seen in a 10-minute run).
+		f, err := powerfs.New(backing[i], mounts[i], powerfs.Options{FsyncCommitsEntry: true})
 		if errors.Is(err, powerfs.ErrUnavailable) {
 			_ = d.Close()
 			return nil, fmt.Errorf("%w: %w", errNoFUSE, err)
