@@ -261,6 +261,13 @@ func (c *Client) Sync(ctx context.Context) (apitype.SyncResult, error) {
 	return out, c.getJSON(withoutTimeout(ctx), http.MethodPost, "/v1/sync", nil, &out)
 }
 
+// SyncWith runs one anti-entropy round on the daemon with the connected
+// peer of ID peer (as Peers lists it). Bound it with ctx.
+func (c *Client) SyncWith(ctx context.Context, peer string) (apitype.SyncResult, error) {
+	var out apitype.SyncResult
+	return out, c.getJSON(withoutTimeout(ctx), http.MethodPost, "/v1/sync", url.Values{"peer": {peer}}, &out)
+}
+
 // Status returns the daemon's status.
 func (c *Client) Status(ctx context.Context) (apitype.Status, error) {
 	var out apitype.Status
