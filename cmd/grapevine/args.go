@@ -114,13 +114,13 @@ func lookupFlag(cmd *cli.Command, name string) cli.Flag {
 }
 
 // takesValue reports whether flag name takes a value: as cmd defines it,
-// or, before the command is known, as any command does.
+// or, when it does not (before the command or subcommand is known), as
+// any command of cmds does.
 func takesValue(cmd *cli.Command, cmds []*cli.Command, name string) bool {
 	if cmd != nil {
 		if f := lookupFlag(cmd, name); f != nil {
 			return flagTakesValue(f)
 		}
-		return false
 	}
 	for _, c := range cmds {
 		if f := lookupFlag(c, name); f != nil {
