@@ -81,7 +81,10 @@ func TestCLITable(t *testing.T) {
 		check  func(stdout string) bool
 	}{
 		{"flags after the key", []string{"get", "greeting", "-o", "json", "--api", addr}, "", 0, "", "",
-			func(o string) bool { e := entry(o); return string(e.Value) == "hello" && e.Version != 0 && e.Key == "greeting" }},
+			func(o string) bool {
+				e := entry(o)
+				return string(e.Value) == "hello" && e.Version != 0 && e.Key == "greeting"
+			}},
 		{"global flags before the command", []string{"-o", "json", "--api", addr, "get", "greeting"}, "", 0, "", "",
 			func(o string) bool { return string(entry(o).Value) == "hello" }},
 		{"--flag=value form", []string{"get", "--api=" + addr, "--output=json", "greeting"}, "", 0, "", "",

@@ -165,4 +165,3 @@ func (r *progressReader) Read(b []byte) (int, error) {
 	r.bar.show(r.n)
 	return n, err
 }
-
