@@ -24,7 +24,7 @@
 //	GET    /v1/watch          ?prefix=&since=&peer=: every change, local or replicated, one apitype.Event a line, until the client leaves; since= first replays the changes after that index (see Watching)
 //	GET    /v1/peers          the connected peers ([]apitype.PeerInfo)
 //	GET    /v1/status         the peer, its network, and items and sync progress per namespace (apitype.Status)
-//	POST   /v1/sync           one anti-entropy round with a random peer (apitype.SyncResult)
+//	POST   /v1/sync           one anti-entropy round with a random peer, or ?peer=ID (apitype.SyncResult)
 //	GET    /v1/export         ?ns=A,B (none: every namespace) &prefix=&tombstones=true: the states as an export stream (see Export and import)
 //	POST   /v1/import         merge the export stream in the body, as states from a peer; apitype.ImportResult
 //	GET    /v1/backup         a backup of the whole peer's database (Badger's backup stream), from one snapshot

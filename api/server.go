@@ -15,7 +15,9 @@ import (
 
 	"github.com/grapevine-kv/grapevine/api/apitype"
 	"github.com/grapevine-kv/grapevine/crdt"
+	"github.com/grapevine-kv/grapevine/gossip"
 	"github.com/grapevine-kv/grapevine/node"
+	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -296,7 +298,17 @@ func (s *Server) peers(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) sync(w http.ResponseWriter, r *http.Request) error {
-	st, err := s.node.Sync(r.Context())
+	var st gossip.RoundStats
+	var err error
+	if id := r.URL.Query().Get("peer"); id != "" {
+		p, perr := libp2ppeer.Decode(id)
+		if perr != nil {
+			return errorf(http.StatusBadRequest, apitype.CodeInvalidArgument, "peer must be a peer ID (as `grapevine peers` prints), got %q", id)
+		}
+		st, err = s.node.SyncWith(r.Context(), p)
+	} else {
+		st, err = s.node.Sync(r.Context())
+	}
 	if err != nil && st.Peer != "" {
 		return fmt.Errorf("sync with %s: %w", st.Peer, err)
 	}

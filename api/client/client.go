@@ -22,7 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
+
 	"net/http"
 	"net/url"
 	"strconv"
@@ -34,9 +34,10 @@ import (
 )
 
 // Client talks to grapevine daemons over HTTP. Given several endpoints it
-// uses the first that answers and fails over to the next when a daemon
-// cannot be reached (a request that reached a daemon is never re-sent to
-// another, so an increment is never applied twice). Safe for concurrent use.
+// fails over between them (see failover.go for which requests, when):
+// writes stick to the endpoint that last answered one, reads too unless
+// WithBalance spreads them round-robin. Every attempt at one endpoint is
+// bounded by the timeout (WithTimeout). Safe for concurrent use.
 type Client struct {
 	endpoints []string
 	namespace string
@@ -44,7 +45,11 @@ type Client struct {
 	token     string         // sent as Authorization: Bearer (WithToken)
 	roots     *x509.CertPool // trusted CAs for https endpoints (WithCACert)
 	err       error          // an option's error, returned by New
-	current   atomic.Int64   // index of the endpoint that last answered
+	timeout   time.Duration  // bound of one attempt at one endpoint (WithTimeout)
+	balance   bool           // spread reads round-robin (WithBalance)
+	current   atomic.Int64   // index of the endpoint that last answered a write (or, unbalanced, any request)
+	next      atomic.Uint64  // round-robin position of balanced reads
+	downUntil []atomic.Int64 // per endpoint: tried last until this Unix time (ns), after a failure
 }
 
 // ErrUnreachable is returned when no endpoint answers.
@@ -82,7 +87,7 @@ func WithCACert(pem []byte) Option {
 // "http://host:port" or "https://host:port") using namespace ns ("" for
 // the default).
 func New(endpoints []string, ns string, opts ...Option) (*Client, error) {
-	c := &Client{namespace: ns}
+	c := &Client{namespace: ns, timeout: DefaultTimeout}
 	for _, o := range opts {
 		o(c)
 	}
@@ -116,10 +121,11 @@ func New(endpoints []string, ns string, opts ...Option) (*Client, error) {
 	if len(c.endpoints) == 0 {
 		return nil, errors.New("client: no endpoint given")
 	}
+	c.downUntil = make([]atomic.Int64, len(c.endpoints))
 	return c, nil
 }
 
-// do sends a request, failing over between endpoints on connection errors;
+// do sends a request, failing over between endpoints as failover.go says;
 // an answer of status 400 or more is returned as its *apitype.Error.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, body []byte) (*http.Response, error) {
 	resp, err := c.send(ctx, method, path, q, body)
@@ -133,64 +139,6 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	return resp, nil
 }
 
-// send is do without the status check: any answer is returned.
-func (c *Client) send(ctx context.Context, method, path string, q url.Values, body []byte) (resp *http.Response, err error) {
-	if c.namespace != "" {
-		if q == nil {
-			q = url.Values{}
-		}
-		q.Set("ns", c.namespace)
-	}
-	if len(q) > 0 {
-		path += "?" + q.Encode()
-	}
-	if _, ok := ctx.Deadline(); !ok && ctx.Value(noTimeout{}) == nil {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
-		// The body is read after do returns: cancel when it is closed.
-		defer func() {
-			if resp == nil {
-				cancel()
-			} else {
-				resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
-			}
-		}()
-	}
-	start := int(c.current.Load())
-	var errs []error
-	for i := range c.endpoints {
-		idx := (start + i) % len(c.endpoints)
-		req, err := http.NewRequestWithContext(ctx, method, c.endpoints[idx]+path, bytes.NewReader(body))
-		if err != nil {
-			return nil, err
-		}
-		if c.token != "" {
-			req.Header.Set("Authorization", "Bearer "+c.token)
-		}
-		resp, err = c.hc.Do(req)
-		if err == nil {
-			c.current.Store(int64(idx))
-			return resp, nil
-		}
-		if ctx.Err() != nil || !unreachable(err) {
-			return nil, fmt.Errorf("client: %s: %w", c.endpoints[idx], err)
-		}
-		errs = append(errs, fmt.Errorf("%s: %w", c.endpoints[idx], err))
-	}
-	return nil, fmt.Errorf("%w (tried %s): %w", ErrUnreachable, strings.Join(c.endpoints, ", "), errors.Join(errs...))
-}
-
-// DefaultTimeout bounds a request whose context has no deadline (all but
-// Sync, which may run as long as a bootstrap takes, and Watch).
-const DefaultTimeout = 30 * time.Second
-
-// noTimeout marks a context whose requests DefaultTimeout must not bound.
-type noTimeout struct{}
-
-func withoutTimeout(ctx context.Context) context.Context {
-	return context.WithValue(ctx, noTimeout{}, true)
-}
-
 type cancelOnClose struct {
 	io.ReadCloser
 	cancel context.CancelFunc
@@ -200,13 +148,6 @@ func (c *cancelOnClose) Close() error {
 	err := c.ReadCloser.Close()
 	c.cancel()
 	return err
-}
-
-// unreachable reports whether err means the request never reached a
-// daemon, so another endpoint may be tried safely.
-func unreachable(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
 }
 
 func decodeError(resp *http.Response) error {
@@ -318,6 +259,13 @@ func (c *Client) Peers(ctx context.Context) ([]apitype.PeerInfo, error) {
 func (c *Client) Sync(ctx context.Context) (apitype.SyncResult, error) {
 	var out apitype.SyncResult
 	return out, c.getJSON(withoutTimeout(ctx), http.MethodPost, "/v1/sync", nil, &out)
+}
+
+// SyncWith runs one anti-entropy round on the daemon with the connected
+// peer of ID peer (as Peers lists it). Bound it with ctx.
+func (c *Client) SyncWith(ctx context.Context, peer string) (apitype.SyncResult, error) {
+	var out apitype.SyncResult
+	return out, c.getJSON(withoutTimeout(ctx), http.MethodPost, "/v1/sync", url.Values{"peer": {peer}}, &out)
 }
 
 // Status returns the daemon's status.

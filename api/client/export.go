@@ -98,7 +98,7 @@ func (c *Client) stream(ctx context.Context, method, path string, body io.Reader
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		if unreachable(err) {
+		if dialFailed(err) {
 			return nil, fmt.Errorf("%w (tried %s): %w", ErrUnreachable, ep, err)
 		}
 		return nil, fmt.Errorf("client: %s: %w", ep, err)

@@ -97,7 +97,7 @@ func TestConditionalTTLTxnEndToEnd(t *testing.T) {
 		d.hook("clock?skew=31s")
 	}
 	for _, d := range []*daemon{a, b} {
-		if _, errOut, code := d.cli("get", "session"); code != 1 || !strings.Contains(errOut, "not found") {
+		if _, errOut, code := d.cli("get", "session"); code != codeNotFound || !strings.Contains(errOut, "not found") {
 			t.Fatalf("get after expiry on %s: exit %d, %q", d.data, code, errOut)
 		}
 		if out := d.mustCLI("ls", "--keys-only"); strings.Contains(out, "session") {
@@ -123,7 +123,7 @@ func TestConditionalTTLTxnEndToEnd(t *testing.T) {
 	if got := strings.TrimSpace(b.mustCLI("incr", "t/n", "0")); got != "2" {
 		t.Fatalf("t/n on b = %q, want 2", got)
 	}
-	if _, _, code := b.cli("get", "lock"); code != 1 {
+	if _, _, code := b.cli("get", "lock"); code != codeNotFound {
 		t.Fatalf("the txn's delete did not reach b")
 	}
 	// All or nothing: a failed condition changes nothing.

@@ -190,7 +190,8 @@ func tomlKind(v any) string {
 func configCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "config",
-		Usage: "show the daemon's effective configuration",
+		Usage: "show the daemon's effective configuration", ArgsUsage: "show [daemon flags]",
+		Description: "Example:\n  grapevine config show --config /etc/grapevine.toml",
 		Subcommands: []*cli.Command{{
 			Name:  "show",
 			Usage: "print the settings `grapevine daemon` would run with, as TOML, each with where it came from",

@@ -28,6 +28,7 @@ func daemonCommand() *cli.Command {
 			"Peers of another --network are refused. With --swarm-key only peers holding the same key can\n" +
 			"connect, over TCP only (QUIC is off); with --allow-peers only the listed peer IDs can.\n" +
 			"SIGINT or SIGTERM stops it (open watches end at once); a second one exits immediately.\n\n" +
+			"Examples:\n  grapevine daemon\n  grapevine daemon --data ~/peer2 --api 127.0.0.1:4200 --listen /ip4/0.0.0.0/tcp/4201 --bootstrap /ip4/10.0.0.1/tcp/4101/p2p/12D3KooW...\n\n" +
 			configPrecedence,
 		Flags:  daemonFlags(),
 		Action: runDaemon,

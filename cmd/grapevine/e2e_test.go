@@ -219,7 +219,7 @@ func TestEndToEnd(t *testing.T) {
 	b.mustCLI("del", "greeting")
 	testutil.Eventually(t, "delete reaches c", func() bool {
 		_, errOut, code := c.cli("get", "greeting")
-		return code == 1 && strings.Contains(errOut, "not found")
+		return code == codeNotFound && strings.Contains(errOut, "not found")
 	})
 
 	// A restarted peer rejoins without --bootstrap and keeps its data.

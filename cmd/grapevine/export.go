@@ -26,7 +26,7 @@ func exportCommand() *cli.Command {
 			"values, reset counters and empty sets, so that an import also carries deletes. The stream is\n" +
 			"checked as it is written (count and checksum); a progress line goes to a terminal's stderr.\n\n" +
 			"Example: grapevine export --ns default,app --tombstones > peer.export",
-		Flags: append(clientFlags(),
+		Flags: append(clientFlags(withNS),
 			&cli.StringFlag{Name: "prefix", Usage: "only keys starting with `P`"},
 			&cli.BoolFlag{Name: "tombstones", Usage: "include deleted and expired values, reset counters and empty sets"},
 		),
@@ -70,7 +70,7 @@ func importCommand() *cli.Command {
 			"namespace with a writer list, states not signed by a writer are refused, as from a peer;\n" +
 			"the command then exits 1 after its summary.\n\n" +
 			"Example: grapevine import peer.export",
-		Flags: clientFlags(),
+		Flags: clientFlags(withOutput),
 		Action: clientAction("FILE", 1, 1, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
 			var in io.Reader = c.App.Reader
 			total := int64(-1)
@@ -92,7 +92,7 @@ func importCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if c.String("output") == "json" {
+			if asJSON, _ := jsonOutput(c); asJSON {
 				if err := printJSON(c.App.Writer, res); err != nil {
 					return err
 				}
@@ -165,4 +165,3 @@ func (r *progressReader) Read(b []byte) (int, error) {
 	r.bar.show(r.n)
 	return n, err
 }
-

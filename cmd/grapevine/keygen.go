@@ -14,11 +14,12 @@ const swarmKeyLen = 32
 func keygenCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "keygen",
-		Usage: "print a new key: swarm (private network) or encryption (data at rest)",
+		Usage: "print a new key: swarm (private network) or encryption (data at rest)", ArgsUsage: "swarm|encryption",
+		Description: "Example:\n  umask 077; grapevine keygen swarm > swarm.key",
 		Subcommands: []*cli.Command{keygenEncryptionCommand(), {
 			Name:  "swarm",
 			Usage: "print a new private network key (swarm.key format) to stdout",
-			Description: "Prints a fresh random 32-byte key in the libp2p/IPFS swarm.key format. Save it with\n" +
+			Description: "Prints a fresh random 32-byte key in the libp2p/IPFS swarm.key format. Example, to save it\n" +
 				"  umask 077; grapevine keygen swarm > swarm.key\n" +
 				"(mode 0600: whoever holds the key can join the network), copy it to every peer over a\n" +
 				"secure channel and start each with --swarm-key swarm.key. QUIC is off with a swarm key.",

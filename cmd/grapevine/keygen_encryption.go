@@ -25,7 +25,7 @@ func keygenEncryptionCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "encryption",
 		Usage: "print a new AES-256 key for daemon --encryption-key-file",
-		Description: "Prints 32 random bytes (crypto/rand) as 64 hex characters:\n" +
+		Description: "Prints 32 random bytes (crypto/rand) as 64 hex characters. Example:\n" +
 			"  umask 077; grapevine keygen encryption > encryption.key\n" +
 			"Keep the file readable by the daemon's user only, and keep a copy: without it the data is lost.",
 		Action: func(c *cli.Context) error {
@@ -81,7 +81,8 @@ func rekeyCommand() *cli.Command {
 			"--encryption-key-file to the one in --new-encryption-key-file; the data files are not\n" +
 			"rewritten, so it is instant. Stop the daemon first (rekey refuses while it runs), then\n" +
 			"restart it with the new key file. Turning encryption on or off for existing data is not\n" +
-			"supported. Badger itself rotates the data keys every 10 days while the daemon runs.",
+			"supported. Badger itself rotates the data keys every 10 days while the daemon runs.\n\n" +
+			"Example:\n  grapevine rekey --data ~/.grapevine --encryption-key-file old.key --new-encryption-key-file new.key",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "data", EnvVars: []string{"GRAPEVINE_DATA"}, Value: defaultDataDir(), Usage: "the peer's data directory"},
 			&cli.StringFlag{Name: "encryption-key-file", EnvVars: []string{"GRAPEVINE_ENCRYPTION_KEY_FILE"}, Required: true, Usage: "`FILE` holding the current key"},

@@ -102,7 +102,7 @@ func TestSetsAndResetEndToEnd(t *testing.T) {
 	b.mustCLI("incr", "hits", "3")
 	a.mustRun("set", "rm", "tags", "red", "blue")
 	b.mustRun("set", "add", "tags", "red", "green")
-	if out, _, code := a.run("set", "has", "tags", "red"); out != "false\n" || code != 1 {
+	if out, _, code := a.run("set", "has", "tags", "red"); out != "false\n" || code != codeNotFound {
 		t.Fatalf("set has on a during the partition: %q, exit %d", out, code)
 	}
 
@@ -113,7 +113,7 @@ func TestSetsAndResetEndToEnd(t *testing.T) {
 		d.waitOutput("green\nred\n", "set", "members", "tags")
 		d.waitOutput("hits\tcounter\t3\ntags\tset\tgreen,red\n", "ls")
 	}
-	if out, _, code := b.run("set", "has", "tags", "blue"); out != "false\n" || code != 1 {
+	if out, _, code := b.run("set", "has", "tags", "blue"); out != "false\n" || code != codeNotFound {
 		t.Fatalf("blue came back: %q, exit %d", out, code)
 	}
 	_, errOut, code := b.cli("get", "tags")

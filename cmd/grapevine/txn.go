@@ -20,8 +20,10 @@ func txnCommand() *cli.Command {
 		Description: "The JSON is the body of POST /v1/txn:\n" +
 			`  {"ops": [{"op": "put", "key": "a", "value": "<base64>"}, {"op": "del", "key": "b"}, {"op": "incr", "key": "c", "by": 2}]}` + "\n" +
 			`A put may have "ttl": "30s"; a put or del "if_version": N or "if_absent": true.` + "\n" +
-			"Prints one line per op: \"put KEY VERSION\", \"del KEY VERSION\" or \"incr KEY VALUE\".",
-		Flags: clientFlags(),
+			"Prints one line per op: \"put KEY VERSION\", \"del KEY VERSION\" or \"incr KEY VALUE\".\n" +
+			"Never sent to a second --api endpoint once the first may have received it (it may hold an incr).\n\n" +
+			"Examples:\n  grapevine txn ops.json\n  echo '{\"ops\": [{\"op\": \"del\", \"key\": \"a\"}]}' | grapevine txn -o json",
+		Flags: clientFlags(withNS, withOutput, withTimeout),
 		Action: clientAction("[FILE]", 0, 1, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
 			var in io.Reader = c.App.Reader
 			name := "standard input"
@@ -43,7 +45,7 @@ func txnCommand() *cli.Command {
 			if err != nil {
 				return preconditionError(err)
 			}
-			if c.String("output") == "json" {
+			if asJSON, _ := jsonOutput(c); asJSON {
 				return printJSON(c.App.Writer, apitype.TxnResponse{Results: res})
 			}
 			for _, r := range res {
