@@ -147,7 +147,7 @@ func TestWatchSurvivesRestartAndFailover(t *testing.T) {
 	a.waitValue("x", "2")
 	testutil.Eventually(t, "the delete of y on a", func() bool {
 		_, _, code := a.cli("get", "y")
-		return code == 1
+		return code == 3 // not found
 	})
 	a.stop()
 	a = startDaemon(t, bin, filepath.Join(root, "a"), "--api", apiA)
