@@ -204,14 +204,28 @@ func TestShutdownWithWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = watch.Process.Kill(); _ = watch.Wait() })
-	lines := bufio.NewScanner(stdout)
+	// Put until the watch prints it: a put before the watch connected
+	// is not reported.
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
 	testutil.Eventually(t, "the watch is connected", func() bool {
 		d.mustCLI("put", "ping", "1")
-		return true
+		select {
+		case line := <-lines:
+			if !strings.HasPrefix(line, "put ping") {
+				t.Fatalf("watch printed %q, want the put", line)
+			}
+			return true
+		default:
+			return false
+		}
 	})
-	if !lines.Scan() || !strings.HasPrefix(lines.Text(), "put ping") {
-		t.Fatalf("watch printed %q, want the put", lines.Text())
-	}
 	_ = d.cmd.Process.Signal(syscall.SIGTERM)
 	if err := d.cmd.Wait(); err != nil {
 		t.Fatalf("daemon exited with %v\n%s", err, d.logText())
