@@ -196,4 +196,3 @@ func writeSynced(name string, r io.Reader) (int64, string, error) {
 	}
 	return n, hex.EncodeToString(h.Sum(nil)), err
 }
-
