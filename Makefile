@@ -33,7 +33,7 @@ demo: build ## Start three local peers, put on one, read on the others, stop the
 	./internal/demo/demo.sh $(BIN)
 
 .PHONY: test
-test: ## Vet, lint, check go.mod is tidy, check layering and docs, and run every test with the race detector
+test: test-deps ## Vet, lint, check go.mod is tidy, check layering and docs, and run every test with the race detector
 	$(GO) vet $(PKGS)
 	$(GO) tool staticcheck $(PKGS)
 	$(GO) mod tidy -diff
@@ -84,6 +84,23 @@ chaos-controls: build chaos-deps ## Negative controls: each broken build (or --s
 	  if [ -n "$$chk" ] && ! echo "$$out" | grep -Eq "^  $$chk +INVALID"; then echo "negative control $$c: the $$chk checker did not fail"; exit 1; fi; \
 	  n=$$((n+1)); \
 	done; echo "negative controls: all $$n INVALID, as they must be"
+
+# TEST_TOOLS are the programs the tests drive, each with its Debian package
+# (command:package): real clients of each door.
+TEST_TOOLS := redis-cli:redis-tools chromium:chromium protoc:protobuf-compiler
+
+.PHONY: test-deps
+test-deps: ## Install what the tests drive (redis-cli, Chromium, protoc) from Debian's packages when missing (as root)
+	@missing=; for tp in $(TEST_TOOLS); do \
+	  command -v $${tp%%:*} >/dev/null 2>&1 || missing="$$missing $${tp#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "test-deps: the tests need these Debian packages:$$missing; install them (as root: apt-get install$$missing)"; exit 1; \
+	  fi; \
+	  echo "test-deps: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
 
 .PHONY: chaos-deps
 chaos-deps: ## Install nftables (root on Debian) so chaos partitions drop packets; without it they use the connection gater

@@ -287,3 +287,28 @@ func (s *Server) authorize(r *http.Request, rt route, ep endpoint, tok *tokenEnt
 	}
 	return nil
 }
+
+// A Grant is what one valid API token allows. The other doors (the Redis
+// protocol's AUTH, gRPC's authorization metadata) check tokens with
+// Tokens.Grant and ask it before each command, as the HTTP API does.
+type Grant struct{ e *tokenEntry }
+
+// Grant returns the grant of token, and false if token is not valid. Like
+// the HTTP API it compares in constant time and never logs the token.
+func (t *Tokens) Grant(token string) (Grant, bool) {
+	e := t.set.Load().lookup(token)
+	if e == nil {
+		return Grant{}, false
+	}
+	return Grant{e}, true
+}
+
+// CanRead reports whether the token may read namespace ns.
+func (g Grant) CanRead(ns string) bool { return g.e != nil && g.e.allows(ns) }
+
+// CanWrite reports whether the token may write namespace ns.
+func (g Grant) CanWrite(ns string) bool { return g.e != nil && g.e.write && g.e.allows(ns) }
+
+// Writer reports whether the token may write (some namespaces): what the
+// global write endpoints (sync, import) need.
+func (g Grant) Writer() bool { return g.e != nil && g.e.write }

@@ -459,3 +459,28 @@ func TestServeTLS(t *testing.T) {
 		t.Error("WithCACert and WithHTTPClient together: no error")
 	}
 }
+
+func TestGrant(t *testing.T) {
+	file := t.TempDir() + "/tokens"
+	if err := os.WriteFile(file, []byte("w-tenant write tenant-*\nr-all read\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := LoadTokens(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := tokens.Grant("nope"); ok {
+		t.Error("an unknown token was granted")
+	}
+	w, ok := tokens.Grant("w-tenant")
+	if !ok || !w.CanWrite("tenant-a") || !w.CanRead("tenant-a") || w.CanRead("default") || !w.Writer() {
+		t.Errorf("w-tenant: %v", w)
+	}
+	r, ok := tokens.Grant("r-all")
+	if !ok || r.CanWrite("default") || !r.CanRead("anything") || r.Writer() {
+		t.Errorf("r-all: %v", r)
+	}
+	if (Grant{}).CanRead("default") {
+		t.Error("the zero Grant allows reading")
+	}
+}

@@ -50,7 +50,8 @@ const shutdownGrace = 500 * time.Millisecond
 // free one), writes the address to <dataDir>/api, and blocks until ctx is
 // done; then it shuts the server down, closes n and removes the file.
 // ready, if not nil, is called with the bound address once serving; opts
-// change the server (e.g. TestHooks.ServeOptions, WithTokens, WithTLS).
+// change the server (e.g. TestHooks.ServeOptions, WithTokens, WithTLS,
+// WithDoor).
 func Serve(ctx context.Context, n *node.Node, listen, dataDir string, maxValue int, log *slog.Logger, ready func(addr string), opts ...ServeOption) error {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
@@ -90,6 +91,7 @@ func Serve(ctx context.Context, n *node.Node, listen, dataDir string, maxValue i
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	stopDoors := handler.runDoors(ctx)
 	log.Info("HTTP API listening", "addr", url, "tokens", handler.tokens != nil)
 	if ready != nil {
 		ready(addr)
@@ -107,6 +109,7 @@ func Serve(ctx context.Context, n *node.Node, listen, dataDir string, maxValue i
 		log.Warn("requests still open at shutdown were cut off", "err", err)
 		_ = srv.Close()
 	}
+	doorErr := stopDoors()
 	if dataDir != "" {
 		_ = os.Remove(addrPath)
 	}
@@ -114,5 +117,5 @@ func Serve(ctx context.Context, n *node.Node, listen, dataDir string, maxValue i
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil
 	}
-	return errors.Join(serveErr, closeErr)
+	return errors.Join(serveErr, doorErr, closeErr)
 }

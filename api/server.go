@@ -34,6 +34,7 @@ type Server struct {
 	scrape   http.Handler             // the Prometheus handler of the node's registry
 	tokens   *Tokens                  // nil: no token needed (WithTokens)
 	tls      *tls.Config              // nil: plain HTTP (WithTLS)
+	doors    []door                   // served beside the HTTP API (WithDoor)
 }
 
 // NewServer returns the HTTP API of n. maxValue is the node's value limit
