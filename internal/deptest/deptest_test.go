@@ -33,6 +33,9 @@ var layer = map[string]int{
 	// bottom: anything may use them, they use nothing of the project.
 	"api/apitype": 0,
 	"api/client":  1,
+	// api/ui is the web dashboard's embedded files and their handler:
+	// standard library only; api serves it at /ui/.
+	"api/ui": 0,
 	// internal/wire holds every wire format and limit (key and namespace
 	// lengths included, which storage enforces); it ranks below storage
 	// and gossip and imports only crdt (and protowire, see wireImports).
