@@ -73,17 +73,18 @@ export async function request(path, init = {}) {
 }
 
 /**
- * getJSON fetches path and parses its JSON. Numbers too big for a JS
- * number (versions are 64-bit hybrid-clock timestamps) come as strings.
+ * getJSON fetches path and parses its JSON. Versions (64-bit hybrid-clock
+ * timestamps) and counters (int64) come as strings: a JS number would
+ * round them.
  */
 export async function getJSON(path, init) {
   const text = await (await request(path, init)).text();
   return parseJSON(text);
 }
 
-/** parseJSON parses one JSON text, keeping "version" numbers exact. */
+/** parseJSON parses one JSON text, keeping versions and counters exact. */
 export function parseJSON(text) {
   // Inside a JSON string a quote is always escaped, so this matches only
-  // real "version" members.
-  return JSON.parse(text.replace(/"version":(\d+)/g, '"version":"$1"'));
+  // real "version" and "counter" members.
+  return JSON.parse(text.replace(/"(version|counter)":(-?\d+)/g, '"$1":"$2"'));
 }

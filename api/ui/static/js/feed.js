@@ -15,7 +15,7 @@ function $(id) { return document.getElementById(id); }
 function describe(ev) {
   switch (ev.type) {
     case "counter":
-      return ev.reset ? ["reset", "counter reset"] : ["incr", "= " + ev.counter];
+      return ev.reset ? ["reset", "counter reset"] : ["incr", "= " + (ev.counter ?? 0)];
     case "set":
       return ["set", "{" + (ev.members || []).map((m) => preview(fromBase64(m), 24).text).join(", ") + "}"];
   }
