@@ -36,7 +36,7 @@ func respListen(c *cli.Context, haveTokens bool, log *slog.Logger) (net.Listener
 	}
 	ln, err := net.Listen("tcp", listen)
 	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, &exitError{code: 1, msg: fmt.Sprintf("--resp %s: the address is in use (another Redis or grapevine?); pick another port", listen)}
+		return nil, &exitError{code: 1, msg: fmt.Sprintf("--resp %s: the address is already in use by another process (a Redis, another grapevine?); pick another port", listen)}
 	}
 	if err != nil {
 		return nil, &exitError{code: 1, msg: fmt.Sprintf("--resp %s: %v", listen, err)}
