@@ -99,3 +99,19 @@ func TestAuth(t *testing.T) {
 		t.Errorf("GET after the token was removed: %v", err)
 	}
 }
+
+// A go-redis client on its defaults (it asks for RESP3 with HELLO 3)
+// falls back to RESP2 on -NOPROTO, then sends AUTH and SELECT.
+func TestDefaultGoRedisClient(t *testing.T) {
+	tokens, _ := tokenFile(t, "w-all write\n")
+	s := serve(t, Config{Tokens: tokens, Databases: []string{"default", "tenant-a"}})
+	c := redis.NewClient(&redis.Options{Addr: s.addr, Password: "w-all", DB: 1})
+	defer c.Close()
+	ctx := context.Background()
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatalf("SET through a default go-redis client: %v", err)
+	}
+	if v, err := s.node.Get(ctx, "tenant-a", []byte("k")); err != nil || string(v.Data) != "v" {
+		t.Errorf("tenant-a/k = %q, %v", v.Data, err)
+	}
+}
