@@ -45,6 +45,18 @@ test: test-deps ## Vet, lint, check go.mod is tidy, check layering and docs, and
 bench: ## Run the benchmarks (BENCH=regexp, BENCHTIME=1s); compare runs with `go tool benchstat`
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem $(PKGS)
 
+.PHONY: bench-resp
+bench-resp: build ## redis-benchmark (set,get; 50 clients) against grapevine --resp and a Redis with appendfsync always, and the ratio (installs redis-server as root)
+	@for tp in redis-server:redis-server redis-benchmark:redis-tools redis-cli:redis-tools; do \
+	  command -v $${tp%%:*} >/dev/null 2>&1 && continue; \
+	  if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "bench-resp: needs $${tp#*:}; install it (as root: apt-get install $${tp#*:})"; exit 1; \
+	  fi; \
+	  echo "bench-resp: installing $${tp#*:}"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $${tp#*:} >/dev/null; \
+	done
+	./internal/bench/resp.sh $(BIN)
+
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each (default 10s)
 	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
