@@ -45,7 +45,8 @@ func daemonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "api", EnvVars: []string{"GRAPEVINE_API_LISTEN"}, Value: DefaultAPIAddr, Usage: "HTTP API listen address `HOST:PORT` (port 0 picks a free port)"},
 		// API tokens and TLS (security.go).
 		&cli.StringFlag{Name: "api-token-file", EnvVars: []string{"GRAPEVINE_API_TOKEN_FILE"}, Usage: "API tokens, one a line: `FILE` of <token> <read|write> [namespace-pattern ...]; re-read on SIGHUP"},
-		&cli.BoolFlag{Name: "insecure-api", EnvVars: []string{"GRAPEVINE_INSECURE_API"}, Usage: "allow --api beyond loopback without --api-token-file (anyone who reaches it may read and write everything)"},
+		&cli.BoolFlag{Name: "insecure-api", EnvVars: []string{"GRAPEVINE_INSECURE_API"}, Usage: "allow --api, and every other door (--grpc), beyond loopback without --api-token-file (anyone who reaches it may read and write everything)"},
+		grpcFlag,
 		&cli.StringFlag{Name: "api-tls-cert", EnvVars: []string{"GRAPEVINE_API_TLS_CERT"}, Usage: "serve the API over HTTPS with this PEM certificate `FILE` (with --api-tls-key)"},
 		&cli.StringFlag{Name: "api-tls-key", EnvVars: []string{"GRAPEVINE_API_TLS_KEY"}, Usage: "PEM private key `FILE` of --api-tls-cert"},
 		&cli.StringSliceFlag{Name: "bootstrap", EnvVars: []string{"GRAPEVINE_BOOTSTRAP"}, Usage: "peer `MULTIADDR` ending in /p2p/<id> to join through (repeatable, or comma-separated)"},
@@ -172,6 +173,13 @@ func runDaemon(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	grpcLn, err := listenGRPC(c, log, tokens)
+	if err != nil {
+		return err
+	}
+	if grpcLn != nil {
+		defer grpcLn.Close() // if the door never ran; closing twice is harmless
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("creating the data directory: %w", err)
 	}
@@ -206,6 +214,7 @@ func runDaemon(c *cli.Context) error {
 	}
 	defer reloadOnHUP(ctx, log, n.Peer(), tokens)()
 	log.Info("starting grapevine", "version", versionString(), "pid", os.Getpid(), "data", cfg.DataDir, "network", cfg.Network, "encrypted", len(cfg.Storage.EncryptionKey) > 0)
+	apiOpts = append(apiOpts, grpcDoor(grpcLn, n, cfg.MaxValueSize, tokens, log)...)
 	err = api.Serve(ctx, n, c.String("api"), cfg.DataDir, cfg.MaxValueSize, log, nil, append(apiOpts, hooks.ServeOptions()...)...)
 	log.Info("stopped")
 	return err
