@@ -34,11 +34,14 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", node.ErrInvalidArgument, fmt.Sprintf(format, args...))
 }
 
+// maxTTLMs is the longest TTL a time.Duration holds, in milliseconds.
+const maxTTLMs = int64(1<<63-1) / int64(time.Millisecond)
+
 // writeOptions converts a request's condition and TTL; the node checks
 // the combination (both a version and absence, a TTL on a delete).
 func writeOptions(ifVersion uint64, ifAbsent bool, ttlMs int64) (node.WriteOptions, error) {
-	if ttlMs < 0 {
-		return node.WriteOptions{}, statusError(invalid("ttl_ms must be positive (0: no TTL), got %d", ttlMs), nil)
+	if ttlMs < 0 || ttlMs > maxTTLMs {
+		return node.WriteOptions{}, statusError(invalid("ttl_ms must be 0 (no TTL) to %d, got %d", int64(maxTTLMs), ttlMs), nil)
 	}
 	return node.WriteOptions{IfVersion: crdt.Timestamp(ifVersion), IfAbsent: ifAbsent, TTL: time.Duration(ttlMs) * time.Millisecond}, nil
 }

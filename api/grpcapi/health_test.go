@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -15,7 +16,8 @@ import (
 // NOT_SERVING when the shutdown begins.
 func TestHealth(t *testing.T) {
 	s := newServed(t)
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	h := healthpb.NewHealthClient(s.conn)
 	for _, svc := range []string{"", "grapevine.v1.KV"} {
 		r, err := h.Check(ctx, &healthpb.HealthCheckRequest{Service: svc})

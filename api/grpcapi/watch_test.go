@@ -3,6 +3,7 @@ package grpcapi
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/grapevine-kv/grapevine/api/apitype"
 	"github.com/grapevine-kv/grapevine/api/grpcapi/kvpb"
@@ -28,7 +29,8 @@ func recvEvent(t *testing.T, w grpc.ServerStreamingClient[kvpb.Event]) *kvpb.Eve
 // shutdown ends the stream Unavailable.
 func TestWatch(t *testing.T) {
 	s := newServed(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	// A broken watch fails the test at the deadline instead of hanging it.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	kv := s.kv
 	self := s.node.Peer().ID().String()
