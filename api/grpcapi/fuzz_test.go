@@ -41,14 +41,38 @@ func FuzzRequests(f *testing.F) {
 	s := New(n, Config{MaxValueSize: testMaxValue, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	ctx := context.Background()
 	calls := []func([]byte) error{
-		func(b []byte) error { r := &kvpb.PutRequest{}; return call(b, r, func() error { _, err := s.Put(ctx, r); return err }) },
-		func(b []byte) error { r := &kvpb.GetRequest{}; return call(b, r, func() error { _, err := s.Get(ctx, r); return err }) },
-		func(b []byte) error { r := &kvpb.DeleteRequest{}; return call(b, r, func() error { _, err := s.Delete(ctx, r); return err }) },
-		func(b []byte) error { r := &kvpb.ListRequest{}; return call(b, r, func() error { _, err := s.List(ctx, r); return err }) },
-		func(b []byte) error { r := &kvpb.IncrRequest{}; return call(b, r, func() error { _, err := s.Incr(ctx, r); return err }) },
-		func(b []byte) error { r := &kvpb.SetRequest{}; return call(b, r, func() error { _, err := s.SetAdd(ctx, r); return err }) },
-		func(b []byte) error { r := &kvpb.SetRequest{}; return call(b, r, func() error { _, err := s.SetRemove(ctx, r); return err }) },
-		func(b []byte) error { r := &kvpb.TxnRequest{}; return call(b, r, func() error { _, err := s.Txn(ctx, r); return err }) },
+		func(b []byte) error {
+			r := &kvpb.PutRequest{}
+			return call(b, r, func() error { _, err := s.Put(ctx, r); return err })
+		},
+		func(b []byte) error {
+			r := &kvpb.GetRequest{}
+			return call(b, r, func() error { _, err := s.Get(ctx, r); return err })
+		},
+		func(b []byte) error {
+			r := &kvpb.DeleteRequest{}
+			return call(b, r, func() error { _, err := s.Delete(ctx, r); return err })
+		},
+		func(b []byte) error {
+			r := &kvpb.ListRequest{}
+			return call(b, r, func() error { _, err := s.List(ctx, r); return err })
+		},
+		func(b []byte) error {
+			r := &kvpb.IncrRequest{}
+			return call(b, r, func() error { _, err := s.Incr(ctx, r); return err })
+		},
+		func(b []byte) error {
+			r := &kvpb.SetRequest{}
+			return call(b, r, func() error { _, err := s.SetAdd(ctx, r); return err })
+		},
+		func(b []byte) error {
+			r := &kvpb.SetRequest{}
+			return call(b, r, func() error { _, err := s.SetRemove(ctx, r); return err })
+		},
+		func(b []byte) error {
+			r := &kvpb.TxnRequest{}
+			return call(b, r, func() error { _, err := s.Txn(ctx, r); return err })
+		},
 	}
 	f.Fuzz(func(t *testing.T, which uint8, b []byte) {
 		err := calls[int(which)%len(calls)](b)
