@@ -51,6 +51,7 @@ func daemonFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "resp-databases", EnvVars: []string{"GRAPEVINE_RESP_DATABASES"}, Value: cli.NewStringSlice(node.DefaultNamespace), Usage: "the namespaces SELECT 0, 1, ... reaches over --resp, `NS[,NS...]` (NS name reaches any namespace)"},
 		// The gRPC door (grpc.go).
 		grpcFlag,
+		pprofFlag,
 		&cli.StringFlag{Name: "api-tls-cert", EnvVars: []string{"GRAPEVINE_API_TLS_CERT"}, Usage: "serve the API over HTTPS with this PEM certificate `FILE` (with --api-tls-key)"},
 		&cli.StringFlag{Name: "api-tls-key", EnvVars: []string{"GRAPEVINE_API_TLS_KEY"}, Usage: "PEM private key `FILE` of --api-tls-cert"},
 		&cli.StringSliceFlag{Name: "bootstrap", EnvVars: []string{"GRAPEVINE_BOOTSTRAP"}, Usage: "peer `MULTIADDR` ending in /p2p/<id> to join through (repeatable, or comma-separated)"},
@@ -184,6 +185,10 @@ func runDaemon(c *cli.Context) error {
 	if respLn != nil {
 		defer respLn.Close()
 	}
+	pprofOpts, err := pprofDoor(c, log)
+	if err != nil {
+		return err
+	}
 	grpcLn, err := listenGRPC(c, log, tokens)
 	if err != nil {
 		return err
@@ -234,6 +239,7 @@ func runDaemon(c *cli.Context) error {
 	}
 	log.Info("starting grapevine", "version", versionString(), "pid", os.Getpid(), "data", cfg.DataDir, "network", cfg.Network, "encrypted", len(cfg.Storage.EncryptionKey) > 0)
 	apiOpts = append(apiOpts, grpcDoor(grpcLn, n, cfg.MaxValueSize, tokens, log)...)
+	apiOpts = append(apiOpts, pprofOpts...)
 	err = api.Serve(ctx, n, c.String("api"), cfg.DataDir, cfg.MaxValueSize, log, nil, append(apiOpts, hooks.ServeOptions()...)...)
 	log.Info("stopped")
 	return err

@@ -61,8 +61,9 @@ var layer = map[string]int{
 }
 
 // wireImports are the only modules outside the standard library and the
-// project that internal/wire may import.
-var wireImports = []string{"google.golang.org/protobuf/encoding/protowire"}
+// project that internal/wire may import: protobuf's wire encoding, and S2
+// for compressed states frames.
+var wireImports = []string{"google.golang.org/protobuf/encoding/protowire", "github.com/klauspost/compress/s2"}
 
 type pkg struct {
 	ImportPath string
@@ -132,7 +133,7 @@ func checkImport(from, imp string) string {
 	}
 	if !strings.HasPrefix(imp, module+"/") {
 		if from == "internal/wire" && !isStd(imp) && !slices.Contains(wireImports, imp) {
-			return "internal/wire may import only crdt, the standard library and protowire"
+			return "internal/wire may import only crdt, the standard library, protowire and s2"
 		}
 		return ""
 	}
