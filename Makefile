@@ -33,7 +33,7 @@ demo: build ## Start three local peers, put on one, read on the others, stop the
 	./internal/demo/demo.sh $(BIN)
 
 .PHONY: test
-test: test-deps ## Vet, lint, check go.mod is tidy, check layering and docs, and run every test with the race detector
+test: test-deps generate-check ## Vet, lint, check go.mod is tidy and generated code current, check layering and docs, and run every test with the race detector
 	$(GO) vet $(PKGS)
 	$(GO) tool staticcheck $(PKGS)
 	$(GO) mod tidy -diff
@@ -44,6 +44,18 @@ test: test-deps ## Vet, lint, check go.mod is tidy, check layering and docs, and
 .PHONY: bench
 bench: ## Run the benchmarks (BENCH=regexp, BENCHTIME=1s); compare runs with `go tool benchstat`
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem $(PKGS)
+
+.PHONY: bench-resp
+bench-resp: build ## redis-benchmark (set,get; 50 clients) against grapevine --resp and a Redis with appendfsync always, and the ratio (installs redis-server as root)
+	@for tp in redis-server:redis-server redis-benchmark:redis-tools redis-cli:redis-tools; do \
+	  command -v $${tp%%:*} >/dev/null 2>&1 && continue; \
+	  if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "bench-resp: needs $${tp#*:}; install it (as root: apt-get install $${tp#*:})"; exit 1; \
+	  fi; \
+	  echo "bench-resp: installing $${tp#*:}"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $${tp#*:} >/dev/null; \
+	done
+	./internal/bench/resp.sh $(BIN)
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each (default 10s)
@@ -62,6 +74,29 @@ lint: ## go vet and staticcheck
 .PHONY: tidy-check
 tidy-check: ## Fail if go.mod or go.sum is not tidy
 	$(GO) mod tidy -diff
+
+# PROTO_GEN runs protoc on the gRPC API's .proto with the plugins pinned in
+# go.mod (go tool -n builds them once and prints their path), writing the Go
+# code under $(1) by its import path (api/grpcapi/kvpb).
+PROTO_GEN = protoc -I api/grpcapi/proto \
+	--plugin=protoc-gen-go=$$($(GO) tool -n protoc-gen-go) \
+	--plugin=protoc-gen-go-grpc=$$($(GO) tool -n protoc-gen-go-grpc) \
+	--go_out=$(1) --go_opt=module=github.com/grapevine-kv/grapevine \
+	--go-grpc_out=$(1) --go-grpc_opt=module=github.com/grapevine-kv/grapevine \
+	grapevine/v1/kv.proto
+
+.PHONY: generate
+generate: test-deps ## Regenerate the gRPC code (api/grpcapi/kvpb) from api/grpcapi/proto with protoc
+	$(call PROTO_GEN,.)
+
+.PHONY: generate-check
+generate-check: test-deps ## Fail if the generated gRPC code is not what make generate writes
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	$(call PROTO_GEN,$$tmp) && \
+	if ! diff -r -I '^// .*protoc  *v[0-9]' $$tmp/api/grpcapi/kvpb api/grpcapi/kvpb --exclude=doc.go >/dev/null; then \
+	  diff -r -I '^// .*protoc  *v[0-9]' $$tmp/api/grpcapi/kvpb api/grpcapi/kvpb --exclude=doc.go | head -20; \
+	  echo "generate-check: api/grpcapi/kvpb is not what api/grpcapi/proto generates: run make generate and commit"; exit 1; \
+	fi
 
 .PHONY: chaos
 chaos: build chaos-deps ## Fault-injection run over real peers (DURATION=10m SEED=1); fails unless RESULT: VALID

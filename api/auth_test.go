@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -123,27 +122,9 @@ const (
 	testTokenSet = tokWriteAll + " write\n" + tokReadAll + " read\n" + tokWriteTen + " write tenant-*\n"
 )
 
-// syncBuffer is a log sink safe for concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // newTokenServer serves a test node with the test hooks and testTokenSet;
 // its log goes to the returned buffer.
-func newTokenServer(t *testing.T) (*httptest.Server, *TestHooks, *syncBuffer) {
+func newTokenServer(t *testing.T) (*httptest.Server, *TestHooks, *testutil.Buffer) {
 	t.Helper()
 	set, err := parseTokens(strings.NewReader(testTokenSet))
 	if err != nil {
@@ -153,7 +134,7 @@ func newTokenServer(t *testing.T) (*httptest.Server, *TestHooks, *syncBuffer) {
 	tokens.set.Store(set)
 	hooks := NewTestHooks()
 	n := newHookNode(t, hooks)
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	s := NewServer(n, testMaxValue, slog.New(slog.NewTextHandler(logs, nil)))
 	WithTokens(tokens)(s)
 	for _, o := range hooks.ServeOptions() {

@@ -85,3 +85,9 @@ func errorf(status int, code, format string, args ...any) *apitype.Error {
 }
 
 var errMethod = errorf(http.StatusMethodNotAllowed, apitype.CodeMethodNotAllowed, "method not allowed")
+
+// ErrorOf returns how the HTTP API answers err: its status, stable code
+// and message (and a failed condition's current version). The other doors
+// (gRPC) use its code and message, so an error reads the same whichever
+// way a client came in.
+func ErrorOf(err error) *apitype.Error { return apiError(err) }

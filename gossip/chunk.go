@@ -9,11 +9,12 @@ import (
 // state too large for a peer): past it, further ones are logged at debug.
 const maxWarnedStates = 4096
 
-// hello returns this side's hello payload: the namespaces it holds and the
-// largest states frame it reads.
+// hello returns this side's hello payload: the namespaces it holds, the
+// largest states frame it reads, and that it speaks plans and reads
+// compressed states.
 func (s *Syncer) hello(namespaces []string) []byte {
 	b := wire.AppendHelloStatesLimit(wire.AppendHello(nil, namespaces), wire.StatesFrameLimit(s.cfg.MaxValueSize))
-	return wire.AppendHelloPlans(b)
+	return wire.AppendHelloS2(wire.AppendHelloPlans(b))
 }
 
 // chunker packs the states of one namespace into states frames of about
@@ -64,7 +65,7 @@ func (k *chunker) flush() error {
 	if len(k.chunk) == k.header {
 		return nil
 	}
-	err := k.c.write(wire.FrameStates, k.chunk)
+	err := k.c.writeStates(k.chunk)
 	k.chunk = k.chunk[:k.header]
 	return err
 }

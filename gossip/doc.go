@@ -60,4 +60,12 @@
 // afresh and no state is received twice.
 // Progress shows the counts of the round holding the lock, so each key is
 // counted once. See bulk.go.
+//
+// States frames are compressed with S2 when the reader's hello says it
+// reads them (field 6, wire.FrameStatesS2) and compressing makes the frame
+// smaller: each register repeats its writer's 38-byte peer ID and most of
+// its stamp, so small values bootstrap at about their keys and values
+// (16-byte keys and random 100-byte values: 1.02× instead of 1.50×). A
+// compressed frame may not decode beyond the reader's states frame limit,
+// checked before decoding.
 package gossip

@@ -292,13 +292,9 @@ func (p *Push) Publish(ctx context.Context, namespace string, deltas []wire.Delt
 		if n == 0 {
 			return nil
 		}
-		if err := t.Publish(ctx, msg); err != nil {
-			if p.ctx.Err() != nil {
-				return fmt.Errorf("%w: %w", ErrClosed, err) // Close raced with this publish
-			}
-			return fmt.Errorf("gossip: publish: %w", err)
+		if err := p.send(ctx, t, msg); err != nil {
+			return err
 		}
-		p.published.Add(1)
 		if t != topic {
 			p.markAnnounced(namespace) // this call's next messages go there too
 		}
@@ -321,6 +317,20 @@ func (p *Push) Publish(ctx context.Context, namespace string, deltas []wire.Delt
 		n++
 	}
 	return tooLarge, flush()
+}
+
+// send publishes msg on t. It counts the message first, so that no peer
+// sees a message the stats do not count yet (a failed one is uncounted).
+func (p *Push) send(ctx context.Context, t *pubsub.Topic, msg []byte) error {
+	p.published.Add(1)
+	if err := t.Publish(ctx, msg); err != nil {
+		p.published.Add(^uint64(0))
+		if p.ctx.Err() != nil {
+			return fmt.Errorf("%w: %w", ErrClosed, err) // Close raced with this publish
+		}
+		return fmt.Errorf("gossip: publish: %w", err)
+	}
+	return nil
 }
 
 // JoinAnnouncements subscribes to the network's namespaces topic

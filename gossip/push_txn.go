@@ -41,13 +41,9 @@ func (p *Push) PublishTxn(ctx context.Context, namespace string, deltas []wire.D
 	if ann := p.announceTopic(namespace); ann != nil {
 		t = ann // a namespace's first message goes there; see announceTopic
 	}
-	if err := t.Publish(ctx, msg); err != nil {
-		if p.ctx.Err() != nil {
-			return fmt.Errorf("%w: %w", ErrClosed, err)
-		}
-		return fmt.Errorf("gossip: publish: %w", err)
+	if err := p.send(ctx, t, msg); err != nil {
+		return err
 	}
-	p.published.Add(1)
 	if t != topic {
 		p.markAnnounced(namespace)
 	}

@@ -591,6 +591,9 @@ func (s *Syncer) round(ctx context.Context, str stream, stats *RoundStats) (err 
 	if c.plans, err = wire.HelloPlans(p); err != nil {
 		return protocolErr("%w", err)
 	}
+	if c.s2, err = wire.HelloS2(p); err != nil {
+		return protocolErr("%w", err)
+	}
 	if !stats.Initiator {
 		if err = c.write(wire.FrameHello, s.fresh.hello(s.hello(mine))); err == nil {
 			err = c.flush()
@@ -832,9 +835,12 @@ func (s *Syncer) receiveStates(ctx context.Context, c *frameConn, from libp2ppee
 			}
 			mine(func(p *Progress) { p.RangesDone = p.RangesTotal })
 			return finish(nil)
-		case wire.FrameStates:
+		case wire.FrameStates, wire.FrameStatesS2:
 		default:
 			return finish(protocolErr("got frame kind %d while receiving states", kind))
+		}
+		if p, err = c.states(kind, p); err != nil {
+			return finish(err)
 		}
 		b, err := wire.Unmarshal(p)
 		if err != nil {

@@ -31,6 +31,10 @@ type frameConn struct {
 	hdr                          []byte // scratch for frame headers
 	// plans is set once both hellos said they speak plans (bulk.go).
 	plans bool
+	// s2 is set once the peer's hello said it reads compressed states;
+	// zbuf and dbuf are the scratch of compressing and decompressing them.
+	s2         bool
+	zbuf, dbuf []byte
 }
 
 func newFrameConn(rw io.ReadWriter) *frameConn {
@@ -51,6 +55,32 @@ func (c *frameConn) write(kind wire.FrameKind, payload []byte) error {
 	}
 	c.sent += int64(len(c.hdr) + len(payload))
 	return nil
+}
+
+// writeStates writes a states frame of payload p, compressed if the peer
+// reads compressed states and that makes it smaller.
+func (c *frameConn) writeStates(p []byte) error {
+	if !c.s2 {
+		return c.write(wire.FrameStates, p)
+	}
+	kind, payload := wire.CompressStates(c.zbuf, p)
+	if kind == wire.FrameStatesS2 {
+		c.zbuf = payload
+	}
+	return c.write(kind, payload)
+}
+
+// states returns the states payload of a frame read (kind, p): p itself,
+// or p decompressed; it is valid until the next call.
+func (c *frameConn) states(kind wire.FrameKind, p []byte) ([]byte, error) {
+	out, err := wire.StatesPayload(kind, p, c.dbuf, c.statesLimit)
+	if err != nil {
+		return nil, protocolErr("%w", err)
+	}
+	if kind == wire.FrameStatesS2 {
+		c.dbuf = out
+	}
+	return out, nil
 }
 
 func (c *frameConn) flush() error { return c.w.Flush() }

@@ -200,3 +200,32 @@ func syncKeysRepaired(tb testing.TB, n *node.Node) float64 {
 	tb.Helper()
 	return sumCounter(tb, n, "grapevine_sync_keys_repaired_total")
 }
+
+// TestBootstrapBytesPerKey: a new peer bootstrapping small registers (16-
+// byte keys, random 100-byte values) from one peer receives at most 1.3×
+// their keys and values, though each state also carries its stamp and its
+// writer's 38-byte peer ID: states frames are compressed (wire.HelloS2).
+func TestBootstrapBytesPerKey(t *testing.T) {
+	const keys, valueSize = 20000, 100
+	c := nodetest.NewCluster(t, 2, nodetest.Unconnected())
+	rng := rand.New(rand.NewPCG(1, 2))
+	ks, vs := make([][]byte, keys), make([][]byte, keys)
+	for i := range ks {
+		ks[i] = fmt.Appendf(nil, "key-%012d", i)
+		vs[i] = make([]byte, valueSize)
+		for j := range vs[i] {
+			vs[i][j] = byte(rng.Uint32())
+		}
+	}
+	if err := c.Node(0).FillForTest(node.DefaultNamespace, ks, vs); err != nil {
+		t.Fatal(err)
+	}
+	c.Connect(1, 0)
+	testutil.EventuallyWithin(t, 2*time.Minute, "the new peer holds the store", func() bool { return c.Converged() })
+	got := settledBytesReceived(t, c.Node(1))
+	payload := float64(keys * (len(ks[0]) + valueSize))
+	t.Logf("received %.0f B for %d keys: %.1f B a key, %.3f× the keys and values", got, keys, got/keys, got/payload)
+	if got/payload > 1.3 {
+		t.Errorf("a bootstrap received %.3f× the keys and values, want ≤ 1.3×", got/payload)
+	}
+}

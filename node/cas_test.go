@@ -132,7 +132,7 @@ func TestTTLExpiresOnEveryPeer(t *testing.T) {
 	for i, nd := range c.Nodes() {
 		testutil.Eventually(t, fmt.Sprintf("the value on node %d", i), func() bool {
 			v, err := nd.Get(ctx, "", k)
-			return err == nil && string(v.Data) == "alive" && !v.Expires.IsZero()
+			return err == nil && string(v.Data) == "alive" && !v.Expires.IsZero() && hasValue(nd, "", "session/keep", []byte("forever"))
 		})
 	}
 	for range 2 { // the two puts
@@ -173,6 +173,8 @@ func TestTxnAllOrNothingAndWholeOnAnotherPeer(t *testing.T) {
 	if _, err := a.Put(ctx, "", []byte("taken"), []byte("x")); err != nil {
 		t.Fatal(err)
 	}
+	// Gossip goes out after the ack: wait for it before counting messages.
+	testutil.Eventually(t, "taken on b", func() bool { return hasValue(b, "", "taken", []byte("x")) })
 	_, err := a.Txn(ctx, "", []node.TxnOp{
 		{Kind: node.TxnPut, Key: []byte("t/a"), Value: []byte("1")},
 		{Kind: node.TxnPut, Key: []byte("taken"), Value: []byte("2"), WriteOptions: node.WriteOptions{IfAbsent: true}},

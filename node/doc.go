@@ -31,7 +31,12 @@
 // Every write, local or remote, goes through one apply loop. Each round it
 // takes everything queued (up to a size bound), commits it in one storage
 // transaction — one fsync for many writers — then notifies watchers,
-// acknowledges the local writers and publishes the changes as gossip.
+// acknowledges the local writers and hands the local changes to the
+// publisher. Writers never wait for the network: the publisher sends them
+// as gossip from its own goroutine, merging what queued up meanwhile into
+// fewer, larger messages; when its bounded queue is full a batch is
+// dropped and counted (grapevine_gossip_publish_dropped_total), and
+// anti-entropy replicates it.
 //
 // A write's condition is checked inside that loop, against this peer's
 // stored state, in the storage transaction of the write: exact on this

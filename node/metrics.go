@@ -12,6 +12,7 @@ import (
 type metrics struct {
 	appliedLocal, appliedRemote prometheus.Counter
 	applySeconds, batchOps      prometheus.Histogram
+	publishDropped              prometheus.Counter
 	totals                      *appliedTotals // the same counts, for Status
 }
 
@@ -49,6 +50,10 @@ func newMetrics(reg *prometheus.Registry, push *gossip.Push, p *peer.Peer, n *No
 			Help:    "Operations committed per apply batch.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 14),
 		}),
+		publishDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "grapevine_gossip_publish_dropped_total",
+			Help: "Committed local batches not gossiped because the publish queue was full (the network was slower than the writes); anti-entropy replicates them.",
+		}),
 	}
 	gossipMsgs := func(name, help string, f func(gossip.PushStats) uint64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
@@ -61,7 +66,7 @@ func newMetrics(reg *prometheus.Registry, push *gossip.Push, p *peer.Peer, n *No
 			ConstLabels: prometheus.Labels{"reason": reason},
 		}, func() float64 { return float64(f(p.Stats())) })
 	}
-	reg.MustRegister(applied, m.applySeconds, m.batchOps,
+	reg.MustRegister(applied, m.applySeconds, m.batchOps, m.publishDropped,
 		refusals(peer.RefusalNetwork, func(s peer.Stats) uint64 { return s.RefusedNetwork }),
 		refusals(peer.RefusalAllowlist, func(s peer.Stats) uint64 { return s.RefusedAllowlist }),
 		gossipMsgs("grapevine_gossip_messages_published_total", "Gossip messages published.", func(s gossip.PushStats) uint64 { return s.Published }),

@@ -54,11 +54,15 @@ type Node struct {
 	// beforeSyncApply, if set (SetBeforeSyncApplyForTest), runs before
 	// each chunk of synced states is applied; an error aborts the round.
 	beforeSyncApply atomic.Pointer[func() error]
+	// publishGate, if set (HoldPublishForTest), holds the publisher until
+	// it is closed.
+	publishGate atomic.Pointer[chan struct{}]
 
 	closed atomic.Bool // set first thing in Close: every method then returns ErrClosed
 
 	queue  chan *request
-	ctx    context.Context // lifetime; cancelled by Close
+	pubq   chan publication // committed local changes for gossip (publish.go)
+	ctx    context.Context  // lifetime; cancelled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
@@ -87,7 +91,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, queue: make(chan *request, 1024), reg: prometheus.NewRegistry(), born: cfg.Wall()}
+	n := &Node{cfg: cfg, log: cfg.Logger, queue: make(chan *request, 1024), pubq: make(chan publication, publishQueue), reg: prometheus.NewRegistry(), born: cfg.Wall()}
 	layers.peer.Metrics = n.reg
 	n.mu.joined = make(map[string]bool)
 	// The lifetime context exists before anything that may call back into
@@ -170,8 +174,9 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.mu.started = true
 	n.mu.Unlock()
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.applyLoop()
+	go n.publishLoop()
 	go n.expireLoop()
 	if err := n.push.JoinAnnouncements(); err != nil {
 		return translate(err, ErrNetwork)
@@ -370,7 +375,7 @@ func (n *Node) applyLoop() {
 // commit runs one apply round: it writes the batch in one storage
 // transaction, notifies watchers, acknowledges the writers — so a writer's
 // ack implies its change is durable and visible to watchers — and then
-// publishes the local changes as gossip.
+// hands the local changes to the publisher (publish.go).
 func (n *Node) commit(batch []*request, ops []storage.Op) {
 	start := time.Now()
 	results, err := n.db.Apply(ops)
@@ -404,16 +409,8 @@ func (n *Node) commit(batch []*request, ops []storage.Op) {
 			close(r.done)
 		}
 	}
-	tooLarge := 0
 	for ns, deltas := range publish {
-		skipped, err := n.push.Publish(n.ctx, ns, deltas)
-		tooLarge += skipped
-		if err != nil && !errors.Is(err, gossip.ErrClosed) && n.ctx.Err() == nil {
-			n.log.Warn("gossip publish failed; anti-entropy will repair", "namespace", ns, "err", err)
-		}
-	}
-	if tooLarge > 0 {
-		n.pushByRounds()
+		n.publish(publication{ns: ns, deltas: deltas})
 	}
 }
 

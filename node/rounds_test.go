@@ -1,11 +1,9 @@
 package node_test
 
 import (
-	"bytes"
 	"crypto/rand"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,32 +11,15 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/grapevine-kv/grapevine/internal/testutil"
 	"github.com/grapevine-kv/grapevine/node"
 	"github.com/grapevine-kv/grapevine/node/nodetest"
 )
 
-// syncBuffer is a log sink safe for the node's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // A failed sync round is logged at Warn with the peer and the reason, once
 // a minute per peer, saying how many failures were not logged meanwhile.
 func TestFailedRoundsWarnRateLimited(t *testing.T) {
-	var logs syncBuffer
+	var logs testutil.Buffer
 	var now atomic.Int64
 	now.Store(time.Now().UnixMilli())
 	c := nodetest.NewCluster(t, 1, nodetest.Configure(func(_ int, cfg *node.Config) {

@@ -111,6 +111,18 @@ func (n *Node) SetBeforeSyncApplyForTest(f func() error) {
 	n.beforeSyncApply.Store(&f)
 }
 
+// HoldPublishForTest stops the publisher from taking committed batches
+// off its queue until release is called, as a network slower than the
+// writes would. For tests only.
+func (n *Node) HoldPublishForTest() (release func()) {
+	gate := make(chan struct{})
+	n.publishGate.Store(&gate)
+	return func() {
+		n.publishGate.Store(nil)
+		close(gate)
+	}
+}
+
 // DropGossipForTest, when on, makes the node ignore every gossip message it
 // receives, so that only anti-entropy replicates to it. For tests only.
 func (n *Node) DropGossipForTest(on bool) { n.push.SetDropAllForTest(on) }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/grapevine-kv/grapevine/crdt"
-	"github.com/grapevine-kv/grapevine/gossip"
 	"github.com/grapevine-kv/grapevine/internal/wire"
 	"github.com/grapevine-kv/grapevine/storage"
 )
@@ -221,15 +220,7 @@ func (n *Node) commitTxn(r *request) {
 	if len(deltas) == 0 {
 		return
 	}
-	ns := r.ops[0].Namespace
-	err = n.push.PublishTxn(n.ctx, ns, deltas)
-	switch {
-	case errors.Is(err, gossip.ErrTxnTooLarge):
-		n.log.Warn("a transaction is too large for one gossip message; anti-entropy replicates it", "namespace", ns, "err", err)
-		n.pushByRounds()
-	case err != nil && !errors.Is(err, gossip.ErrClosed) && n.ctx.Err() == nil:
-		n.log.Warn("gossip publish of a transaction failed; anti-entropy will repair", "namespace", ns, "err", err)
-	}
+	n.publish(publication{ns: r.ops[0].Namespace, deltas: deltas, txn: true})
 }
 
 // deliverTxn queues a transaction received by push as one atomic request.

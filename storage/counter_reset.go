@@ -2,9 +2,6 @@ package storage
 
 import (
 	"encoding/binary"
-	"fmt"
-
-	"github.com/dgraph-io/badger/v4"
 
 	"github.com/grapevine-kv/grapevine/crdt"
 )
@@ -50,62 +47,8 @@ func appendResetIndex(ws []write, ns string, key []byte, old, merged crdt.State)
 	return ws
 }
 
-// purgeResetChunk purges up to purgeChunk reset counters whose reset time
-// is older than horizon, as purgeChunk does tombstones.
-func (db *DB) purgeResetChunk(horizon crdt.Timestamp) (purged int, more bool, err error) {
-	db.applyMu.Lock()
-	defer db.applyMu.Unlock()
-	var groups []group
-	err = db.bdb.View(func(txn *badger.Txn) error {
-		io := badger.DefaultIteratorOptions
-		io.PrefetchValues = false
-		io.Prefix = []byte{tagReset}
-		it := txn.NewIterator(io)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			if len(groups) == purgeChunk {
-				more = true
-				return nil
-			}
-			rk := it.Item().KeyCopy(nil)
-			t, nsb, key, ok := parseResetKey(rk)
-			if !ok {
-				return fmt.Errorf("%w: reset index key %q", ErrCorrupt, rk)
-			}
-			if t >= horizon {
-				return nil
-			}
-			g := group{op: len(groups), writes: []write{{key: rk, del: true}}}
-			ns := string(nsb)
-			dk := dataKey(ns, crdt.TypeCounter, key)
-			s, err := getState(txn, dk, crdt.TypeCounter)
-			if err != nil && err != ErrNotFound {
-				return err
-			}
-			// Purge only if the stored counter is still reset at t;
-			// otherwise the index entry is stale and only it goes.
-			if c, ok := s.(crdt.Counter); ok && c.IsReset() && c.ResetTime() == t {
-				h := PlacementHash(crdt.TypeCounter, key)
-				fp := ItemHash(crdt.TypeCounter, key, crdt.Encode(c))
-				g.writes = append(g.writes, write{key: dk, del: true})
-				if !db.skipIndex {
-					g.writes = append(g.writes, write{key: hashKey(ns, h, crdt.TypeCounter, key), del: true})
-					g.hasTree = true
-					g.tree = treeDelta{ns: ns, hash: h, count: ^uint64(0), sum: -fp}
-				}
-			}
-			groups = append(groups, g)
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, false, fmt.Errorf("storage: purge resets: %w", translate(err))
-	}
-	done, err := db.commitGroups(nil, groups)
-	for _, g := range groups[:done] {
-		if len(g.writes) > 1 {
-			purged++
-		}
-	}
-	return purged, more && err == nil, err
-}
+var resetIndex = timeIndex{tag: tagReset, what: "reset", typ: crdt.TypeCounter, parse: parseResetKey,
+	due: func(s crdt.State, t crdt.Timestamp) bool {
+		c, ok := s.(crdt.Counter)
+		return ok && c.IsReset() && c.ResetTime() == t
+	}}

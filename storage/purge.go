@@ -28,14 +28,14 @@ func (db *DB) PurgeTombstones() (int, error) {
 	horizon := crdt.NewTimestamp(db.opts.Now().Add(-db.opts.TombstoneGrace).UnixMilli(), 0)
 	total := 0
 	// Register tombstones, then reset counters (counter_reset.go).
-	for _, purge := range []func(crdt.Timestamp) (int, bool, error){db.purgeChunk, db.purgeResetChunk} {
+	for _, idx := range []timeIndex{tombIndex, resetIndex} {
 		for more := true; more; {
 			if db.closing() {
 				return total, ErrClosed
 			}
 			var n int
 			var err error
-			n, more, err = purge(horizon)
+			n, more, err = db.purgeChunk(idx, horizon)
 			total += n
 			if err != nil {
 				return total, err
@@ -45,16 +45,34 @@ func (db *DB) PurgeTombstones() (int, error) {
 	return total, nil
 }
 
-// purgeChunk purges up to purgeChunk tombstones older than horizon. more
-// reports whether older tombstones may remain.
-func (db *DB) purgeChunk(horizon crdt.Timestamp) (purged int, more bool, err error) {
+// A timeIndex lists states of one type by the time from which they may be
+// purged (a grace later): tombstones and expired values, reset counters.
+type timeIndex struct {
+	tag   byte
+	what  string // for errors: "tombstone", "reset"
+	typ   crdt.Type
+	parse func(k []byte) (t crdt.Timestamp, ns, key []byte, ok bool)
+	// due reports whether the stored state s is still the one indexed at
+	// t; otherwise the index entry is stale and only it goes.
+	due func(s crdt.State, t crdt.Timestamp) bool
+}
+
+var tombIndex = timeIndex{tag: tagTomb, what: "tombstone", typ: crdt.TypeRegister, parse: parseTombKey,
+	due: func(s crdt.State, t crdt.Timestamp) bool {
+		r, ok := s.(crdt.Register)
+		return ok && purgeTime(r) == t
+	}}
+
+// purgeChunk purges up to purgeChunk states of idx whose time is older
+// than horizon. more reports whether older ones may remain.
+func (db *DB) purgeChunk(idx timeIndex, horizon crdt.Timestamp) (purged int, more bool, err error) {
 	db.applyMu.Lock()
 	defer db.applyMu.Unlock()
 	var groups []group
 	err = db.bdb.View(func(txn *badger.Txn) error {
 		io := badger.DefaultIteratorOptions
 		io.PrefetchValues = false
-		io.Prefix = []byte{tagTomb}
+		io.Prefix = []byte{idx.tag}
 		it := txn.NewIterator(io)
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
@@ -62,30 +80,27 @@ func (db *DB) purgeChunk(horizon crdt.Timestamp) (purged int, more bool, err err
 				more = true
 				return nil
 			}
-			tk := it.Item().KeyCopy(nil)
-			t, nsb, key, ok := parseTombKey(tk)
+			ik := it.Item().KeyCopy(nil)
+			t, nsb, key, ok := idx.parse(ik)
 			if !ok {
-				return fmt.Errorf("%w: tombstone index key %q", ErrCorrupt, tk)
+				return fmt.Errorf("%w: %s index key %q", ErrCorrupt, idx.what, ik)
 			}
 			if t >= horizon {
 				return nil
 			}
-			g := group{op: len(groups), writes: []write{{key: tk, del: true}}}
+			g := group{op: len(groups), writes: []write{{key: ik, del: true}}}
 			ns := string(nsb)
-			dk := dataKey(ns, crdt.TypeRegister, key)
-			s, err := getState(txn, dk, crdt.TypeRegister)
+			dk := dataKey(ns, idx.typ, key)
+			s, err := getState(txn, dk, idx.typ)
 			if err != nil && err != ErrNotFound {
 				return err
 			}
-			// Purge only if the stored state is still this tombstone (or
-			// expired value); otherwise the index entry is stale and only
-			// it goes.
-			if r, ok := s.(crdt.Register); ok && purgeTime(r) == t {
-				h := PlacementHash(crdt.TypeRegister, key)
-				fp := ItemHash(crdt.TypeRegister, key, crdt.Encode(r))
+			if err == nil && idx.due(s, t) {
+				h := PlacementHash(idx.typ, key)
+				fp := ItemHash(idx.typ, key, crdt.Encode(s))
 				g.writes = append(g.writes, write{key: dk, del: true})
 				if !db.skipIndex {
-					g.writes = append(g.writes, write{key: hashKey(ns, h, crdt.TypeRegister, key), del: true})
+					g.writes = append(g.writes, write{key: hashKey(ns, h, idx.typ, key), del: true})
 					g.hasTree = true
 					g.tree = treeDelta{ns: ns, hash: h, count: ^uint64(0), sum: -fp}
 				}
@@ -95,11 +110,11 @@ func (db *DB) purgeChunk(horizon crdt.Timestamp) (purged int, more bool, err err
 		return nil
 	})
 	if err != nil {
-		return 0, false, fmt.Errorf("storage: purge: %w", translate(err))
+		return 0, false, fmt.Errorf("storage: purge %ss: %w", idx.what, translate(err))
 	}
 	done, err := db.commitGroups(nil, groups)
 	for _, g := range groups[:done] {
-		if len(g.writes) > 1 { // the tombstone itself, not only a stale index entry
+		if len(g.writes) > 1 { // the state itself, not only a stale index entry
 			purged++
 		}
 	}

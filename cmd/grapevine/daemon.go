@@ -45,7 +45,13 @@ func daemonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "api", EnvVars: []string{"GRAPEVINE_API_LISTEN"}, Value: DefaultAPIAddr, Usage: "HTTP API listen address `HOST:PORT` (port 0 picks a free port); the web dashboard is at /ui/ on it"},
 		// API tokens and TLS (security.go).
 		&cli.StringFlag{Name: "api-token-file", EnvVars: []string{"GRAPEVINE_API_TOKEN_FILE"}, Usage: "API tokens, one a line: `FILE` of <token> <read|write> [namespace-pattern ...]; re-read on SIGHUP"},
-		&cli.BoolFlag{Name: "insecure-api", EnvVars: []string{"GRAPEVINE_INSECURE_API"}, Usage: "allow --api beyond loopback without --api-token-file (anyone who reaches it may read and write everything)"},
+		&cli.BoolFlag{Name: "insecure-api", EnvVars: []string{"GRAPEVINE_INSECURE_API"}, Usage: "allow --api and every other door (--resp, --grpc) beyond loopback without --api-token-file (anyone who reaches it may read and write everything)"},
+		// The Redis protocol door (resp.go).
+		&cli.StringFlag{Name: "resp", EnvVars: []string{"GRAPEVINE_RESP"}, Usage: "also serve the Redis protocol (RESP2) on `HOST:PORT`, e.g. 127.0.0.1:6380 (off by default); AUTH takes an API token"},
+		&cli.StringSliceFlag{Name: "resp-databases", EnvVars: []string{"GRAPEVINE_RESP_DATABASES"}, Value: cli.NewStringSlice(node.DefaultNamespace), Usage: "the namespaces SELECT 0, 1, ... reaches over --resp, `NS[,NS...]` (NS name reaches any namespace)"},
+		// The gRPC door (grpc.go).
+		grpcFlag,
+		pprofFlag,
 		&cli.StringFlag{Name: "api-tls-cert", EnvVars: []string{"GRAPEVINE_API_TLS_CERT"}, Usage: "serve the API over HTTPS with this PEM certificate `FILE` (with --api-tls-key)"},
 		&cli.StringFlag{Name: "api-tls-key", EnvVars: []string{"GRAPEVINE_API_TLS_KEY"}, Usage: "PEM private key `FILE` of --api-tls-cert"},
 		&cli.StringSliceFlag{Name: "bootstrap", EnvVars: []string{"GRAPEVINE_BOOTSTRAP"}, Usage: "peer `MULTIADDR` ending in /p2p/<id> to join through (repeatable, or comma-separated)"},
@@ -172,6 +178,24 @@ func runDaemon(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	respLn, err := respListen(c, tokens != nil, log)
+	if err != nil {
+		return err
+	}
+	if respLn != nil {
+		defer respLn.Close()
+	}
+	pprofOpts, err := pprofDoor(c, log)
+	if err != nil {
+		return err
+	}
+	grpcLn, err := listenGRPC(c, log, tokens)
+	if err != nil {
+		return err
+	}
+	if grpcLn != nil {
+		defer grpcLn.Close() // if the door never ran; closing twice is harmless
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("creating the data directory: %w", err)
 	}
@@ -205,7 +229,17 @@ func runDaemon(c *cli.Context) error {
 		n.Peer().Isolate(true)
 	}
 	defer reloadOnHUP(ctx, log, n.Peer(), tokens)()
+	if respLn != nil {
+		door, err := respDoor(c, n, respLn, tokens, log)
+		if err != nil {
+			_ = n.Close()
+			return err
+		}
+		apiOpts = append(apiOpts, door)
+	}
 	log.Info("starting grapevine", "version", versionString(), "pid", os.Getpid(), "data", cfg.DataDir, "network", cfg.Network, "encrypted", len(cfg.Storage.EncryptionKey) > 0)
+	apiOpts = append(apiOpts, grpcDoor(grpcLn, n, cfg.MaxValueSize, tokens, log)...)
+	apiOpts = append(apiOpts, pprofOpts...)
 	err = api.Serve(ctx, n, c.String("api"), cfg.DataDir, cfg.MaxValueSize, log, nil, append(apiOpts, hooks.ServeOptions()...)...)
 	log.Info("stopped")
 	return err

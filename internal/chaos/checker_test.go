@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/grapevine-kv/grapevine/crdt"
 )
 
 // ids are the peers' origins in the tests: "A" < "B". Phantom values and
@@ -254,5 +256,32 @@ func TestConfigValidate(t *testing.T) {
 	c.Partition = "iptables"
 	if err := c.Validate(); err == nil {
 		t.Fatal("unknown partition mechanism passed")
+	}
+}
+
+// A put acknowledged before a kill may be absent after the restart when a
+// later put of the key, with a TTL, replaced it and has expired since
+// (the case a 70 s run once reported as a lost write).
+func TestLaterExpired(t *testing.T) {
+	in := Input{PeerIDs: []string{"a", "b"}}
+	v := func(ms int64) uint64 { return uint64(crdt.NewTimestamp(ms, 0)) }
+	acked := stamp{v(1000), "a"}
+	later := Op{F: FPut, Key: "ttl/0", Peer: 1, Type: TypeOK, Version: v(1100), TTL: time.Second}
+	for _, tc := range []struct {
+		name string
+		ops  []Op
+		now  int64
+		want bool
+	}{
+		{"later put expired", []Op{later}, 2200, true},
+		{"later put not expired yet", []Op{later}, 2000, false},
+		{"later put without a TTL", []Op{{F: FPut, Key: "ttl/0", Peer: 1, Type: TypeOK, Version: v(1100)}}, 9999, false},
+		{"earlier put expired", []Op{{F: FPut, Key: "ttl/0", Peer: 1, Type: TypeOK, Version: v(900), TTL: time.Millisecond}}, 9999, false},
+		{"failed later put", []Op{{F: FPut, Key: "ttl/0", Peer: 1, Type: TypeFail, Version: v(1100), TTL: time.Millisecond}}, 9999, false},
+		{"another key", []Op{{F: FPut, Key: "ttl/1", Peer: 1, Type: TypeOK, Version: v(1100), TTL: time.Millisecond}}, 9999, false},
+	} {
+		if got := laterExpired(tc.ops, in, "ttl/0", acked, tc.now); got != tc.want {
+			t.Errorf("%s: laterExpired = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -285,6 +285,7 @@ func durabilityCheck(ctx context.Context, c *Client, d *Daemon, hist *History, p
 			res.Missing = append(res.Missing, fmt.Sprintf("%s: acknowledged delete undone (reads %q)", key, r.Value))
 		case wt.del:
 		case r.Absent && wt.exp != 0 && wt.exp <= time.Now().UnixMilli(): // expired
+		case r.Absent && laterExpired(ops, in, key, wt.s, time.Now().UnixMilli()):
 		case r.Absent:
 			if !deletedSince(hist.Ops(), d.Index, key) {
 				res.Missing = append(res.Missing, fmt.Sprintf("%s: acknowledged write %q %s missing", key, wt.value, wt.s))
@@ -300,6 +301,21 @@ func durabilityCheck(ctx context.Context, c *Client, d *Daemon, hist *History, p
 		}
 	}
 	return res
+}
+
+// laterExpired reports whether ops hold an acknowledged put of key with a
+// TTL, through any peer, stamped after s and expired by now (Unix ms): it
+// may have replaced s's value on the peer before the kill, then expired.
+func laterExpired(ops []Op, in Input, key string, s stamp, now int64) bool {
+	for _, op := range ops {
+		if op.F != FPut || op.Key != key || op.Type != TypeOK || op.TTL <= 0 {
+			continue
+		}
+		if (stamp{op.Version, in.origin(op.Peer)}).cmp(s) > 0 && expiry(op.Version, op.TTL) <= now {
+			return true
+		}
+	}
+	return false
 }
 
 // deletedSince reports whether ops hold a delete of key through peer that

@@ -36,3 +36,22 @@ func TestClientIsLight(t *testing.T) {
 		}
 	}
 }
+
+// TestGRPCStubsAreLight: a gRPC client in Go imports api/grpcapi/kvpb, the
+// generated stubs; they pull in no server (no project package, no libp2p,
+// Badger or Prometheus), only gRPC and protobuf.
+func TestGRPCStubsAreLight(t *testing.T) {
+	p := module + "/api/grpcapi/kvpb"
+	out, err := exec.Command("go", "list", "-deps", p).Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", p, err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		switch {
+		case strings.HasPrefix(dep, module+"/") && dep != p:
+			t.Errorf("%s depends on the project package %s", p, dep)
+		case strings.HasPrefix(dep, "github.com/libp2p/"), strings.HasPrefix(dep, "github.com/dgraph-io/"), strings.HasPrefix(dep, "github.com/prometheus/"):
+			t.Errorf("%s depends on %s", p, dep)
+		}
+	}
+}

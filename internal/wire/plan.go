@@ -35,28 +35,8 @@ func AppendHelloPlans(b []byte) []byte {
 // of the field wins, as in protobuf). A malformed payload is an error
 // wrapping ErrMalformed.
 func HelloPlans(b []byte) (bool, error) {
-	plans := false
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return false, malformed("hello: bad tag: %v", protowire.ParseError(n))
-		}
-		b = b[n:]
-		if num == 4 && typ == protowire.VarintType {
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return false, malformed("hello: plans: %v", protowire.ParseError(n))
-			}
-			plans, b = v != 0, b[n:]
-			continue
-		}
-		n = protowire.ConsumeFieldValue(num, typ, b)
-		if n < 0 {
-			return false, malformed("hello: field %d: %v", num, protowire.ParseError(n))
-		}
-		b = b[n:]
-	}
-	return plans, nil
+	v, _, err := helloVarint(b, 4, "plans")
+	return v != 0, err
 }
 
 // Plan is a FramePlan's payload.

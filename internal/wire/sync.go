@@ -53,6 +53,7 @@ const (
 	FrameEnd       FrameKind = 4 // no payload: the sender has sent all its states of the namespace
 	FrameError     FrameKind = 5 // UTF-8 text: the sender gives up
 	FramePlan      FrameKind = 6 // a Plan (AppendPlan), if both hellos set plans (AppendHelloPlans)
+	FrameStatesS2  FrameKind = 7 // a FrameStates payload compressed (CompressStates), if the reader's hello set field 6
 )
 
 // Sync stream limits.
@@ -137,7 +138,7 @@ func ReadFrame(r FrameReader, buf []byte) (Frame, error) {
 }
 
 // ReadFrameLimit is ReadFrame with a larger bound for states frames: a
-// FrameStates frame may take up to statesLimit bytes (clamped to
+// FrameStates or FrameStatesS2 frame may take up to statesLimit bytes (clamped to
 // MaxFrameSize..MaxStatesFrame; see StatesFrameLimit), a frame of any
 // other kind MaxFrameSize. Both are checked before the payload is
 // allocated.
@@ -154,7 +155,7 @@ func ReadFrameLimit(r FrameReader, buf []byte, statesLimit int) (Frame, error) {
 	if err != nil {
 		return Frame{}, unexpected(err)
 	}
-	if FrameKind(kind) != FrameStates && size > MaxFrameSize {
+	if FrameKind(kind) != FrameStates && FrameKind(kind) != FrameStatesS2 && size > MaxFrameSize {
 		return Frame{}, malformed("frame of kind %d of %d bytes (want 1..%d)", kind, size, MaxFrameSize)
 	}
 	payload := slices.Grow(buf[:0], int(size-1))[:size-1]
@@ -225,26 +226,12 @@ func AppendHelloStatesLimit(b []byte, limit int) []byte {
 // otherwise (every peer reads frames of MaxFrameSize). A malformed payload
 // is an error wrapping ErrMalformed.
 func HelloStatesLimit(b []byte) (int, error) {
-	limit := uint64(MaxFrameSize)
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return 0, malformed("hello: bad tag: %v", protowire.ParseError(n))
-		}
-		b = b[n:]
-		if num == 2 && typ == protowire.VarintType {
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return 0, malformed("hello: states limit: %v", protowire.ParseError(n))
-			}
-			limit, b = v, b[n:]
-			continue
-		}
-		n = protowire.ConsumeFieldValue(num, typ, b)
-		if n < 0 {
-			return 0, malformed("hello: field %d: %v", num, protowire.ParseError(n))
-		}
-		b = b[n:]
+	limit, found, err := helloVarint(b, 2, "states limit")
+	if err != nil {
+		return 0, err
+	}
+	if !found {
+		limit = MaxFrameSize
 	}
 	return int(min(max(limit, MaxFrameSize), MaxStatesFrame)), nil
 }
