@@ -149,7 +149,8 @@ func TestDashboard(t *testing.T) {
 	waitFor(t, ctx, "app/live in the live feed", `!!document.querySelector('#feed li[data-key="app/live"]')`)
 	waitFor(t, ctx, "app/live in the key browser", keysShown+`.includes("app/live")`)
 
-	// Writes go on until the chart has a few samples and shows a rate.
+	// Writes go on until the chart has a few samples and shows a rate, and
+	// the keys fill more than one page (50).
 	charted := `(() => { const l = document.querySelector("#chart-writes polyline");
 		return !!l && l.points.length >= 2 && Number(document.getElementById("writes-now").textContent) > 0 })()`
 	for i := 0; ; i++ {
@@ -158,7 +159,7 @@ func TestDashboard(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ok {
+		if ok && i >= 60 {
 			break
 		}
 		if i == 400 {
