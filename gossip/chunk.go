@@ -9,11 +9,11 @@ import (
 // state too large for a peer): past it, further ones are logged at debug.
 const maxWarnedStates = 4096
 
-// hello returns this side's hello payload: the namespaces it holds and the
-// largest states frame it reads.
+// hello returns this side's hello payload: the namespaces it holds, the
+// largest states frame it reads and the patterns it replicates.
 func (s *Syncer) hello(namespaces []string) []byte {
 	b := wire.AppendHelloStatesLimit(wire.AppendHello(nil, namespaces), wire.StatesFrameLimit(s.cfg.MaxValueSize))
-	return wire.AppendHelloPlans(b)
+	return wire.AppendHelloPatterns(wire.AppendHelloPlans(b), s.cfg.Namespaces)
 }
 
 // chunker packs the states of one namespace into states frames of about
