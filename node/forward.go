@@ -12,7 +12,7 @@ import (
 
 	"github.com/grapevine-kv/grapevine/crdt"
 	"github.com/grapevine-kv/grapevine/internal/wire"
-	"github.com/libp2p/go-libp2p/core/peer"
+	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-libp2p/core/protocol"
 )
@@ -45,7 +45,7 @@ type forwarder struct {
 }
 
 type holderEntry struct {
-	ids   []peer.ID
+	ids   []libp2ppeer.ID
 	found time.Time
 }
 
@@ -73,7 +73,7 @@ func (n *Node) TrackServedBy(ctx context.Context) (context.Context, func() strin
 	}
 }
 
-func recordServedBy(ctx context.Context, id peer.ID) {
+func recordServedBy(ctx context.Context, id libp2ppeer.ID) {
 	if rec, ok := ctx.Value(servedByKey{}).(*string); ok {
 		*rec = id.String()
 	}
@@ -82,12 +82,12 @@ func recordServedBy(ctx context.Context, id peer.ID) {
 // forwardRequest sends req to a holder of its namespace and returns the answer,
 // recording the holder in ctx (TrackServedBy). Its error is a node
 // sentinel: the holder's, or ErrNoHolder.
-func (n *Node) forwardRequest(ctx context.Context, req wire.ForwardRequest) (wire.ForwardResponse, peer.ID, error) {
+func (n *Node) forwardRequest(ctx context.Context, req wire.ForwardRequest) (wire.ForwardResponse, libp2ppeer.ID, error) {
 	f := n.fwd
 	f.mu.Lock()
 	f.mu.forwarded[req.Namespace] = true
 	f.mu.Unlock()
-	tried := make(map[peer.ID]bool)
+	tried := make(map[libp2ppeer.ID]bool)
 	var last error
 	for fresh := range 2 {
 		for _, id := range f.candidates(ctx, req.Namespace, fresh == 1) {
@@ -122,7 +122,7 @@ func (n *Node) forwardRequest(ctx context.Context, req wire.ForwardRequest) (wir
 
 // candidates returns the cached holders of ns, or (fresh, or none cached)
 // looks them up in the DHT.
-func (f *forwarder) candidates(ctx context.Context, ns string, fresh bool) []peer.ID {
+func (f *forwarder) candidates(ctx context.Context, ns string, fresh bool) []libp2ppeer.ID {
 	f.mu.Lock()
 	e, ok := f.mu.holders[ns]
 	f.mu.Unlock()
@@ -132,7 +132,7 @@ func (f *forwarder) candidates(ctx context.Context, ns string, fresh bool) []pee
 	lctx, cancel := context.WithTimeout(ctx, holderLookupTimeout)
 	defer cancel()
 	infos := f.n.peer.FindHolders(lctx, ns, maxHolders)
-	ids := make([]peer.ID, 0, len(infos))
+	ids := make([]libp2ppeer.ID, 0, len(infos))
 	for _, info := range infos {
 		f.n.peer.Host().Peerstore().AddAddrs(info.ID, info.Addrs, peerstore.TempAddrTTL)
 		ids = append(ids, info.ID)
@@ -144,11 +144,11 @@ func (f *forwarder) candidates(ctx context.Context, ns string, fresh bool) []pee
 }
 
 // drop forgets id as a holder of ns.
-func (f *forwarder) drop(ns string, id peer.ID) {
+func (f *forwarder) drop(ns string, id libp2ppeer.ID) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	e := f.mu.holders[ns]
-	e.ids = slices.DeleteFunc(slices.Clone(e.ids), func(x peer.ID) bool { return x == id })
+	e.ids = slices.DeleteFunc(slices.Clone(e.ids), func(x libp2ppeer.ID) bool { return x == id })
 	f.mu.holders[ns] = e
 }
 
@@ -165,7 +165,7 @@ func (f *forwarder) forwarded() []string {
 }
 
 // ask sends req to id on one stream and reads the answer.
-func (f *forwarder) ask(ctx context.Context, id peer.ID, req wire.ForwardRequest) (wire.ForwardResponse, error) {
+func (f *forwarder) ask(ctx context.Context, id libp2ppeer.ID, req wire.ForwardRequest) (wire.ForwardResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, forwardTimeout)
 	defer cancel()
 	s, err := f.n.peer.Host().NewStream(ctx, id, f.proto)
@@ -203,7 +203,7 @@ func remoteError(text string) error {
 }
 
 // valueOfResponse is the Value of a forwarded Get's answer.
-func valueOfResponse(r wire.ForwardResponse, by peer.ID) Value {
+func valueOfResponse(r wire.ForwardResponse, by libp2ppeer.ID) Value {
 	v := Value{Data: r.Value, Version: crdt.Timestamp(r.Version), Origin: crdt.ReplicaID(r.Origin), ServedBy: by.String()}
 	if r.ExpiresMillis != 0 {
 		v.Expires = time.UnixMilli(r.ExpiresMillis)
