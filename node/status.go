@@ -15,6 +15,12 @@ type Status struct {
 	Addrs      []string                   `json:"addrs"`
 	Peers      int                        `json:"peers"`
 	Namespaces map[string]NamespaceStatus `json:"namespaces"`
+	// Replicates are the patterns of the namespaces this peer replicates
+	// (Config.Namespaces); Holds the namespaces it holds and advertises;
+	// Forwards those it has forwarded requests for (held elsewhere).
+	Replicates []string `json:"replicates"`
+	Holds      []string `json:"holds"`
+	Forwards   []string `json:"forwards,omitempty"`
 }
 
 // NamespaceStatus describes one namespace on this peer.
@@ -39,6 +45,9 @@ func (n *Node) Status() Status {
 		Network:    n.cfg.Network,
 		Peers:      len(n.peer.Peers()),
 		Namespaces: make(map[string]NamespaceStatus),
+		Replicates: n.cfg.Namespaces,
+		Holds:      n.held(),
+		Forwards:   n.fwd.forwarded(),
 	}
 	for _, a := range n.peer.Addrs() {
 		st.Addrs = append(st.Addrs, a.String())
