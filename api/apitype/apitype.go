@@ -234,6 +234,12 @@ type Status struct {
 	Addrs      []string                   `json:"addrs"`   // full multiaddrs, with /p2p/ID
 	Peers      int                        `json:"peers"`   // connected peers
 	Namespaces map[string]NamespaceStatus `json:"namespaces"`
+	// Replicates are the patterns of the namespaces the peer replicates
+	// (--namespaces); Holds the namespaces it holds and advertises;
+	// Forwards those it forwarded requests for (held by other peers).
+	Replicates []string `json:"replicates"`
+	Holds      []string `json:"holds"`
+	Forwards   []string `json:"forwards,omitempty"`
 }
 
 // NamespaceStatus describes one namespace on a peer.
