@@ -102,10 +102,7 @@ func benchPlan(c *cli.Context, op loadgen.Op) (loadgen.Plan, func(), error) {
 	load.Op, load.Clients, load.Duration = op, c.Int("clients"), c.Duration("duration")
 	load.ValueSize, load.Keys, load.First = c.Int("value-size"), c.Uint64("keys"), c.Uint64("first-key")
 	load.Preload = min(load.Preload, load.Keys)
-	if op != loadgen.Put && load.Preload > load.Keys {
-		load.Preload = load.Keys
-	}
-	if err := load.Validate(); err != nil && !strings.Contains(err.Error(), "no target") {
+	if err := load.Validate(); err != nil {
 		return usage("%s", strings.Split(err.Error(), "\n")[0])
 	}
 	embedded, cluster := c.Bool("embedded"), c.Int("cluster")

@@ -72,7 +72,7 @@ type Config struct {
 	// ReadFraction is the share of reads in a Mixed run. Default 0.5.
 	ReadFraction float64
 	// Targets are the peers driven: worker w uses Targets[w%len(Targets)].
-	// Required.
+	// Required (by Run; Validate does not check it).
 	Targets []Target
 	// OnPut, if set, is called by a worker after each acknowledged put,
 	// timed ones only, with the worker's number, the key's index and the
@@ -93,7 +93,8 @@ func DefaultConfig() Config {
 		Keys: 1_000_000, Preload: 10_000, ReadFraction: 0.5, ProgressEvery: 250 * time.Millisecond}
 }
 
-// Validate reports every problem with c, or nil.
+// Validate reports every problem with c but its Targets (which Run
+// checks), or nil.
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -117,9 +118,6 @@ func (c Config) Validate() error {
 	}
 	if c.ReadFraction < 0 || c.ReadFraction > 1 {
 		bad("read fraction must be within 0..1, got %g", c.ReadFraction)
-	}
-	if len(c.Targets) == 0 {
-		bad("no target to drive")
 	}
 	if c.Progress != nil && c.ProgressEvery <= 0 {
 		bad("progress interval must be positive, got %s", c.ProgressEvery)
@@ -174,6 +172,9 @@ type worker struct {
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("loadgen: %w", err)
+	}
+	if len(cfg.Targets) == 0 {
+		return nil, errors.New("loadgen: no target to drive")
 	}
 	value := make([]byte, cfg.ValueSize)
 	for i := range value {
