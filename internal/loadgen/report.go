@@ -101,13 +101,10 @@ func (rp *Report) WriteText(w io.Writer) error {
 	return nil
 }
 
-// rate formats ops/s, "-" if 0.
+// rate formats ops/s as a whole number (scripts read it), "-" if 0.
 func rate(v float64) string {
-	switch {
-	case v == 0:
+	if v == 0 {
 		return "-"
-	case v >= 10_000:
-		return fmt.Sprintf("%.1fk", v/1000)
 	}
 	return fmt.Sprintf("%.0f", v)
 }
