@@ -37,7 +37,7 @@ func TestEmbeddedNodeStoresEveryPut(t *testing.T) {
 func TestClusterLag(t *testing.T) {
 	ctx := context.Background()
 	c, err := loadgen.StartCluster(ctx, 3, t.TempDir(), true, time.Minute, nil)
-	defer c.Close()
+	t.Cleanup(func() { _ = c.Close() }) // also the peers started before an error
 	if err != nil {
 		t.Fatal(err)
 	}
