@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -69,7 +70,9 @@ func NewServer(n *node.Node, maxValue int, log *slog.Logger) *Server {
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(&servedByWriter{ResponseWriter: w}, r)
+}
 
 // statusWriter remembers the status code for metrics.
 type statusWriter struct {
@@ -179,7 +182,7 @@ func (s *Server) kv(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		v, err := s.node.PutWith(r.Context(), ns, []byte(key), body, opts)
+		v, err := s.node.PutWith(s.servedBy(w, r), ns, []byte(key), body, opts)
 		if err != nil {
 			return err
 		}
@@ -187,7 +190,7 @@ func (s *Server) kv(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	case http.MethodGet, http.MethodHead:
-		v, err := s.node.Get(r.Context(), ns, []byte(key))
+		v, err := s.node.Get(s.servedBy(w, r), ns, []byte(key))
 		if errors.Is(err, node.ErrNotFound) {
 			return s.notValue(r, ns, key, err)
 		}
@@ -207,7 +210,7 @@ func (s *Server) kv(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		if err := s.node.DeleteWith(r.Context(), ns, []byte(key), opts); err != nil {
+		if err := s.node.DeleteWith(s.servedBy(w, r), ns, []byte(key), opts); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -272,9 +275,9 @@ func (s *Server) counter(w http.ResponseWriter, r *http.Request) error {
 				return errorf(http.StatusBadRequest, apitype.CodeInvalidArgument, "by must be a whole number, got %q", b)
 			}
 		}
-		v, err = s.node.Incr(r.Context(), ns, []byte(key), by)
+		v, err = s.node.Incr(s.servedBy(w, r), ns, []byte(key), by)
 	case http.MethodGet:
-		v, err = s.node.Counter(r.Context(), ns, []byte(key))
+		v, err = s.node.Counter(s.servedBy(w, r), ns, []byte(key))
 	case http.MethodDelete:
 		return s.resetCounter(w, r, key)
 	default:
@@ -369,7 +372,8 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 func toStatus(st node.Status) apitype.Status {
 	out := apitype.Status{ID: st.ID, Network: st.Network, Addrs: st.Addrs, Peers: st.Peers,
 		Namespaces: make(map[string]apitype.NamespaceStatus, len(st.Namespaces)),
-		Applied:    apitype.Applied{Local: st.Applied.Local, Remote: st.Applied.Remote}}
+		Replicates: st.Replicates, Holds: st.Holds, Forwards: st.Forwards,
+		Applied: apitype.Applied{Local: st.Applied.Local, Remote: st.Applied.Remote}}
 	if out.Addrs == nil {
 		out.Addrs = []string{}
 	}
@@ -411,3 +415,43 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) error {
 	_, err := io.WriteString(w, "not ready:\n"+strings.Join(reasons, "\n")+"\n")
 	return err
 }
+
+// HeaderServedBy is the response header naming the peer that answered a
+// key request: a holder the request was forwarded to (the namespace is not
+// replicated by this peer, see node's forward.go), or this peer.
+const HeaderServedBy = "X-Grapevine-Served-By"
+
+// servedBy returns r's context, which records the peer that answers; the
+// header is set when the response's headers are written.
+func (s *Server) servedBy(w http.ResponseWriter, r *http.Request) context.Context {
+	ctx, by := s.node.TrackServedBy(r.Context())
+	if sw, ok := w.(*servedByWriter); ok {
+		sw.by = by
+	}
+	return ctx
+}
+
+// servedByWriter sets HeaderServedBy when the headers are written.
+type servedByWriter struct {
+	http.ResponseWriter
+	by func() string
+}
+
+func (w *servedByWriter) WriteHeader(code int) {
+	if w.by != nil {
+		w.Header().Set(HeaderServedBy, w.by())
+		w.by = nil
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *servedByWriter) Write(b []byte) (int, error) {
+	if w.by != nil {
+		w.Header().Set(HeaderServedBy, w.by())
+		w.by = nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *servedByWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

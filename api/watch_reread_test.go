@@ -86,8 +86,7 @@ func TestClientWatchRereadsEveryType(t *testing.T) {
 	untilTyped(t, events, map[string]string{"register/dup": "r1", "counter/dup": "2", "counter/c": "3",
 		"counter/gone": "1", "set/s": "[a]", "set/emptied": "[x]"})
 
-	srv1.CloseClientConnections()
-	srv1.Close()
+	stopServer(srv1)
 	got := untilTyped(t, events, map[string]string{
 		"register/probe": "del", "register/dup": "del", // registers as before
 		"counter/c": "5", "counter/new": "4", "counter/gone": "0 reset",

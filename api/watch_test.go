@@ -208,8 +208,7 @@ func TestClientWatchFailsOver(t *testing.T) {
 	waitStream(t, cl, events)
 	must(n1.Put(ctx, "", []byte("only-on-1"), []byte("y")))
 	until(t, events, map[string]string{"only-on-1": "y"})
-	srv1.CloseClientConnections()
-	srv1.Close()
+	stopServer(srv1)
 	got := until(t, events, map[string]string{"only-on-1": "del", "only-on-2": "x", "probe": "from-2"})
 	for _, ev := range got {
 		if ev.Key == "probe" && ev.Deleted {
@@ -251,4 +250,13 @@ func mustf(t *testing.T) func(any, error) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// stopServer stops srv as a crashed peer would: it stops accepting first,
+// so that a client reconnecting at once cannot open a new long request
+// that httptest's Close would wait for, then cuts every connection.
+func stopServer(srv *httptest.Server) {
+	_ = srv.Listener.Close()
+	srv.CloseClientConnections()
+	srv.Close()
 }

@@ -10,11 +10,11 @@ import (
 const maxWarnedStates = 4096
 
 // hello returns this side's hello payload: the namespaces it holds, the
-// largest states frame it reads, and that it speaks plans and reads
-// compressed states.
+// largest states frame it reads, that it speaks plans and reads
+// compressed states, and the patterns it replicates.
 func (s *Syncer) hello(namespaces []string) []byte {
 	b := wire.AppendHelloStatesLimit(wire.AppendHello(nil, namespaces), wire.StatesFrameLimit(s.cfg.MaxValueSize))
-	return wire.AppendHelloS2(wire.AppendHelloPlans(b))
+	return wire.AppendHelloPatterns(wire.AppendHelloS2(wire.AppendHelloPlans(b)), s.cfg.Namespaces)
 }
 
 // chunker packs the states of one namespace into states frames of about

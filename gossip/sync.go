@@ -126,6 +126,13 @@ type SyncConfig struct {
 	// Now is the wall clock of synced marks and of the horizon. Required;
 	// the node sets its own. Default time.Now.
 	Now func() time.Time
+	// Namespaces are the patterns (wire.ValidPattern) of the namespaces
+	// this peer replicates: its hello offers only those it holds and says
+	// the patterns, and a round reconciles the namespaces either side
+	// offers that both sides' patterns match (wire.MatchNamespace), so a
+	// namespace neither replicates is never sent or received. Default nil:
+	// every namespace (like "*").
+	Namespaces []string
 }
 
 // DefaultSyncConfig returns the default anti-entropy configuration.
@@ -184,6 +191,14 @@ func (c SyncConfig) Validate() error {
 	}
 	if c.Now == nil {
 		errs = append(errs, errors.New("wall clock (Now) required (start from DefaultSyncConfig)"))
+	}
+	if len(c.Namespaces) > wire.MaxPatterns {
+		errs = append(errs, fmt.Errorf("%d namespace patterns, at most %d", len(c.Namespaces), wire.MaxPatterns))
+	}
+	for _, p := range c.Namespaces {
+		if err := wire.ValidPattern(p); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("gossip: invalid sync config: %w", err)
@@ -564,8 +579,8 @@ func (s *Syncer) round(ctx context.Context, str stream, stats *RoundStats) (err 
 	c.progress = func() { _ = str.SetDeadline(time.Now().Add(s.cfg.IdleTimeout)) }
 	c.progress()
 
-	mine := s.store.Namespaces()
-	var theirs []string
+	mine := slices.DeleteFunc(slices.Clone(s.store.Namespaces()), func(ns string) bool { return !wire.MatchNamespace(s.cfg.Namespaces, ns) })
+	var theirs, theirPatterns []string
 	if stats.Initiator {
 		if err = c.write(wire.FrameHello, s.fresh.hello(s.hello(mine))); err == nil {
 			err = c.flush()
@@ -594,6 +609,9 @@ func (s *Syncer) round(ctx context.Context, str stream, stats *RoundStats) (err 
 	if c.s2, err = wire.HelloS2(p); err != nil {
 		return protocolErr("%w", err)
 	}
+	if theirPatterns, err = wire.HelloPatterns(p); err != nil {
+		return protocolErr("%w", err)
+	}
 	if !stats.Initiator {
 		if err = c.write(wire.FrameHello, s.fresh.hello(s.hello(mine))); err == nil {
 			err = c.flush()
@@ -604,7 +622,10 @@ func (s *Syncer) round(ctx context.Context, str stream, stats *RoundStats) (err 
 	}
 	all := append(slices.Clone(mine), theirs...)
 	slices.Sort(all)
-	for _, ns := range slices.Compact(all) {
+	all = slices.DeleteFunc(slices.Compact(all), func(ns string) bool {
+		return !wire.MatchNamespace(s.cfg.Namespaces, ns) || !wire.MatchNamespace(theirPatterns, ns)
+	})
+	for _, ns := range all {
 		nsStats := NamespaceStats{Namespace: ns}
 		sentBefore, rcvBefore := c.sent, c.rcv
 		err := s.reconcileNamespace(ctx, c, stats.Peer, ns, stats.Initiator, &nsStats, marks)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/grapevine-kv/grapevine/crdt"
+	"github.com/grapevine-kv/grapevine/internal/wire"
 	"github.com/grapevine-kv/grapevine/storage"
 )
 
@@ -98,6 +99,13 @@ func (n *Node) PutWith(ctx context.Context, ns string, key, value []byte, o Writ
 	if err != nil {
 		return 0, err
 	}
+	if !n.replicates(ns) {
+		if o != (WriteOptions{}) {
+			return 0, fmt.Errorf("%w: namespace %q is held by other peers, and writes with a condition or a TTL are not forwarded", ErrInvalidArgument, ns)
+		}
+		resp, _, err := n.forwardRequest(ctx, wire.ForwardRequest{Op: wire.ForwardPut, Namespace: ns, Key: key, Value: value})
+		return crdt.Timestamp(resp.Version), err
+	}
 	if len(value) > n.cfg.MaxValueSize {
 		return 0, fmt.Errorf("%w: %d bytes exceeds the limit of %d", ErrValueTooLarge, len(value), n.cfg.MaxValueSize)
 	}
@@ -116,6 +124,13 @@ func (n *Node) PutWith(ctx context.Context, ns string, key, value []byte, o Writ
 func (n *Node) DeleteWith(ctx context.Context, ns string, key []byte, o WriteOptions) error {
 	ns, err := n.check(ns, key)
 	if err != nil {
+		return err
+	}
+	if !n.replicates(ns) {
+		if o != (WriteOptions{}) {
+			return fmt.Errorf("%w: namespace %q is held by other peers, and writes with a condition are not forwarded", ErrInvalidArgument, ns)
+		}
+		_, _, err := n.forwardRequest(ctx, wire.ForwardRequest{Op: wire.ForwardDelete, Namespace: ns, Key: key})
 		return err
 	}
 	if o.TTL != 0 {

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/grapevine-kv/grapevine/gossip"
+	"github.com/grapevine-kv/grapevine/internal/wire"
 	"github.com/grapevine-kv/grapevine/peer"
 	"github.com/grapevine-kv/grapevine/storage"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -74,6 +76,13 @@ type Config struct {
 	// of a network should be given the same lists. Default nil: every
 	// namespace is open, with no signing and no verification.
 	Writers map[string][]libp2ppeer.ID
+	// Namespaces are the patterns (path.Match globs: "tenant-*", "a") of
+	// the namespaces this peer replicates (partial replication, see
+	// partial.go): it subscribes only to their topics, syncs only them,
+	// advertises them in the DHT and never stores another namespace; a
+	// request for another is forwarded to a peer that holds it. Default
+	// ["*"]: every namespace, as before partial replication.
+	Namespaces []string
 
 	// Storage configures the database: fsync (SyncWrites), in-memory mode,
 	// tombstone grace, purge and GC schedules. Default
@@ -106,6 +115,7 @@ func DefaultConfig() Config {
 		MaxBatchBytes: 8 << 20,
 		Wall:          time.Now,
 		Logger:        slog.Default(),
+		Namespaces:    []string{"*"},
 		Storage:       storage.DefaultConfig(),
 		Peer:          peer.DefaultConfig(),
 		Gossip:        gossip.DefaultPushConfig(),
@@ -161,6 +171,14 @@ func (c Config) layers() (layerConfigs, error) {
 	if _, err := newWriterLists(c.Writers); err != nil {
 		errs = append(errs, err)
 	}
+	if len(c.Namespaces) == 0 || len(c.Namespaces) > wire.MaxPatterns {
+		bad("namespace patterns (Namespaces): want 1 to %d, got %d (\"*\" replicates every namespace)", wire.MaxPatterns, len(c.Namespaces))
+	}
+	for _, p := range c.Namespaces {
+		if err := wire.ValidPattern(p); err != nil {
+			errs = append(errs, err)
+		}
+	}
 
 	// owned fills a field the node owns, or reports a conflicting value.
 	owned := func(field string, set bool, same bool) {
@@ -189,6 +207,8 @@ func (c Config) layers() (layerConfigs, error) {
 	owned("AntiEntropy.MaxValueSize", l.sync.MaxValueSize != 0, l.sync.MaxValueSize == c.MaxValueSize)
 	owned("AntiEntropy.TombstoneGrace", l.sync.TombstoneGrace != 0, l.sync.TombstoneGrace == c.Storage.TombstoneGrace)
 	owned("AntiEntropy.Now", l.sync.Now != nil, false)
+	owned("AntiEntropy.Namespaces", l.sync.Namespaces != nil, slices.Equal(l.sync.Namespaces, c.Namespaces))
+	l.sync.Namespaces = c.Namespaces
 	l.sync.Network, l.sync.Logger, l.sync.MaxValueSize = c.Network, c.Logger, c.MaxValueSize // CheckTime, OnRound: set by New
 	l.sync.TombstoneGrace, l.sync.Now = c.Storage.TombstoneGrace, c.Wall
 

@@ -22,6 +22,8 @@
 //     admit, like gossip and anti-entropy), a backup of the whole database;
 //   - Peers, Status, Metrics, Ready, ID, Peer: what an operator looks at
 //     (Ready: whether to send it traffic, and if not why);
+//   - TrackServedBy: which peer answered a request (a holder it was
+//     forwarded to, see partial.go and forward.go, or this peer);
 //   - Err: whether the node is closed.
 //
 // Every error a method returns is one of the sentinels in errors.go (or

@@ -68,6 +68,10 @@ var (
 	// index (it came from another peer). Read the keys again, then watch
 	// since LastIndex.
 	ErrCompacted = errors.New("node: change index compacted")
+	// ErrNoHolder: a request for a namespace this peer does not replicate
+	// (Config.Namespaces) found no peer holding it to forward to: none
+	// advertises it in the DHT, or none answered.
+	ErrNoHolder = errors.New("node: no peer holds the namespace")
 )
 
 // Errors lists every sentinel above, for tests and for callers that map
@@ -76,7 +80,7 @@ var Errors = []error{
 	ErrNotFound, ErrInvalidKey, ErrInvalidNamespace, ErrValueTooLarge,
 	ErrOverflow, ErrInvalidConfig, ErrAlreadyStarted, ErrClosed, ErrNoPeers,
 	ErrCanceled, ErrSync, ErrNetwork, ErrStorage, ErrForbidden, ErrCompacted,
-	ErrPreconditionFailed, ErrInvalidArgument, ErrTxnTooLarge,
+	ErrPreconditionFailed, ErrInvalidArgument, ErrTxnTooLarge, ErrNoHolder,
 }
 
 // translate turns an error from a lower layer into one of the node's

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/grapevine-kv/grapevine/crdt"
+	"github.com/grapevine-kv/grapevine/internal/wire"
 	"github.com/grapevine-kv/grapevine/storage"
 )
 
@@ -16,6 +17,9 @@ type Value struct {
 	Version crdt.Timestamp // HLC stamp of the winning write
 	Origin  crdt.ReplicaID // peer that made it
 	Expires time.Time      // when it expires (see WriteOptions.TTL); zero: never
+	// ServedBy is the ID of the peer that answered: a holder the request
+	// was forwarded to (see forward.go), or empty when this peer did.
+	ServedBy string
 }
 
 // valueOf is the Value of a live register.
@@ -81,10 +85,17 @@ func (n *Node) Delete(ctx context.Context, ns string, key []byte) error {
 
 // Get returns key's value, or ErrNotFound if it is absent, deleted or
 // expired.
-func (n *Node) Get(_ context.Context, ns string, key []byte) (Value, error) {
+func (n *Node) Get(ctx context.Context, ns string, key []byte) (Value, error) {
 	ns, err := n.check(ns, key)
 	if err != nil {
 		return Value{}, err
+	}
+	if !n.replicates(ns) {
+		resp, by, err := n.forwardRequest(ctx, wire.ForwardRequest{Op: wire.ForwardGet, Namespace: ns, Key: key})
+		if err != nil {
+			return Value{}, err
+		}
+		return valueOfResponse(resp, by), nil
 	}
 	st, err := n.db.Get(ns, crdt.TypeRegister, key)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -123,6 +134,10 @@ func (n *Node) Incr(ctx context.Context, ns string, key []byte, by int64) (int64
 	if err != nil {
 		return 0, err
 	}
+	if !n.replicates(ns) {
+		resp, _, err := n.forwardRequest(ctx, wire.ForwardRequest{Op: wire.ForwardIncr, Namespace: ns, Key: key, By: by})
+		return resp.Counter, err
+	}
 	sign, err := n.signer(ns)
 	if err != nil {
 		return 0, err
@@ -143,10 +158,14 @@ func (n *Node) Incr(ctx context.Context, ns string, key []byte, by int64) (int64
 }
 
 // Counter returns the value of the counter at key; an absent counter is 0.
-func (n *Node) Counter(_ context.Context, ns string, key []byte) (int64, error) {
+func (n *Node) Counter(ctx context.Context, ns string, key []byte) (int64, error) {
 	ns, err := n.check(ns, key)
 	if err != nil {
 		return 0, err
+	}
+	if !n.replicates(ns) {
+		resp, _, err := n.forwardRequest(ctx, wire.ForwardRequest{Op: wire.ForwardCounter, Namespace: ns, Key: key})
+		return resp.Counter, err
 	}
 	st, err := n.db.Get(ns, crdt.TypeCounter, key)
 	if errors.Is(err, storage.ErrNotFound) {

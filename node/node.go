@@ -50,6 +50,8 @@ type Node struct {
 	key     ic.PrivKey
 	refused *prometheus.CounterVec // grapevine_refused_states_total
 	cas     *casTracker            // grapevine_cas_overwritten_total
+	ignored prometheus.Counter     // grapevine_ignored_states_total
+	fwd     *forwarder             // requests for namespaces held elsewhere (forward.go)
 
 	// beforeSyncApply, if set (SetBeforeSyncApplyForTest), runs before
 	// each chunk of synced states is applied; an error aborts the round.
@@ -135,6 +137,12 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	}
 
+	n.ignored = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "grapevine_ignored_states_total",
+		Help: "States received (gossip, announcements, sync) for a namespace this peer does not replicate (Config.Namespaces), ignored.",
+	})
+	n.reg.MustRegister(n.ignored)
+	n.fwd = newForwarder(n)
 	pushCfg := layers.gossip
 	pushCfg.CheckTime = n.checkRemoteTime
 	pushCfg.Admit = n.admit
@@ -189,9 +197,12 @@ func (n *Node) Start(ctx context.Context) error {
 	if !n.cfg.ManualSync {
 		n.syncer.Start()
 	}
+	n.serveForward()
 	if err := n.peer.Start(ctx); err != nil {
 		return translate(err, ErrNetwork)
 	}
+	n.wg.Add(1)
+	go n.holdersLoop()
 	return nil
 }
 
@@ -206,6 +217,7 @@ func (n *Node) Close() error {
 	n.mu.closed = true
 	n.closed.Store(true)
 	n.mu.Unlock()
+	n.peer.Host().RemoveStreamHandler(n.fwd.proto)
 	netErr := errors.Join(n.syncer.Close(), n.push.Close(), n.peer.Close())
 	n.cancel()
 	n.wg.Wait()
@@ -236,8 +248,12 @@ func (n *Node) Peer() *peer.Peer { return n.peer }
 // Metrics returns the node's Prometheus registry.
 func (n *Node) Metrics() *prometheus.Registry { return n.reg }
 
-// join subscribes to a namespace's gossip once.
+// join subscribes to a namespace's gossip once; a namespace this peer does
+// not replicate is never joined.
 func (n *Node) join(ns string) error {
+	if !n.replicates(ns) {
+		return nil
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.mu.joined[ns] {
@@ -269,6 +285,10 @@ func (n *Node) checkRemoteTime(ts crdt.Timestamp) error {
 // the namespaces topic (a namespace's first write) makes the node join the
 // namespace's topic at once, so that the next writes arrive by gossip too.
 func (n *Node) deliver(_ libp2ppeer.ID, b wire.Batch) {
+	if !n.replicates(b.Namespace) {
+		n.ignored.Add(float64(len(b.Deltas)))
+		return
+	}
 	if err := n.join(b.Namespace); err != nil && n.ctx.Err() == nil {
 		n.log.Debug("joining an announced namespace", "namespace", b.Namespace, "err", err)
 	}

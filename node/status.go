@@ -15,6 +15,12 @@ type Status struct {
 	Addrs      []string                   `json:"addrs"`
 	Peers      int                        `json:"peers"`
 	Namespaces map[string]NamespaceStatus `json:"namespaces"`
+	// Replicates are the patterns of the namespaces this peer replicates
+	// (Config.Namespaces); Holds the namespaces it holds and advertises;
+	// Forwards those it has forwarded requests for (held elsewhere).
+	Replicates []string `json:"replicates"`
+	Holds      []string `json:"holds"`
+	Forwards   []string `json:"forwards,omitempty"`
 	// Applied counts the deltas that changed stored state since the node
 	// started (grapevine_applied_deltas_total): a rate of it is writes/s.
 	Applied Applied `json:"applied"`
@@ -54,6 +60,9 @@ func (n *Node) Status() Status {
 		Network:    n.cfg.Network,
 		Peers:      len(n.peer.Peers()),
 		Namespaces: make(map[string]NamespaceStatus),
+		Replicates: n.cfg.Namespaces,
+		Holds:      n.held(),
+		Forwards:   n.fwd.forwarded(),
 		Applied:    Applied{Local: n.m.totals.local.Load(), Remote: n.m.totals.remote.Load()},
 	}
 	for _, a := range n.peer.Addrs() {

@@ -21,6 +21,10 @@ func (n *Node) applySynced(ctx context.Context, _ libp2ppeer.ID, ns string, delt
 			return 0, err
 		}
 	}
+	if !n.replicates(ns) {
+		n.ignored.Add(float64(len(deltas)))
+		return 0, nil
+	}
 	if err := n.join(ns); err != nil {
 		return 0, err
 	}

@@ -17,7 +17,10 @@ import (
 // discoveryLoop runs a discovery round at once and then every jittered
 // DiscoveryInterval until Close. A round that could not use the DHT (no peer
 // in the routing table yet, or the lookup failed) is retried sooner, backing
-// off from minRetry up to the interval.
+// off from minRetry up to the interval. While the peer has enough
+// connections (wantPeers is false) rounds come satisfiedBackoff times less
+// often, so that a large network does not make the DHT keys near the
+// rendezvous a hotspot.
 func (p *Peer) discoveryLoop() {
 	retry := minRetry
 	timer := time.NewTimer(0)
@@ -29,6 +32,9 @@ func (p *Peer) discoveryLoop() {
 		case <-timer.C:
 		}
 		next := p.jittered(p.cfg.DiscoveryInterval)
+		if !p.wantPeers() {
+			next = p.jittered(satisfiedBackoff * p.cfg.DiscoveryInterval)
+		}
 		if !p.discoverOnce(p.ctx) {
 			next = min(retry, next)
 			retry = min(2*retry, p.cfg.DiscoveryInterval)
@@ -45,9 +51,14 @@ func (p *Peer) jittered(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * f)
 }
 
+// satisfiedBackoff is how many discovery intervals apart the rounds of a
+// peer with enough connections are.
+const satisfiedBackoff = 4
+
 // discoverOnce redials bootstrap and recently seen known peers that are not
-// connected (while below the low watermark), advertises the rendezvous and
-// dials the peers found under it. It reports whether the DHT part succeeded.
+// connected (while below the low watermark), advertises the rendezvous and,
+// while below the low watermark, looks it up and dials the peers found
+// under it. It reports whether the DHT part succeeded.
 func (p *Peer) discoverOnce(ctx context.Context) bool {
 	if p.wantPeers() {
 		p.dialAll(ctx, p.fallbackPeers())
@@ -56,6 +67,7 @@ func (p *Peer) discoverOnce(ctx context.Context) bool {
 		return false
 	}
 	ok := true
+	p.lookups.Inc()
 	actx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	if _, err := p.disc.Advertise(actx, p.rendezvous); err != nil {
 		p.log.Debug("rendezvous advertise", "ns", p.rendezvous, "err", err)
@@ -65,6 +77,10 @@ func (p *Peer) discoverOnce(ctx context.Context) bool {
 	if ctx.Err() != nil {
 		return false
 	}
+	if !p.wantPeers() {
+		return ok
+	}
+	p.lookups.Inc()
 	fctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
 	ch, err := p.disc.FindPeers(fctx, p.rendezvous, discovery.Limit(findLimit))

@@ -30,6 +30,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ProtocolPrefix returns the prefix of the protocol IDs of network's DHT
@@ -110,6 +111,7 @@ type Peer struct {
 	wakeNotify chan struct{}      // pending notifications (cap 1)
 	found      chan peer.AddrInfo // mDNS finds
 	rng        *rand.Rand         // jitter; used only by the discovery loop
+	lookups    prometheus.Counter // grapevine_discovery_lookups_total
 	allowPoll  time.Duration      // period of allowlist file checks (setAllowPollForTest)
 
 	// allowMu serialises allowlist reloads; allowStamp is the version of
@@ -259,6 +261,15 @@ func build(ctx context.Context, h host.Host, cfg Config, log *slog.Logger) (*Pee
 		startMDNS:  startMDNS,
 		wakeNotify: make(chan struct{}, 1),
 		found:      make(chan peer.AddrInfo, mdnsQueue),
+		lookups: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "grapevine_discovery_lookups_total",
+			Help: "DHT lookups this peer started: rendezvous advertisements and lookups, namespace provider records and holder lookups.",
+		}),
+	}
+	if cfg.Metrics != nil {
+		if err := cfg.Metrics.Register(p.lookups); err != nil {
+			return nil, fmt.Errorf("peer: metrics: %w", err)
+		}
 	}
 	for _, s := range cfg.Bootstrap {
 		info, err := parseBootstrapAddr(s)

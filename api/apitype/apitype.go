@@ -235,7 +235,13 @@ type Status struct {
 	Addrs      []string                   `json:"addrs"`   // full multiaddrs, with /p2p/ID
 	Peers      int                        `json:"peers"`   // connected peers
 	Namespaces map[string]NamespaceStatus `json:"namespaces"`
-	Applied    Applied                    `json:"applied"` // deltas applied since the peer started (a rate of it is writes/s)
+	// Replicates are the patterns of the namespaces the peer replicates
+	// (--namespaces); Holds the namespaces it holds and advertises;
+	// Forwards those it forwarded requests for (held by other peers).
+	Replicates []string `json:"replicates"`
+	Holds      []string `json:"holds"`
+	Forwards   []string `json:"forwards,omitempty"`
+	Applied    Applied  `json:"applied"` // deltas applied since the peer started (a rate of it is writes/s)
 }
 
 // Applied counts the deltas that changed a peer's stored state since it

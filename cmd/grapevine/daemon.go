@@ -58,6 +58,7 @@ func daemonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "network", EnvVars: []string{"GRAPEVINE_NETWORK"}, Value: def.Network, Usage: "network `NAME`: peers of other networks are ignored"},
 		&cli.StringFlag{Name: "swarm-key", EnvVars: []string{"GRAPEVINE_SWARM_KEY"}, Usage: "private network key `FILE` (swarm.key format, make one with `grapevine keygen swarm`): only peers holding the same key can connect; QUIC is off with a swarm key (TCP only)"},
 		&cli.StringFlag{Name: "allow-peers", EnvVars: []string{"GRAPEVINE_ALLOW_PEERS"}, Usage: "allowlist `FILE`: one peer ID per line ('#' comments); only those peers may connect; reloaded on SIGHUP and when the file changes"},
+		&cli.StringSliceFlag{Name: "namespaces", EnvVars: []string{"GRAPEVINE_NAMESPACES"}, Value: cli.NewStringSlice(def.Namespaces...), Usage: "replicate only the namespaces matching these `PATTERNS` (comma-separated globs: tenant-*,a); requests for others are forwarded to a peer that holds them"},
 		&cli.BoolFlag{Name: "mdns", EnvVars: []string{"GRAPEVINE_MDNS"}, Value: def.Peer.MDNS, Usage: "find peers on the local network with mDNS"},
 		&cli.BoolFlag{Name: "sync", EnvVars: []string{"GRAPEVINE_SYNC"}, Value: def.Storage.SyncWrites, Usage: "fsync every commit (off trades durability on power loss for speed)"},
 		&cli.DurationFlag{Name: "tombstone-grace", EnvVars: []string{"GRAPEVINE_TOMBSTONE_GRACE"}, Value: def.Storage.TombstoneGrace, Usage: "keep tombstones this `DURATION`, then purge them; a peer away longer rejoins pull-first (it offers its older states only after syncing with an up-to-date peer); use the same value on every peer"},
@@ -163,6 +164,7 @@ func runDaemon(c *cli.Context) error {
 		cfg.Peer.PrivateNetworkKey = key
 	}
 	cfg.Peer.AllowPeersFile = c.String("allow-peers")
+	cfg.Namespaces = c.StringSlice("namespaces")
 	if cfg.Writers, err = parseWriters(c.StringSlice("writers")); err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
