@@ -17,6 +17,9 @@ type publication struct {
 	ns     string
 	deltas []wire.Delta
 	txn    bool
+	// flushed, if set, is closed once everything queued before it has
+	// been sent (FlushPublishForTest).
+	flushed chan struct{}
 }
 
 // publish hands p to the publisher without waiting: the apply loop never
@@ -50,7 +53,12 @@ func (n *Node) publishLoop() {
 		}
 		plain := map[string][]wire.Delta{}
 		var order []string
+		var flushed []chan struct{}
 		add := func(p publication) {
+			if p.flushed != nil {
+				flushed = append(flushed, p.flushed)
+				return
+			}
 			if p.txn {
 				n.publishTxn(p.ns, p.deltas)
 				return
@@ -80,6 +88,9 @@ func (n *Node) publishLoop() {
 		}
 		if tooLarge > 0 {
 			n.pushByRounds()
+		}
+		for _, f := range flushed {
+			close(f)
 		}
 	}
 }

@@ -123,6 +123,23 @@ func (n *Node) HoldPublishForTest() (release func()) {
 	}
 }
 
+// FlushPublishForTest waits until the publisher has sent everything
+// committed before the call (or ctx ends). For tests only.
+func (n *Node) FlushPublishForTest(ctx context.Context) error {
+	f := make(chan struct{})
+	select {
+	case n.pubq <- publication{flushed: f}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-f:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // DropGossipForTest, when on, makes the node ignore every gossip message it
 // receives, so that only anti-entropy replicates to it. For tests only.
 func (n *Node) DropGossipForTest(on bool) { n.push.SetDropAllForTest(on) }
