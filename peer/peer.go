@@ -111,8 +111,8 @@ type Peer struct {
 		sync.Mutex
 		rng *rand.Rand // seeded from the peer's ID (see Jittered)
 	}
-	lookups    prometheus.Counter // grapevine_discovery_lookups_total
-	allowPoll  time.Duration      // period of allowlist file checks (setAllowPollForTest)
+	lookups   prometheus.Counter // grapevine_discovery_lookups_total
+	allowPoll time.Duration      // period of allowlist file checks (setAllowPollForTest)
 
 	// allowMu serialises allowlist reloads; allowStamp is the version of
 	// the file last loaded (or found broken).
