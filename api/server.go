@@ -371,9 +371,13 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 // checks that every field arrives).
 func toStatus(st node.Status) apitype.Status {
 	out := apitype.Status{ID: st.ID, Network: st.Network, Addrs: st.Addrs, Peers: st.Peers,
-		Namespaces: make(map[string]apitype.NamespaceStatus, len(st.Namespaces))}
+		Namespaces: make(map[string]apitype.NamespaceStatus, len(st.Namespaces)),
+		Replicates: st.Replicates, Holds: st.Holds, Forwards: st.Forwards}
 	if out.Addrs == nil {
 		out.Addrs = []string{}
+	}
+	if out.Holds == nil {
+		out.Holds = []string{}
 	}
 	for name, ns := range st.Namespaces {
 		p := ns.Sync

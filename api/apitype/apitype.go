@@ -234,6 +234,14 @@ type Status struct {
 	Addrs      []string                   `json:"addrs"`   // full multiaddrs, with /p2p/ID
 	Peers      int                        `json:"peers"`   // connected peers
 	Namespaces map[string]NamespaceStatus `json:"namespaces"`
+	// Replicates are the patterns of the namespaces the peer replicates
+	// (its --namespaces; "*" is every one).
+	Replicates []string `json:"replicates"`
+	// Holds are the namespaces the peer holds and advertises in the DHT.
+	Holds []string `json:"holds"`
+	// Forwards are the namespaces the peer has forwarded requests for,
+	// to peers that hold them.
+	Forwards []string `json:"forwards,omitempty"`
 }
 
 // NamespaceStatus describes one namespace on a peer.
