@@ -65,7 +65,7 @@ func TestServedByHeader(t *testing.T) {
 		t.Errorf("a local listing: %d %s, served by %q, want this peer %s", resp.StatusCode, body, resp.Header.Get(HeaderServedBy), self)
 	}
 	resp, body := do("GET", "/v1/watch?ns=a", "")
-	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, holder) {
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, `"no_holder"`) || !strings.Contains(body, holder) {
 		t.Errorf("a watch of a namespace held elsewhere: %d %s, want 503 naming %s", resp.StatusCode, body, holder)
 	}
 	if slices.Contains(c.Node(1).NamespacesForTest(), "a") {

@@ -76,6 +76,7 @@ const (
 	CodeSyncFailed       = "sync_failed"         // 502: the anti-entropy round with the other peer failed
 	CodeUnavailable      = "unavailable"         // 503: the peer is shutting down, or its network failed
 	CodeNoPeers          = "no_peers"            // 503: no connected peer to sync with
+	CodeNoHolder         = "no_holder"           // 503: the namespace is held elsewhere and no holder answered (or the request, a watch, is not forwarded)
 )
 
 // Sentinels matching an *Error by its code with errors.Is, e.g.
@@ -99,6 +100,7 @@ var (
 	ErrSyncFailed       = errors.New("grapevine: sync failed")
 	ErrUnavailable      = errors.New("grapevine: unavailable")
 	ErrNoPeers          = errors.New("grapevine: no connected peer")
+	ErrNoHolder         = errors.New("grapevine: no peer holds the namespace")
 )
 
 // codeErrors maps each code to its sentinel.
@@ -121,6 +123,7 @@ var codeErrors = map[string]error{
 	CodeSyncFailed:       ErrSyncFailed,
 	CodeUnavailable:      ErrUnavailable,
 	CodeNoPeers:          ErrNoPeers,
+	CodeNoHolder:         ErrNoHolder,
 }
 
 // CodeError returns the sentinel of code (nil for an unknown code).
