@@ -1,8 +1,10 @@
 package node_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/grapevine-kv/grapevine/crdt"
 	"github.com/grapevine-kv/grapevine/internal/testutil"
 	"github.com/grapevine-kv/grapevine/node"
+	"github.com/grapevine-kv/grapevine/node/nodetest"
 )
 
 // TestForwardingEveryOp: a peer that does not replicate a namespace serves
@@ -172,5 +175,49 @@ func TestForwardingEveryOp(t *testing.T) {
 	}
 	if slices.Contains(fw.NamespacesForTest(), "a") {
 		t.Fatal("the forwarding peer stored namespace a")
+	}
+}
+
+// TestForwardedListingOfLargeValues: a forwarded listing whose values do
+// not fit in one answer comes in shorter pages, and every key arrives
+// whole.
+func TestForwardedListingOfLargeValues(t *testing.T) {
+	patterns := [][]string{{"default", "a"}, {"default"}}
+	c := nodetest.NewCluster(t, 2, nodetest.Configure(func(i int, cfg *node.Config) { cfg.Namespaces = patterns[i] }))
+	ctx := context.Background()
+	var keys, values [][]byte
+	for i := range 8 {
+		keys = append(keys, fmt.Appendf(nil, "big-%02d", i))
+		values = append(values, bytes.Repeat([]byte{byte('a' + i)}, 900<<10))
+	}
+	if err := c.Node(0).FillForTest("a", keys, values); err != nil {
+		t.Fatal(err)
+	}
+	fw := c.Node(1)
+	var page node.Page
+	testutil.Eventually(t, "a forwarded listing", func() bool {
+		var err error
+		page, err = fw.List(ctx, "a", node.ListOptions{})
+		return err == nil
+	})
+	got, pages := 0, 1
+	for {
+		for _, e := range page.Entries {
+			if !bytes.Equal(e.Key, keys[got]) || !bytes.Equal(e.Data, values[got]) {
+				t.Fatalf("entry %d: key %q with %d bytes, want %q whole", got, e.Key, len(e.Data), keys[got])
+			}
+			got++
+		}
+		if len(page.Next) == 0 {
+			break
+		}
+		var err error
+		if page, err = fw.List(ctx, "a", node.ListOptions{After: page.Next}); err != nil {
+			t.Fatal(err)
+		}
+		pages++
+	}
+	if got != len(keys) || pages < 2 {
+		t.Fatalf("%d keys in %d pages, want %d in several", got, pages, len(keys))
 	}
 }
