@@ -130,6 +130,7 @@
 //	500 internal            anything else: a bug, logged by the daemon
 //	502 sync_failed         the anti-entropy round with the other peer failed
 //	503 no_peers            POST /v1/sync found no connected peer
+//	503 no_holder           the namespace is not replicated by this peer and no holder answered a forwarded request; or a watch of it (watches are not forwarded: the message names holders)
 //	503 unavailable         the peer is shutting down, or its network failed; try another peer
 //
 // # Watching

@@ -44,7 +44,7 @@ var errorTable = []errorMapping{
 	{node.ErrPreconditionFailed, http.StatusPreconditionFailed, apitype.CodePrecondition, ""},
 	{node.ErrTxnTooLarge, http.StatusRequestEntityTooLarge, apitype.CodeTxnTooLarge, ""},
 	{node.ErrOverflow, http.StatusConflict, apitype.CodeOverflow, "the increment would overflow the counter (past the range of int64); nothing changed"},
-	{node.ErrNoHolder, http.StatusServiceUnavailable, apitype.CodeUnavailable, ""},
+	{node.ErrNoHolder, http.StatusServiceUnavailable, apitype.CodeNoHolder, ""},
 	{node.ErrNoPeers, http.StatusServiceUnavailable, apitype.CodeNoPeers, "no connected peer to sync with; check `grapevine peers` and the bootstrap list"},
 	{node.ErrCanceled, statusCanceled, apitype.CodeCanceled, ""},
 	{node.ErrSync, http.StatusBadGateway, apitype.CodeSyncFailed, ""},

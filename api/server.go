@@ -233,7 +233,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, err := s.node.List(r.Context(), q.Get("ns"), node.ListOptions{Prefix: []byte(q.Get("prefix")), After: []byte(q.Get("after")), Limit: limit})
+	page, err := s.node.List(s.servedBy(w, r), q.Get("ns"), node.ListOptions{Prefix: []byte(q.Get("prefix")), After: []byte(q.Get("after")), Limit: limit})
 	if err != nil {
 		return err
 	}
@@ -377,6 +377,9 @@ func toStatus(st node.Status) apitype.Status {
 	if out.Addrs == nil {
 		out.Addrs = []string{}
 	}
+	if out.Holds == nil {
+		out.Holds = []string{}
+	}
 	for name, ns := range st.Namespaces {
 		p := ns.Sync
 		r := ns.Rounds
@@ -417,16 +420,26 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) error {
 }
 
 // HeaderServedBy is the response header naming the peer that answered a
-// key request: a holder the request was forwarded to (the namespace is not
+// request of a route that can forward (/v1/kv, /v1/counter, /v1/set,
+// /v1/txn): a holder the request was forwarded to (the namespace is not
 // replicated by this peer, see node's forward.go), or this peer.
 const HeaderServedBy = "X-Grapevine-Served-By"
 
 // servedBy returns r's context, which records the peer that answers; the
-// header is set when the response's headers are written.
+// header is set when the response's headers are written. w is the
+// servedByWriter ServeHTTP made, or a writer wrapping it (Unwrap).
 func (s *Server) servedBy(w http.ResponseWriter, r *http.Request) context.Context {
 	ctx, by := s.node.TrackServedBy(r.Context())
-	if sw, ok := w.(*servedByWriter); ok {
-		sw.by = by
+	for w != nil {
+		if sw, ok := w.(*servedByWriter); ok {
+			sw.by = by
+			break
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			break
+		}
+		w = u.Unwrap()
 	}
 	return ctx
 }

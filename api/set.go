@@ -26,13 +26,13 @@ func (s *Server) set(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return errorf(http.StatusBadRequest, apitype.CodeInvalidArgument, "member must be base64 (standard, padded), got %q", r.URL.Query().Get("member"))
 			}
-			ok, err := s.node.SetContains(r.Context(), ns, []byte(key), m)
+			ok, err := s.node.SetContains(s.servedBy(w, r), ns, []byte(key), m)
 			if err != nil {
 				return err
 			}
 			return writeJSON(w, apitype.SetContains{Key: key, Member: m, Contains: ok})
 		}
-		ms, err := s.node.SetMembers(r.Context(), ns, []byte(key))
+		ms, err := s.node.SetMembers(s.servedBy(w, r), ns, []byte(key))
 		if err != nil {
 			return err
 		}
@@ -50,9 +50,9 @@ func (s *Server) set(w http.ResponseWriter, r *http.Request) error {
 			return errorf(http.StatusBadRequest, apitype.CodeInvalidArgument, `the body must be {"members": [base64, ...]}: %v`, err)
 		}
 		if r.Method == http.MethodPost {
-			err = s.node.SetAdd(r.Context(), ns, []byte(key), body.Members...)
+			err = s.node.SetAdd(s.servedBy(w, r), ns, []byte(key), body.Members...)
 		} else {
-			err = s.node.SetRemove(r.Context(), ns, []byte(key), body.Members...)
+			err = s.node.SetRemove(s.servedBy(w, r), ns, []byte(key), body.Members...)
 		}
 		if err != nil {
 			return err
@@ -89,7 +89,7 @@ func (s *Server) notValue(r *http.Request, ns, key string, err error) error {
 
 // resetCounter answers DELETE /v1/counter/{key}.
 func (s *Server) resetCounter(w http.ResponseWriter, r *http.Request, key string) error {
-	if err := s.node.ResetCounter(r.Context(), r.URL.Query().Get("ns"), []byte(key)); err != nil {
+	if err := s.node.ResetCounter(s.servedBy(w, r), r.URL.Query().Get("ns"), []byte(key)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

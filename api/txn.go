@@ -38,7 +38,7 @@ func (s *Server) txn(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.node.Txn(r.Context(), r.URL.Query().Get("ns"), ops)
+	res, err := s.node.Txn(s.servedBy(w, r), r.URL.Query().Get("ns"), ops)
 	if err != nil {
 		return err
 	}

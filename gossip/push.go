@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/grapevine-kv/grapevine/crdt"
 	"github.com/grapevine-kv/grapevine/internal/wire"
@@ -53,7 +54,23 @@ type PushConfig struct {
 	// Logger receives rejections at debug level. Required. Default
 	// slog.Default().
 	Logger *slog.Logger
+	// AnnounceWindow is how long after a namespace's first message (sent
+	// on the namespaces topic, see JoinAnnouncements) this peer keeps
+	// sending its messages there while a peer on that topic has not joined
+	// the namespace's own. After it, they go on the namespace's topic
+	// only: with partial replication the peers that do not replicate the
+	// namespace never join, and must not receive its traffic for ever; a
+	// holder that joined later than that gets what it missed from
+	// anti-entropy. 0 announces the first message only. Default
+	// DefaultAnnounceWindow.
+	AnnounceWindow time.Duration
 }
+
+// DefaultAnnounceWindow is PushConfig.AnnounceWindow's default: time for a
+// peer that joins a namespace on its announcement to become known on the
+// namespace's topic, directly or after holders of the namespace have found
+// each other in the DHT (a few seconds).
+const DefaultAnnounceWindow = 10 * time.Second
 
 // DefaultPushConfig returns the default push configuration. Network must
 // still be set.
@@ -63,6 +80,7 @@ func DefaultPushConfig() PushConfig {
 		MaxMessageBytes: wire.MaxGossipMessage,
 		ValidNamespace:  storage.ValidNamespace,
 		Logger:          slog.Default(),
+		AnnounceWindow:  DefaultAnnounceWindow,
 	}
 }
 
@@ -86,6 +104,9 @@ func (c PushConfig) Validate() error {
 	if c.Logger == nil {
 		errs = append(errs, errors.New("logger required (start from DefaultPushConfig)"))
 	}
+	if c.AnnounceWindow < 0 {
+		errs = append(errs, fmt.Errorf("announce window must not be negative, got %s", c.AnnounceWindow))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("gossip: invalid push config: %w", err)
 	}
@@ -101,6 +122,7 @@ type PushStats struct {
 	Published uint64 // messages this peer published
 	Received  uint64 // valid remote messages delivered
 	Rejected  uint64 // remote messages refused by the validator
+	Announced uint64 // of Published, those sent on the namespaces topic
 }
 
 // Push is the GossipSub side of replication. It is safe for concurrent use.
@@ -115,6 +137,7 @@ type Push struct {
 	wg     sync.WaitGroup
 
 	published, received, rejected atomic.Uint64
+	announcedMsgs                 atomic.Uint64
 	dropAll                       atomic.Bool // see SetDropAllForTest
 
 	mu struct {
@@ -122,9 +145,10 @@ type Push struct {
 		closed bool
 		topics map[string]*pubsub.Topic
 		// announce is the namespaces topic (JoinAnnouncements), nil
-		// before; announced holds the namespaces announced there.
+		// before; announced holds when each namespace announced there
+		// was first.
 		announce  *pubsub.Topic
-		announced map[string]bool
+		announced map[string]time.Time
 	}
 }
 
@@ -154,7 +178,7 @@ func NewPush(h host.Host, cfg PushConfig, deliver Deliver) (*Push, error) {
 	}
 	p := &Push{cfg: cfg, self: h.ID(), ps: ps, deliver: deliver, ctx: ctx, cancel: cancel}
 	p.mu.topics = make(map[string]*pubsub.Topic)
-	p.mu.announced = make(map[string]bool)
+	p.mu.announced = make(map[string]time.Time)
 	return p, nil
 }
 
@@ -367,17 +391,23 @@ func (p *Push) JoinAnnouncements() error {
 
 // announceTopic returns the namespaces topic if the next message of
 // namespace should go there rather than on the namespace's own topic: its
-// first message, and the next ones while a peer known on the namespaces
-// topic is not (yet) known on the namespace's — so that a peer that joins
-// the namespace on the announcement does not miss what follows before its
-// subscription has spread. Once it is known, flood publishing (NewPush)
-// sends it this peer's messages whether or not a mesh holds it yet. nil otherwise, or before JoinAnnouncements.
+// first message, and the next ones within AnnounceWindow of it while a
+// peer known on the namespaces topic is not (yet) known on the
+// namespace's — so that a peer that joins the namespace on the
+// announcement does not miss what follows before its subscription has
+// spread. Once it is known, flood publishing (NewPush) sends it this
+// peer's messages whether or not a mesh holds it yet. A peer that never
+// joins (it does not replicate the namespace) stops receiving them when
+// the window ends. nil otherwise, or before JoinAnnouncements.
 func (p *Push) announceTopic(namespace string) *pubsub.Topic {
 	p.mu.Lock()
-	ann, announced := p.mu.announce, p.mu.announced[namespace]
+	ann, first := p.mu.announce, p.mu.announced[namespace]
 	p.mu.Unlock()
-	if ann == nil || !announced {
+	if ann == nil || first.IsZero() {
 		return ann
+	}
+	if time.Since(first) >= p.cfg.AnnounceWindow {
+		return nil
 	}
 	joined := p.ps.ListPeers(TopicName(p.cfg.Network, namespace))
 	for _, q := range p.ps.ListPeers(wire.NamespacesTopic(p.cfg.Network)) {
@@ -388,10 +418,15 @@ func (p *Push) announceTopic(namespace string) *pubsub.Topic {
 	return nil
 }
 
+// markAnnounced records that a message of namespace went on the
+// namespaces topic: the first one starts the AnnounceWindow.
 func (p *Push) markAnnounced(namespace string) {
+	p.announcedMsgs.Add(1)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.mu.announced[namespace] = true
+	if p.mu.announced[namespace].IsZero() {
+		p.mu.announced[namespace] = time.Now()
+	}
 }
 
 // announcementValidator checks a message of the namespaces topic as a
@@ -442,7 +477,7 @@ func (p *Push) Peers(namespace string) []libp2ppeer.ID {
 
 // Stats returns the traffic counters.
 func (p *Push) Stats() PushStats {
-	return PushStats{Published: p.published.Load(), Received: p.received.Load(), Rejected: p.rejected.Load()}
+	return PushStats{Published: p.published.Load(), Received: p.received.Load(), Rejected: p.rejected.Load(), Announced: p.announcedMsgs.Load()}
 }
 
 // Close leaves all topics and stops GossipSub. It is idempotent.

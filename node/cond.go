@@ -100,10 +100,7 @@ func (n *Node) PutWith(ctx context.Context, ns string, key, value []byte, o Writ
 		return 0, err
 	}
 	if !n.replicates(ns) {
-		if o != (WriteOptions{}) {
-			return 0, fmt.Errorf("%w: namespace %q is held by other peers, and writes with a condition or a TTL are not forwarded", ErrInvalidArgument, ns)
-		}
-		resp, _, err := n.forwardRequest(ctx, wire.ForwardRequest{Op: wire.ForwardPut, Namespace: ns, Key: key, Value: value})
+		resp, _, err := n.forwardRequest(ctx, wire.ForwardRequest{Op: wire.ForwardPut, Namespace: ns, Key: key, Value: value, ForwardCond: wireCond(o)})
 		return crdt.Timestamp(resp.Version), err
 	}
 	if len(value) > n.cfg.MaxValueSize {
@@ -127,10 +124,7 @@ func (n *Node) DeleteWith(ctx context.Context, ns string, key []byte, o WriteOpt
 		return err
 	}
 	if !n.replicates(ns) {
-		if o != (WriteOptions{}) {
-			return fmt.Errorf("%w: namespace %q is held by other peers, and writes with a condition are not forwarded", ErrInvalidArgument, ns)
-		}
-		_, _, err := n.forwardRequest(ctx, wire.ForwardRequest{Op: wire.ForwardDelete, Namespace: ns, Key: key})
+		_, _, err := n.forwardRequest(ctx, wire.ForwardRequest{Op: wire.ForwardDelete, Namespace: ns, Key: key, ForwardCond: wireCond(o)})
 		return err
 	}
 	if o.TTL != 0 {

@@ -17,14 +17,23 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 )
 
-// Forwarding. A request (Get, Put, Delete, Incr, Counter) for a namespace
-// this peer does not replicate goes over wire.ForwardProtocol to a holder
-// found in the DHT (cached for holderCacheTTL; on failure the next one,
-// then a fresh lookup), which applies it through its own node path and
-// answers; ErrNoHolder when none answers. The holder refuses forwarded
-// writes into a namespace with a writer list (ErrForbidden): such a write
-// would be signed by the holder, not by the peer that asked. Writes with
-// a condition or a TTL are not forwarded (ErrInvalidArgument).
+// Forwarding. Every request of a door for a namespace this peer does not
+// replicate — Get, Put and Delete (with their conditions and TTL: the
+// holder evaluates them against its state), List, Types, Incr, Counter,
+// ResetCounter, the set operations and Txn — goes over
+// wire.ForwardProtocol to a holder found in the DHT (cached for
+// holderCacheTTL; on failure the next one, then a fresh lookup), which
+// applies it through its own node path and answers; ErrNoHolder when none
+// answers. TrackServedBy (and Value.ServedBy) name the holder. The holder
+// refuses forwarded writes into a namespace with a writer list
+// (ErrForbidden): such a write would be signed by the holder, not by the
+// peer that asked.
+//
+// Watch and WatchSince are not forwarded: they fail with ErrNoHolder
+// naming holders to watch directly. A watch's change indexes are its
+// serving peer's own (WatchSince resumes from them), so a stream relayed
+// through this peer could not fail over to another holder and resume
+// without a gap; on a holder it keeps that promise.
 
 // Timing of forwarding.
 const (
@@ -97,7 +106,7 @@ func (n *Node) forwardRequest(ctx context.Context, req wire.ForwardRequest) (wir
 			tried[id] = true
 			resp, err := f.ask(ctx, id, req)
 			if err == nil && resp.Status != 0 {
-				err = remoteError(resp.Error)
+				err = forwardErr(resp)
 				if !errors.Is(err, ErrNoHolder) {
 					recordServedBy(ctx, id)
 					return resp, id, err

@@ -115,7 +115,7 @@ func (n *Node) Get(ctx context.Context, ns string, key []byte) (Value, error) {
 // deleted nor expired, counters, sets; see Types for "live") in ascending
 // key order, a name held by several types once per type, in type order; a
 // page never splits a name's entries.
-func (n *Node) List(_ context.Context, ns string, opts ListOptions) (Page, error) {
+func (n *Node) List(ctx context.Context, ns string, opts ListOptions) (Page, error) {
 	ns, err := n.check(ns, []byte{0})
 	if err != nil {
 		return Page{}, translate(err, ErrStorage)
@@ -123,6 +123,9 @@ func (n *Node) List(_ context.Context, ns string, opts ListOptions) (Page, error
 	limit := opts.Limit
 	if limit <= 0 {
 		limit = 1000
+	}
+	if !n.replicates(ns) {
+		return n.forwardList(ctx, ns, opts, limit)
 	}
 	return n.listTypes(ns, opts, limit)
 }

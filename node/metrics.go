@@ -72,6 +72,7 @@ func newMetrics(reg *prometheus.Registry, push *gossip.Push, p *peer.Peer, n *No
 		gossipMsgs("grapevine_gossip_messages_published_total", "Gossip messages published.", func(s gossip.PushStats) uint64 { return s.Published }),
 		gossipMsgs("grapevine_gossip_messages_received_total", "Valid gossip messages received.", func(s gossip.PushStats) uint64 { return s.Received }),
 		gossipMsgs("grapevine_gossip_messages_rejected_total", "Gossip messages rejected by validation.", func(s gossip.PushStats) uint64 { return s.Rejected }),
+		gossipMsgs("grapevine_gossip_announcements_total", "Gossip messages published on the namespaces topic (a namespace's first ones; see gossip.PushConfig.AnnounceWindow).", func(s gossip.PushStats) uint64 { return s.Announced }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "grapevine_peers", Help: "Connected peers of this network."},
 			func() float64 { return float64(len(p.Peers())) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "grapevine_known_peers", Help: "Peers this one expects to reach: its bootstrap list and the peers it remembers."},

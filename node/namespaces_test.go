@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/grapevine-kv/grapevine/internal/testutil"
 	"github.com/grapevine-kv/grapevine/node"
@@ -37,5 +38,56 @@ func TestNewNamespaceAtGossipSpeed(t *testing.T) {
 		if rounds := counterSum(t, nd, "grapevine_sync_rounds_total"); rounds != 0 {
 			t.Errorf("node %d ran %v anti-entropy rounds, want none", i, rounds)
 		}
+	}
+}
+
+// TestAnnouncementWindow: with partial replication and anti-entropy off,
+// a holder's first write in a new namespace reaches the other holder by
+// gossip alone (on the namespaces topic); once the announcement window has
+// passed, the writer's messages go on the namespace's own topic — none on
+// the namespaces topic, although a non-holder there never joins — and the
+// non-holder receives none of them.
+func TestAnnouncementWindow(t *testing.T) {
+	patterns := [][]string{{"default", "n-*"}, {"default", "n-*"}, {"default"}}
+	c := nodetest.NewCluster(t, 3, nodetest.Configure(func(i int, cfg *node.Config) {
+		cfg.ManualSync = true
+		cfg.Namespaces = patterns[i]
+		cfg.Gossip.AnnounceWindow = 300 * time.Millisecond
+	}))
+	c.WarmUp()
+	ctx := context.Background()
+	w, holder, other := c.Node(0), c.Node(1), c.Node(2)
+	put := func(key string) {
+		t.Helper()
+		if _, err := w.Put(ctx, "n-1", []byte(key), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, key+" on the other holder", func() bool { return hasValue(holder, "n-1", key, []byte("v")) })
+	}
+	announced := func() float64 { return counterSum(t, w, "grapevine_gossip_announcements_total") }
+	put("first")
+	if announced() == 0 {
+		t.Fatal("the namespace's first write was not announced")
+	}
+	// The window ends: a write then goes on the namespace's topic.
+	i := 0
+	testutil.Eventually(t, "a write not announced", func() bool {
+		before := announced()
+		i++
+		put(fmt.Sprintf("probe-%d", i))
+		return announced() == before
+	})
+	before, ignored := announced(), counterSum(t, other, "grapevine_ignored_states_total")
+	for i := range 5 {
+		put(fmt.Sprintf("later-%d", i))
+	}
+	if a := announced(); a != before {
+		t.Errorf("%v of the later writes went on the namespaces topic, want none", a-before)
+	}
+	if n := counterSum(t, other, "grapevine_ignored_states_total"); n != ignored {
+		t.Errorf("the non-holder received %v states of the later writes, want none", n-ignored)
+	}
+	if rounds := counterSum(t, holder, "grapevine_sync_rounds_total"); rounds != 0 {
+		t.Errorf("the holder ran %v anti-entropy rounds, want none", rounds)
 	}
 }

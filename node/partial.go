@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -67,8 +66,7 @@ func (n *Node) holdersLoop() {
 			}
 			n.advertise(ns)
 		}
-		d := n.cfg.Peer.DiscoveryInterval
-		timer.Reset(d*4/5 + rand.N(d*2/5+1)) // ±20%, like the rendezvous
+		timer.Reset(n.peer.Jittered(n.cfg.Peer.DiscoveryInterval))
 	}
 }
 

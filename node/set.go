@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/grapevine-kv/grapevine/crdt"
+	"github.com/grapevine-kv/grapevine/internal/wire"
 	"github.com/grapevine-kv/grapevine/storage"
 )
 
@@ -34,6 +35,10 @@ func (n *Node) unsigned(ns, what string) error {
 func (n *Node) ResetCounter(ctx context.Context, ns string, key []byte) error {
 	ns, err := n.check(ns, key)
 	if err != nil {
+		return err
+	}
+	if !n.replicates(ns) {
+		_, err := n.forwardSet(ctx, wire.ForwardReset, ns, key, nil)
 		return err
 	}
 	if err := n.unsigned(ns, "a counter reset"); err != nil {
@@ -77,6 +82,14 @@ func (n *Node) setOp(ctx context.Context, ns string, key []byte, remove bool, me
 			return fmt.Errorf("%w: set members are 1 to %d bytes, got %d", ErrInvalidArgument, MaxMemberLen, len(m))
 		}
 	}
+	if !n.replicates(ns) {
+		op := wire.ForwardSetAdd
+		if remove {
+			op = wire.ForwardSetDel
+		}
+		_, err := n.forwardSet(ctx, op, ns, key, members)
+		return err
+	}
 	if err := n.unsigned(ns, "a set"); err != nil {
 		return err
 	}
@@ -93,7 +106,11 @@ func (n *Node) setOp(ctx context.Context, ns string, key []byte, remove bool, me
 
 // SetMembers returns the members of the set at key in ascending byte
 // order (none for an absent set); the caller owns them.
-func (n *Node) SetMembers(_ context.Context, ns string, key []byte) ([][]byte, error) {
+func (n *Node) SetMembers(ctx context.Context, ns string, key []byte) ([][]byte, error) {
+	if ns, err := n.check(ns, key); err == nil && !n.replicates(ns) {
+		resp, err := n.forwardSet(ctx, wire.ForwardMembers, ns, key, nil)
+		return resp.Members, err
+	}
 	s, err := n.getSet(ns, key)
 	if err != nil {
 		return nil, err
@@ -102,7 +119,11 @@ func (n *Node) SetMembers(_ context.Context, ns string, key []byte) ([][]byte, e
 }
 
 // SetContains reports whether member is in the set at key.
-func (n *Node) SetContains(_ context.Context, ns string, key, member []byte) (bool, error) {
+func (n *Node) SetContains(ctx context.Context, ns string, key, member []byte) (bool, error) {
+	if ns, err := n.check(ns, key); err == nil && !n.replicates(ns) {
+		resp, err := n.forwardSet(ctx, wire.ForwardHas, ns, key, [][]byte{member})
+		return resp.Contains, err
+	}
 	s, err := n.getSet(ns, key)
 	if err != nil {
 		return false, err
@@ -130,10 +151,13 @@ func (n *Node) getSet(ns string, key []byte) (crdt.Set, error) {
 // order: a register not deleted nor expired, a counter not reset, a set with members.
 // A name may be all three (each type is its own keyspace); "get" on a
 // name that is only a counter or a set uses it to say so.
-func (n *Node) Types(_ context.Context, ns string, key []byte) ([]crdt.Type, error) {
+func (n *Node) Types(ctx context.Context, ns string, key []byte) ([]crdt.Type, error) {
 	ns, err := n.check(ns, key)
 	if err != nil {
 		return nil, err
+	}
+	if !n.replicates(ns) {
+		return n.forwardTypes(ctx, ns, key)
 	}
 	var out []crdt.Type
 	for _, typ := range []crdt.Type{crdt.TypeRegister, crdt.TypeCounter, crdt.TypeSet} {

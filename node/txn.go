@@ -95,6 +95,14 @@ func (n *Node) Txn(ctx context.Context, ns string, ops []TxnOp) ([]TxnResult, er
 	if size > MaxTxnBytes {
 		return nil, fmt.Errorf("%w: %d bytes of keys and values; the limit is %d", ErrTxnTooLarge, size, MaxTxnBytes)
 	}
+	if _, err := n.check(ns, []byte{0}); err == nil && !n.replicates(ns) {
+		for i, op := range ops {
+			if _, err := n.check(ns, op.Key); err != nil {
+				return nil, opFailed(i, op, err)
+			}
+		}
+		return n.forwardTxn(ctx, ns, ops)
+	}
 	sign, err := n.signer(ns)
 	if err != nil {
 		return nil, err

@@ -46,11 +46,15 @@ type watcher struct {
 // on, until ctx is done. The channel is closed when ctx is done, when the
 // node closes, or after a Dropped event when the watcher falls more than
 // WatchBuffer events behind; then resume with WatchSince from the last
-// Index received.
+// Index received. A namespace this peer does not replicate is not
+// watched here: ErrNoHolder names peers that hold it (see forward.go).
 func (n *Node) Watch(ctx context.Context, ns string, prefix []byte) (<-chan Event, error) {
 	ns, err := n.check(ns, []byte{0})
 	if err != nil {
 		return nil, err
+	}
+	if !n.replicates(ns) {
+		return nil, n.watchElsewhere(ctx, ns)
 	}
 	if err := n.join(ns); err != nil {
 		return nil, err

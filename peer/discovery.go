@@ -31,9 +31,9 @@ func (p *Peer) discoveryLoop() {
 			return
 		case <-timer.C:
 		}
-		next := p.jittered(p.cfg.DiscoveryInterval)
+		next := p.Jittered(p.cfg.DiscoveryInterval)
 		if !p.wantPeers() {
-			next = p.jittered(satisfiedBackoff * p.cfg.DiscoveryInterval)
+			next = p.Jittered(satisfiedBackoff * p.cfg.DiscoveryInterval)
 		}
 		if !p.discoverOnce(p.ctx) {
 			next = min(retry, next)
@@ -45,9 +45,15 @@ func (p *Peer) discoveryLoop() {
 	}
 }
 
-// jittered returns d scaled by a factor in [1-jitterFraction, 1+jitterFraction).
-func (p *Peer) jittered(d time.Duration) time.Duration {
-	f := 1 - jitterFraction + 2*jitterFraction*p.rng.Float64()
+// Jittered returns d scaled by a random factor in [0.8, 1.2) (±jitterFraction),
+// drawn from the peer's own generator, seeded from its ID: the one jitter of
+// the peer's periodic work (discovery rounds, the node's holder
+// advertisements), so that peers started together spread out. It is safe
+// for concurrent use.
+func (p *Peer) Jittered(d time.Duration) time.Duration {
+	p.jitter.Lock()
+	f := 1 - jitterFraction + 2*jitterFraction*p.jitter.rng.Float64()
+	p.jitter.Unlock()
 	return time.Duration(float64(d) * f)
 }
 

@@ -110,9 +110,12 @@ type Peer struct {
 	startMDNS  mdnsStarter        // startMDNS, or a test's fake (setMDNSForTest)
 	wakeNotify chan struct{}      // pending notifications (cap 1)
 	found      chan peer.AddrInfo // mDNS finds
-	rng        *rand.Rand         // jitter; used only by the discovery loop
-	lookups    prometheus.Counter // grapevine_discovery_lookups_total
-	allowPoll  time.Duration      // period of allowlist file checks (setAllowPollForTest)
+	jitter     struct {
+		sync.Mutex
+		rng *rand.Rand // seeded from the peer's ID (see Jittered)
+	}
+	lookups   prometheus.Counter // grapevine_discovery_lookups_total
+	allowPoll time.Duration      // period of allowlist file checks (setAllowPollForTest)
 
 	// allowMu serialises allowlist reloads; allowStamp is the version of
 	// the file last loaded (or found broken).
@@ -282,7 +285,7 @@ func build(ctx context.Context, h host.Host, cfg Config, log *slog.Logger) (*Pee
 	}
 	seed := fnv.New64a()
 	_, _ = seed.Write([]byte(h.ID()))
-	p.rng = rand.New(rand.NewPCG(seed.Sum64(), 0x6772617065766e65))
+	p.jitter.rng = rand.New(rand.NewPCG(seed.Sum64(), 0x6772617065766e65))
 
 	known, err := loadKnownPeers(p.knownPath, h.ID())
 	if err != nil {

@@ -76,6 +76,7 @@ const (
 	CodeSyncFailed       = "sync_failed"         // 502: the anti-entropy round with the other peer failed
 	CodeUnavailable      = "unavailable"         // 503: the peer is shutting down, or its network failed
 	CodeNoPeers          = "no_peers"            // 503: no connected peer to sync with
+	CodeNoHolder         = "no_holder"           // 503: the namespace is held elsewhere and no holder answered (or the request, a watch, is not forwarded)
 )
 
 // Sentinels matching an *Error by its code with errors.Is, e.g.
@@ -99,6 +100,7 @@ var (
 	ErrSyncFailed       = errors.New("grapevine: sync failed")
 	ErrUnavailable      = errors.New("grapevine: unavailable")
 	ErrNoPeers          = errors.New("grapevine: no connected peer")
+	ErrNoHolder         = errors.New("grapevine: no peer holds the namespace")
 )
 
 // codeErrors maps each code to its sentinel.
@@ -121,6 +123,7 @@ var codeErrors = map[string]error{
 	CodeSyncFailed:       ErrSyncFailed,
 	CodeUnavailable:      ErrUnavailable,
 	CodeNoPeers:          ErrNoPeers,
+	CodeNoHolder:         ErrNoHolder,
 }
 
 // CodeError returns the sentinel of code (nil for an unknown code).
@@ -236,12 +239,14 @@ type Status struct {
 	Peers      int                        `json:"peers"`   // connected peers
 	Namespaces map[string]NamespaceStatus `json:"namespaces"`
 	// Replicates are the patterns of the namespaces the peer replicates
-	// (--namespaces); Holds the namespaces it holds and advertises;
-	// Forwards those it forwarded requests for (held by other peers).
+	// (its --namespaces; "*" is every one).
 	Replicates []string `json:"replicates"`
-	Holds      []string `json:"holds"`
-	Forwards   []string `json:"forwards,omitempty"`
-	Applied    Applied  `json:"applied"` // deltas applied since the peer started (a rate of it is writes/s)
+	// Holds are the namespaces the peer holds and advertises in the DHT.
+	Holds []string `json:"holds"`
+	// Forwards are the namespaces the peer has forwarded requests for,
+	// to peers that hold them.
+	Forwards []string `json:"forwards,omitempty"`
+	Applied  Applied  `json:"applied"` // deltas applied since the peer started (a rate of it is writes/s)
 }
 
 // Applied counts the deltas that changed a peer's stored state since it

@@ -45,7 +45,7 @@ const (
 
 // ErrWatchRefused wraps the answer of a daemon that refused a watch for a
 // reason retrying cannot fix (a bad token or namespace, a malformed
-// request).
+// request, a namespace the peer does not replicate: no_holder).
 var ErrWatchRefused = errors.New("client: watch refused")
 
 // WatchWith streams the changes of keys with opts.Prefix to fn, in the
@@ -151,7 +151,13 @@ func (w *watch) stream(ctx context.Context) (connected bool, err error) {
 		w.since, w.peer, w.resume = index, peer, true
 		return true, fmt.Errorf("client: re-read the keys, the change index could not be used: %w", reason)
 	case resp.StatusCode >= 500:
-		return false, decodeError(resp)
+		err := decodeError(resp)
+		if errors.Is(err, apitype.ErrNoHolder) {
+			// The peer does not replicate the namespace and never
+			// forwards a watch: the message names holders to watch.
+			return false, fmt.Errorf("%w: %w", ErrWatchRefused, err)
+		}
+		return false, err
 	case resp.StatusCode >= 400:
 		return false, fmt.Errorf("%w: %w", ErrWatchRefused, decodeError(resp))
 	}

@@ -314,8 +314,9 @@ func peersCommand() *cli.Command {
 func statusCommand() *cli.Command {
 	return &cli.Command{
 		Name: "status", Usage: "show the peer's identity, network, peers and key counts",
-		Description: "Shows the peer ID, network, connected peers, addresses and, per namespace, live items,\n" +
-			"tombstones and sync progress.\n\nExamples:\n  grapevine status\n  grapevine status -o json --api 10.0.0.2:4100",
+		Description: "Shows the peer ID, network, connected peers, addresses, the namespaces the peer\n" +
+			"replicates (its --namespaces patterns), holds and forwards to other peers and, per namespace,\n" +
+			"live items, tombstones and sync progress.\n\nExamples:\n  grapevine status\n  grapevine status -o json --api 10.0.0.2:4100",
 		Flags: clientFlags(withOutput, withTimeout),
 		Action: clientAction("", 0, 0, func(c *cli.Context, ctx context.Context, cl *client.Client) error {
 			st, err := cl.Status(ctx)
@@ -330,6 +331,7 @@ func statusCommand() *cli.Command {
 			for _, a := range st.Addrs {
 				fmt.Fprintf(w, "address:  %s\n", a)
 			}
+			writeReplication(w, st)
 			names := make([]string, 0, len(st.Namespaces))
 			for ns := range st.Namespaces {
 				names = append(names, ns)
