@@ -420,8 +420,16 @@ const HeaderServedBy = "X-Grapevine-Served-By"
 // header is set when the response's headers are written.
 func (s *Server) servedBy(w http.ResponseWriter, r *http.Request) context.Context {
 	ctx, by := s.node.TrackServedBy(r.Context())
-	if sw, ok := w.(*servedByWriter); ok {
-		sw.by = by
+	for w != nil { // w is the servedByWriter wrapped by handle's statusWriter
+		if sw, ok := w.(*servedByWriter); ok {
+			sw.by = by
+			break
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			break
+		}
+		w = u.Unwrap()
 	}
 	return ctx
 }
