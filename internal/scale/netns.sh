@@ -214,8 +214,8 @@ read_check down # from every running non-holder, the restarted ones too
 # --- summary -------------------------------------------------------------
 clk=$(getconf CLK_TCK)
 echo
-echo "scale: per peer: namespace held, veth bytes rx/tx (whole run), anti-entropy bytes sent, gossip messages published+received and DHT lookups (since its last start), CPU seconds (both lives)"
-printf '%-5s %-9s %12s %12s %12s %11s %8s %8s\n' peer holds rx_bytes tx_bytes sync_sent gossip_msgs lookups cpu_s
+echo "scale: per peer: namespace held, veth bytes rx/tx (whole run), anti-entropy bytes sent, gossip messages published+received and DHT lookups (since its last start), connected peers, resident memory, CPU seconds (both lives)"
+printf '%-5s %-9s %12s %12s %12s %11s %8s %6s %8s %8s\n' peer holds rx_bytes tx_bytes sync_sent gossip_msgs lookups conns rss_kib cpu_s
 metric() { # metric I NAME: sum of a counter over its labels
   api "$1" http://127.0.0.1:7000/metrics | awk -v m="$2" '$1 == m || index($1, m "{") == 1 {s += $2} END {printf "%d", s}'
 }
@@ -227,7 +227,9 @@ for ((i = 0; i < PEERS; i++)); do
   lookups=$(metric "$i" grapevine_discovery_lookups_total)
   ticks=$(( $(stat_cpu "${pids[$i]}") + ${cpudead[$i]:-0} ))
   cpu=$(echo "$ticks / $clk" | bc -l)
-  printf '%-5s %-9s %12d %12d %12d %11d %8d %8.2f\n' "$i" "$(nsof "$i")" "$rx" "$tx" "$sent" "$msgs" "$lookups" "$cpu"
+  conns=$(api "$i" http://127.0.0.1:7000/v1/status | jq .peers)
+  rss=$(awk '$1 == "VmRSS:" {print $2}' "/proc/${pids[$i]}/status")
+  printf '%-5s %-9s %12d %12d %12d %11d %8d %6d %8d %8.2f\n' "$i" "$(nsof "$i")" "$rx" "$tx" "$sent" "$msgs" "$lookups" "$conns" "$rss" "$cpu"
   tot_rx=$((tot_rx + rx)); tot_cpu=$(echo "$tot_cpu + $cpu" | bc -l)
 done
 printf 'scale: mean per peer: %d bytes received, %.2f CPU seconds, over %s s of run\n' $((tot_rx / PEERS)) "$(echo "$tot_cpu / $PEERS" | bc -l)" "$(since "$t0")"
