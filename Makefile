@@ -43,7 +43,7 @@ test: test-deps generate-check ## Vet, lint, check go.mod is tidy and generated 
 
 .PHONY: test-scale
 test-scale: ## Issue 15 proof 1: 100 in-process peers on a mocknet with 5-20 ms links, without the race detector, timing bounds asserted; prints the figures
-	GRAPEVINE_SCALE_STRICT=1 $(GO) test -count=1 -v -timeout 10m -run '^TestScale100Peers$$' ./node/
+	GRAPEVINE_SCALE_STRICT=1 $(GO) test -count=1 -v -timeout 20m -run '^TestScale100Peers$$' ./node/
 
 .PHONY: scale
 scale: build scale-deps ## Issue 15 proof 2: 30 daemons in Linux network namespaces (as root; skipped otherwise): forwarding, kill 10, restart, converge; prints times, bytes and CPU per peer

@@ -34,7 +34,7 @@ const (
 	scaleSplitWrites   = 20                    // writes on each side of the partition
 	scaleLowWater      = 8                     // connections each peer seeks through discovery
 	scaleSync          = time.Second           // anti-entropy interval
-	scaleDiscovery     = time.Second           // discovery interval
+	scaleDiscovery     = 3 * time.Second       // discovery interval: the DHT work is most of the CPU
 	scaleVisibleP99    = 2 * time.Second
 	scaleHealIntervals = 3
 )
