@@ -11,6 +11,8 @@ ARGS      ?=
 DURATION  ?= 10m
 SEED      ?= 1
 CHAOS_FLAGS ?=
+# BENCH_SECONDS is how long bench-compare runs each measurement.
+BENCH_SECONDS ?= 5
 # VERSION is what `grapevine version` and the identify agent string report.
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
 
@@ -162,3 +164,22 @@ chaos-deps: ## Install nftables (root on Debian) so chaos partitions drop packet
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables >/dev/null) || \
 	  echo "chaos: could not install nftables; partitions will use the connection gater"; \
 	fi
+
+# BENCH_TOOLS are the programs bench-compare drives, each with its Debian
+# package (command:package).
+BENCH_TOOLS := wrk:wrk redis-server:redis-server redis-benchmark:redis-tools redis-cli:redis-tools etcd:etcd-server
+
+.PHONY: bench-compare
+bench-compare: build ## grapevine (HTTP via wrk, RESP if built in), etcd (1 member) and Redis (appendfsync always) side by side, and raw fdatasync: one table (BENCH_SECONDS=5 per measurement; installs the servers as root; not in `make test`)
+	@missing=; for tp in $(BENCH_TOOLS); do \
+	  command -v $${tp%%:*} >/dev/null 2>&1 || missing="$$missing $${tp#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "bench-compare: needs these Debian packages:$$missing; install them (as root: apt-get install$$missing)"; exit 1; \
+	  fi; \
+	  echo "bench-compare: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	cd internal/bench/etcdbench && $(GO) build -o ../../../bin/etcdbench .
+	DURATION=$(BENCH_SECONDS) ./internal/bench/compare.sh $(BIN) bin/etcdbench

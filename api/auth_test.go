@@ -198,7 +198,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /v1/kv": readNS, "POST /v1/counter/{key}": writeNS, "GET /v1/counter/{key}": readNS, "GET /v1/watch": readNS,
 		"POST /v1/txn":  writeNS,
 		"GET /v1/peers": anyToken, "GET /v1/status": anyToken, "GET /metrics": anyToken,
-		"POST /v1/sync": anyWrite, "GET /healthz": none, "GET /readyz": none,
+		"POST /v1/sync": anyWrite, "GET /healthz": none, "GET /readyz": none, "GET /ui/": none,
 		"GET /v1/export": readEvery, "GET /v1/backup": readEvery, "POST /v1/import": writeEvery,
 		"DELETE /v1/counter/{key}": writeNS, "GET /v1/set/{key}": readNS, "POST /v1/set/{key}": writeNS, "DELETE /v1/set/{key}": writeNS,
 	}

@@ -31,6 +31,7 @@
 //	GET    /metrics           Prometheus metrics
 //	GET    /healthz           liveness: "ok" while the process serves
 //	GET    /readyz            readiness: "ready", or 503 with the reasons (storage not writable, no peer connected though some are known, a bootstrap in progress)
+//	GET    /ui/               the web dashboard (package ui): static files; the page asks for a token when the API needs one
 //
 // # Export and import
 //
@@ -70,7 +71,8 @@
 // # Tokens
 //
 // A daemon started with --api-token-file needs an API token on every
-// request but GET /healthz and GET /readyz, sent as "Authorization: Bearer TOKEN" (see
+// request but GET /healthz, GET /readyz and the dashboard's files (GET
+// /ui/), sent as "Authorization: Bearer TOKEN" (see
 // Tokens for the file's format). Which token may do what:
 //
 //	token needed                 endpoints
@@ -80,7 +82,7 @@
 //	any write token              POST /v1/sync (a round covers every namespace), the /v1/test/ hooks
 //	read, for every namespace    GET /v1/export (those exported), GET /v1/backup (all the peer holds)
 //	write, for every namespace   POST /v1/import (all the export's header names)
-//	none                         GET /healthz, GET /readyz
+//	none                         GET /healthz, GET /readyz, GET /ui/ (the dashboard's files)
 //
 // "For the namespace": one of the token's patterns admits the request's
 // ?ns= ("default" when absent). A write token may also read.

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/grapevine-kv/grapevine/api/ui"
 )
 
 // endpoint is one request the API answers: a method on a path, as the
@@ -68,6 +70,7 @@ var routes = []route{
 	{"/metrics", (*Server).metrics, []endpoint{{http.MethodGet, "/metrics", accessRead}}, true},
 	{"/healthz", (*Server).healthz, []endpoint{{http.MethodGet, "/healthz", accessPublic}}, true},
 	{"/readyz", (*Server).readyz, []endpoint{{http.MethodGet, "/readyz", accessPublic}}, true},
+	{ui.Prefix, (*Server).ui, []endpoint{{http.MethodGet, ui.Prefix, accessPublic}}, true},
 }
 
 // endpoints returns every endpoint of routes, in order.

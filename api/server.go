@@ -292,7 +292,7 @@ func (s *Server) counter(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) peers(w http.ResponseWriter, r *http.Request) error {
 	out := []apitype.PeerInfo{}
 	for _, p := range s.node.Peers() {
-		info := apitype.PeerInfo{ID: p.ID.String(), Addrs: []string{}, LatencyMS: float64(p.Latency) / float64(time.Millisecond)}
+		info := apitype.PeerInfo{ID: p.ID.String(), Addrs: []string{}, LatencyMS: float64(p.Latency) / float64(time.Millisecond), ConnectedSince: p.ConnectedSince}
 		for _, a := range p.Addrs {
 			info.Addrs = append(info.Addrs, a.String())
 		}
@@ -371,13 +371,18 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 // checks that every field arrives).
 func toStatus(st node.Status) apitype.Status {
 	out := apitype.Status{ID: st.ID, Network: st.Network, Addrs: st.Addrs, Peers: st.Peers,
-		Namespaces: make(map[string]apitype.NamespaceStatus, len(st.Namespaces))}
+		Namespaces: make(map[string]apitype.NamespaceStatus, len(st.Namespaces)),
+		Replicates: st.Replicates, Holds: st.Holds, Forwards: st.Forwards,
+		Applied: apitype.Applied{Local: st.Applied.Local, Remote: st.Applied.Remote}}
 	if out.Addrs == nil {
 		out.Addrs = []string{}
 	}
 	for name, ns := range st.Namespaces {
 		p := ns.Sync
-		out.Namespaces[name] = apitype.NamespaceStatus{Items: ns.Items, Tombstones: ns.Tombstones, Sync: apitype.SyncProgress{
+		r := ns.Rounds
+		out.Namespaces[name] = apitype.NamespaceStatus{Items: ns.Items, Tombstones: ns.Tombstones, Bytes: ns.Bytes, Rounds: apitype.RoundHistory{
+			LastPeer: r.LastPeer, Last: r.Last, LastClean: r.LastClean, BytesSent: r.BytesSent, BytesReceived: r.BytesReceived,
+		}, Sync: apitype.SyncProgress{
 			Syncing: p.Syncing, Peer: p.Peer, KeysReceived: p.KeysReceived, KeysEstimated: p.KeysEstimated,
 			RangesDone: p.RangesDone, RangesTotal: p.RangesTotal, LastRound: p.LastRound, LastRoundClean: p.LastRoundClean,
 			PullFirst: p.PullFirst, Synced: p.Synced,

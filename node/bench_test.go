@@ -3,10 +3,10 @@ package node_test
 import (
 	"context"
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
+	"github.com/grapevine-kv/grapevine/internal/loadgen"
 	"github.com/grapevine-kv/grapevine/node"
 	"github.com/grapevine-kv/grapevine/node/nodetest"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -18,15 +18,10 @@ const (
 	latencyPace      = 5 * time.Millisecond // one write every 5 ms: paced, not a burst
 )
 
-// percentile returns the p-th percentile of sorted durations.
-func percentile(d []time.Duration, p float64) time.Duration {
-	return d[min(len(d)-1, int(float64(len(d))*p))]
-}
-
 // rawGossipLatencies publishes msgs messages of size bytes from one of n
 // raw GossipSub peers and returns, per message, the time until every
 // other peer received it.
-func rawGossipLatencies(b *testing.B, n, msgs, size int) []time.Duration {
+func rawGossipLatencies(b *testing.B, n, msgs, size int) *loadgen.Histogram {
 	mn, err := mocknet.FullMeshConnected(n)
 	if err != nil {
 		b.Fatal(err)
@@ -91,44 +86,45 @@ func rawGossipLatencies(b *testing.B, n, msgs, size int) []time.Duration {
 	})
 }
 
-// nodeLatencies puts msgs keys on one of n nodes and returns, per put, the
-// time from calling Put until every other node applied it (seen through
-// Watch).
-func nodeLatencies(b *testing.B, n, msgs int) []time.Duration {
+// nodeLatencies puts msgs keys on one of n nodes, one every latencyPace,
+// and returns the time from each put's acknowledgement until every other
+// node applied it, as loadgen's lag tracker (the one of `grapevine bench
+// --cluster`) measures it through Watch.
+func nodeLatencies(b *testing.B, n, msgs int) *loadgen.Histogram {
 	// Anti-entropy at its production interval, not the tests' fast one.
 	c := nodetest.NewCluster(b, n, nodetest.Configure(func(_ int, cfg *node.Config) {
 		cfg.AntiEntropy.Interval = node.DefaultConfig().AntiEntropy.Interval
 	}))
 	c.WarmUp()
 	nodes := c.Nodes()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	arrivals := make(chan int, n*msgs)
-	for _, nd := range nodes[1:] {
-		events, err := nd.Watch(ctx, "", []byte("bench/"))
-		if err != nil {
+	tr, err := loadgen.TrackLag(nodes)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tr.Close()
+	ctx := context.Background()
+	value := make([]byte, latencyValueSize)
+	pace := time.NewTicker(latencyPace)
+	defer pace.Stop()
+	for i := range uint64(msgs) {
+		if _, err := nodes[0].Put(ctx, "", loadgen.Key(i), value); err != nil {
 			b.Fatal(err)
 		}
-		go func() {
-			for ev := range events {
-				var i int
-				fmt.Sscanf(string(ev.Key), "bench/%d", &i)
-				arrivals <- i
-			}
-		}()
+		tr.Acked(0, i, time.Now())
+		<-pace.C
 	}
-	value := make([]byte, latencyValueSize)
-	return pacedLatencies(b, msgs, n-1, arrivals, func(i int) error {
-		_, err := nodes[0].Put(ctx, "", fmt.Appendf(nil, "bench/%d", i), value)
-		return err
-	})
+	lag, err := tr.Wait(ctx, 60*time.Second)
+	if err != nil || lag.Missing > 0 {
+		b.Fatalf("%v; %d keys did not reach every node", err, lag.Missing)
+	}
+	return &lag.Lag
 }
 
 // pacedLatencies sends messages 0..msgs-1 with send, one every latencyPace,
 // and returns for each the time from its send until its index arrived
 // receivers times on arrivals. Indices ≥ msgs (late warm-up probes) are
 // ignored.
-func pacedLatencies(b *testing.B, msgs, receivers int, arrivals <-chan int, send func(i int) error) []time.Duration {
+func pacedLatencies(b *testing.B, msgs, receivers int, arrivals <-chan int, send func(i int) error) *loadgen.Histogram {
 	sent := make([]time.Time, msgs)
 	seen := make([]int, msgs)
 	lat := make([]time.Duration, msgs)
@@ -159,12 +155,17 @@ func pacedLatencies(b *testing.B, msgs, receivers int, arrivals <-chan int, send
 	case <-time.After(60 * time.Second):
 		b.Fatalf("not every message reached every receiver")
 	}
-	return lat
+	var h loadgen.Histogram
+	for _, d := range lat {
+		h.Record(d)
+	}
+	return &h
 }
 
-// BenchmarkReplicationLatency reports p50/p99 from a put on one peer to
-// visible on all, beside raw GossipSub delivery of a message of the same
-// size measured in the same run. Each b.N iteration is one paced put.
+// BenchmarkReplicationLatency reports p50/p99 from a put's
+// acknowledgement on one peer to visible on all (loadgen's lag tracker),
+// beside raw GossipSub delivery of a message of the same size measured in
+// the same run. Each b.N iteration is one paced put.
 func BenchmarkReplicationLatency(b *testing.B) {
 	for _, n := range []int{5, 10} {
 		b.Run(fmt.Sprintf("peers=%d", n), func(b *testing.B) {
@@ -173,13 +174,11 @@ func BenchmarkReplicationLatency(b *testing.B) {
 			b.ResetTimer()
 			ours := nodeLatencies(b, n, msgs)
 			b.StopTimer()
-			slices.Sort(raw)
-			slices.Sort(ours)
-			b.ReportMetric(float64(percentile(ours, 0.5).Microseconds()), "p50-µs")
-			b.ReportMetric(float64(percentile(ours, 0.99).Microseconds()), "p99-µs")
-			b.ReportMetric(float64(percentile(raw, 0.5).Microseconds()), "raw-gossip-p50-µs")
-			b.ReportMetric(float64(percentile(raw, 0.99).Microseconds()), "raw-gossip-p99-µs")
-			b.ReportMetric(float64(percentile(ours, 0.99))/float64(percentile(raw, 0.99)), "p99-ratio")
+			b.ReportMetric(float64(ours.Quantile(0.5).Microseconds()), "p50-µs")
+			b.ReportMetric(float64(ours.Quantile(0.99).Microseconds()), "p99-µs")
+			b.ReportMetric(float64(raw.Quantile(0.5).Microseconds()), "raw-gossip-p50-µs")
+			b.ReportMetric(float64(raw.Quantile(0.99).Microseconds()), "raw-gossip-p99-µs")
+			b.ReportMetric(float64(ours.Quantile(0.99))/float64(raw.Quantile(0.99)), "p99-ratio")
 		})
 	}
 }

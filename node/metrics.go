@@ -1,6 +1,8 @@
 package node
 
 import (
+	"sync/atomic"
+
 	"github.com/grapevine-kv/grapevine/gossip"
 	"github.com/grapevine-kv/grapevine/peer"
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,13 +13,22 @@ type metrics struct {
 	appliedLocal, appliedRemote prometheus.Counter
 	applySeconds, batchOps      prometheus.Histogram
 	publishDropped              prometheus.Counter
+	totals                      *appliedTotals // the same counts, for Status
 }
 
-func (m metrics) applied(local bool) prometheus.Counter {
+// appliedTotals counts the deltas that changed stored state, as
+// grapevine_applied_deltas_total does, readable without a scrape.
+type appliedTotals struct{ local, remote atomic.Uint64 }
+
+// countApplied counts one delta that changed stored state.
+func (m metrics) countApplied(local bool) {
 	if local {
-		return m.appliedLocal
+		m.appliedLocal.Inc()
+		m.totals.local.Add(1)
+		return
 	}
-	return m.appliedRemote
+	m.appliedRemote.Inc()
+	m.totals.remote.Add(1)
 }
 
 func newMetrics(reg *prometheus.Registry, push *gossip.Push, p *peer.Peer, n *Node) metrics {
@@ -28,6 +39,7 @@ func newMetrics(reg *prometheus.Registry, push *gossip.Push, p *peer.Peer, n *No
 	m := metrics{
 		appliedLocal:  applied.WithLabelValues("local"),
 		appliedRemote: applied.WithLabelValues("remote"),
+		totals:        &appliedTotals{},
 		applySeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "grapevine_apply_batch_seconds",
 			Help:    "Time to commit one apply batch (group commit), including fsync.",

@@ -416,7 +416,7 @@ func (n *Node) commit(batch []*request, ops []storage.Op) {
 			n.cas.observe(r.ops, r.results, r.local)
 			for j, res := range r.results {
 				if res.Changed {
-					n.m.applied(r.local).Inc()
+					n.m.countApplied(r.local)
 				}
 				if r.local && res.Err == nil && res.Delta != nil {
 					ns := r.ops[j].Namespace

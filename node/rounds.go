@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"maps"
 	"sync"
 	"time"
 
@@ -23,8 +24,9 @@ type rounds struct {
 	metrics *syncMetrics
 	mu      struct {
 		sync.Mutex
-		clean  map[string]time.Time         // namespace → end of its last clean round
-		warned map[libp2ppeer.ID]warnedPeer // last Warn per failing peer
+		clean   map[string]time.Time         // namespace → end of its last clean round
+		history map[string]RoundHistory      // namespace → its rounds so far (Status)
+		warned  map[libp2ppeer.ID]warnedPeer // last Warn per failing peer
 	}
 }
 
@@ -36,6 +38,7 @@ type warnedPeer struct {
 func newRounds(n *Node, m *syncMetrics) *rounds {
 	r := &rounds{n: n, metrics: m}
 	r.mu.clean = make(map[string]time.Time)
+	r.mu.history = make(map[string]RoundHistory)
 	r.mu.warned = make(map[libp2ppeer.ID]warnedPeer)
 	return r
 }
@@ -51,6 +54,13 @@ func (r *rounds) observe(st gossip.RoundStats) {
 		if !failed && ns.Clean() {
 			r.mu.clean[ns.Namespace] = now
 		}
+		h := r.mu.history[ns.Namespace]
+		h.BytesSent += uint64(max(ns.BytesSent, 0))
+		h.BytesReceived += uint64(max(ns.BytesReceived, 0))
+		if !failed {
+			h.LastPeer, h.Last, h.LastClean = st.Peer.String(), now, r.mu.clean[ns.Namespace]
+		}
+		r.mu.history[ns.Namespace] = h
 	}
 	if st.Err == nil {
 		delete(r.mu.warned, st.Peer)
@@ -72,6 +82,23 @@ func (r *rounds) observe(st gossip.RoundStats) {
 	r.n.log.Warn("sync round failed", "peer", st.Peer, "initiator", st.Initiator, "namespace", ns,
 		"reason", st.Err, "not_logged_since_last", w.suppressed)
 	r.mu.warned[st.Peer] = warnedPeer{at: now}
+}
+
+// RoundHistory sums up a namespace's anti-entropy rounds, as initiator or
+// responder, since the node started.
+type RoundHistory struct {
+	LastPeer      string    `json:"last_peer,omitempty"` // the peer of the last completed round
+	Last          time.Time `json:"last,omitzero"`       // when that round ended
+	LastClean     time.Time `json:"last_clean,omitzero"` // end of the last round that found no difference (the sync lag counts from it)
+	BytesSent     uint64    `json:"bytes_sent"`          // on sync streams, failed rounds included
+	BytesReceived uint64    `json:"bytes_received"`      // on sync streams, failed rounds included
+}
+
+// history returns each namespace's RoundHistory.
+func (r *rounds) history() map[string]RoundHistory {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.mu.history)
 }
 
 // lastClean returns when each namespace last had a clean round.

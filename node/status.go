@@ -21,6 +21,15 @@ type Status struct {
 	Replicates []string `json:"replicates"`
 	Holds      []string `json:"holds"`
 	Forwards   []string `json:"forwards,omitempty"`
+	// Applied counts the deltas that changed stored state since the node
+	// started (grapevine_applied_deltas_total): a rate of it is writes/s.
+	Applied Applied `json:"applied"`
+}
+
+// Applied counts deltas that changed stored state, by source.
+type Applied struct {
+	Local  uint64 `json:"local"`  // this peer's writes
+	Remote uint64 `json:"remote"` // received by gossip or anti-entropy
 }
 
 // NamespaceStatus describes one namespace on this peer.
@@ -29,8 +38,14 @@ type NamespaceStatus struct {
 	Items uint64 `json:"items"`
 	// Tombstones counts deleted registers whose tombstone is not purged yet.
 	Tombstones uint64 `json:"tombstones"`
+	// Bytes is the approximate size of the namespace's stored states, keys
+	// and values (storage.Counts.Bytes).
+	Bytes uint64 `json:"bytes"`
 	// Sync is the anti-entropy progress of the namespace.
 	Sync gossip.Progress `json:"sync"`
+	// Rounds sums up the namespace's anti-entropy rounds: the last one
+	// (with whom, when), the last clean one, bytes sent and received.
+	Rounds RoundHistory `json:"rounds"`
 }
 
 // Peers returns the connected peers, sorted by ID.
@@ -48,18 +63,19 @@ func (n *Node) Status() Status {
 		Replicates: n.cfg.Namespaces,
 		Holds:      n.held(),
 		Forwards:   n.fwd.forwarded(),
+		Applied:    Applied{Local: n.m.totals.local.Load(), Remote: n.m.totals.remote.Load()},
 	}
 	for _, a := range n.peer.Addrs() {
 		st.Addrs = append(st.Addrs, a.String())
 	}
-	progress := n.syncer.Progress()
+	progress, history := n.syncer.Progress(), n.rounds.history()
 	for ns, c := range n.counts() {
 		live, tombs := liveItems(c)
-		st.Namespaces[ns] = NamespaceStatus{Items: live, Tombstones: tombs, Sync: progress[ns]}
+		st.Namespaces[ns] = NamespaceStatus{Items: live, Tombstones: tombs, Bytes: c.Bytes, Sync: progress[ns], Rounds: history[ns]}
 	}
 	for ns, p := range progress {
 		if _, ok := st.Namespaces[ns]; !ok {
-			st.Namespaces[ns] = NamespaceStatus{Sync: p}
+			st.Namespaces[ns] = NamespaceStatus{Sync: p, Rounds: history[ns]}
 		}
 	}
 	return st

@@ -208,7 +208,7 @@ func (n *Node) commitTxn(r *request) {
 	var deltas []wire.Delta
 	for j, res := range r.results {
 		if res.Changed {
-			n.m.applied(r.local).Inc()
+			n.m.countApplied(r.local)
 		}
 		if r.local && res.Err == nil && res.Delta != nil {
 			deltas = append(deltas, wire.Delta{Key: r.ops[j].Key, State: res.Delta})

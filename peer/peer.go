@@ -80,6 +80,9 @@ type Info struct {
 	Addrs []multiaddr.Multiaddr
 	// Latency is the peer's smoothed round-trip latency, 0 if not yet measured.
 	Latency time.Duration
+	// ConnectedSince is when the oldest open connection to the peer
+	// opened; zero if the transport does not tell (libp2p's mocknet).
+	ConnectedSince time.Time
 }
 
 // Peer is the libp2p side of a grapevine peer: host, DHT and discovery.
@@ -455,6 +458,9 @@ func (p *Peer) Peers() []Info {
 		info := Info{ID: id, Latency: p.host.Peerstore().LatencyEWMA(id)}
 		for _, c := range p.host.Network().ConnsToPeer(id) {
 			info.Addrs = append(info.Addrs, c.RemoteMultiaddr())
+			if opened := c.Stat().Opened; info.ConnectedSince.IsZero() || opened.Before(info.ConnectedSince) {
+				info.ConnectedSince = opened
+			}
 		}
 		if len(info.Addrs) == 0 {
 			continue // disconnected meanwhile

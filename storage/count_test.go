@@ -2,6 +2,7 @@ package storage
 
 import (
 	"maps"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,5 +41,19 @@ func TestCount(t *testing.T) {
 				check(reopen(db))
 			}
 		})
+	}
+}
+
+// TestCountBytes: a namespace's Bytes grows with the size of its values.
+func TestCountBytes(t *testing.T) {
+	db, _ := diskOpener(t, testOptions(t))
+	now := crdt.NewTimestamp(time.Now().UnixMilli(), 0)
+	mustApply(t, db, put("small", "k", reg(now, "r", "v")), put("big", "k", reg(now, "r", strings.Repeat("x", 4000))))
+	got, err := db.Count()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, b := got["small"].Bytes, got["big"].Bytes; s == 0 || b < 4000 || b <= s {
+		t.Fatalf("Bytes: small %d, big %d; want small > 0 and big ≥ 4000", s, b)
 	}
 }

@@ -181,9 +181,10 @@ type Value struct {
 
 // PeerInfo is one connected peer (GET /v1/peers answers a list).
 type PeerInfo struct {
-	ID        string   `json:"id"`
-	Addrs     []string `json:"addrs"`
-	LatencyMS float64  `json:"latency_ms"`
+	ID             string    `json:"id"`
+	Addrs          []string  `json:"addrs"`
+	LatencyMS      float64   `json:"latency_ms"`
+	ConnectedSince time.Time `json:"connected_since,omitzero"` // when the oldest open connection opened
 }
 
 // SyncResult reports one anti-entropy round (POST /v1/sync).
@@ -234,6 +235,20 @@ type Status struct {
 	Addrs      []string                   `json:"addrs"`   // full multiaddrs, with /p2p/ID
 	Peers      int                        `json:"peers"`   // connected peers
 	Namespaces map[string]NamespaceStatus `json:"namespaces"`
+	// Replicates are the patterns of the namespaces the peer replicates
+	// (--namespaces); Holds the namespaces it holds and advertises;
+	// Forwards those it forwarded requests for (held by other peers).
+	Replicates []string `json:"replicates"`
+	Holds      []string `json:"holds"`
+	Forwards   []string `json:"forwards,omitempty"`
+	Applied    Applied  `json:"applied"` // deltas applied since the peer started (a rate of it is writes/s)
+}
+
+// Applied counts the deltas that changed a peer's stored state since it
+// started, by source.
+type Applied struct {
+	Local  uint64 `json:"local"`  // the peer's own writes
+	Remote uint64 `json:"remote"` // received by gossip or anti-entropy
 }
 
 // NamespaceStatus describes one namespace on a peer.
@@ -242,8 +257,23 @@ type NamespaceStatus struct {
 	Items uint64 `json:"items"`
 	// Tombstones counts deleted registers whose tombstone is not purged yet.
 	Tombstones uint64 `json:"tombstones"`
+	// Bytes is the approximate size of the stored states, keys and values.
+	Bytes uint64 `json:"bytes"`
 	// Sync is the anti-entropy progress of the namespace.
 	Sync SyncProgress `json:"sync"`
+	// Rounds sums up the namespace's anti-entropy rounds since the peer
+	// started.
+	Rounds RoundHistory `json:"rounds"`
+}
+
+// RoundHistory sums up a namespace's anti-entropy rounds, as initiator or
+// responder, since the peer started.
+type RoundHistory struct {
+	LastPeer      string    `json:"last_peer,omitempty"` // the peer of the last completed round
+	Last          time.Time `json:"last,omitzero"`       // when that round ended
+	LastClean     time.Time `json:"last_clean,omitzero"` // end of the last round that found no difference: the sync lag counts from it
+	BytesSent     uint64    `json:"bytes_sent"`          // on sync streams, cumulative
+	BytesReceived uint64    `json:"bytes_received"`      // on sync streams, cumulative
 }
 
 // SyncProgress is the anti-entropy progress of one namespace.

@@ -41,6 +41,7 @@ var errorTable = []struct {
 	{node.ErrTxnTooLarge, codes.ResourceExhausted},
 	{node.ErrOverflow, codes.OutOfRange},
 	{node.ErrNoPeers, codes.Unavailable},
+	{node.ErrNoHolder, codes.Unavailable},
 	{node.ErrCanceled, codes.Canceled}, // DeadlineExceeded when the deadline passed
 	{node.ErrSync, codes.Unavailable},
 	{node.ErrNetwork, codes.Unavailable},

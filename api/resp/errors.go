@@ -33,6 +33,7 @@ var errorTable = []errorMapping{
 	{node.ErrTxnTooLarge, "ERR", ""},
 	{node.ErrOverflow, "ERR", "increment or decrement would overflow"},
 	{node.ErrNoPeers, "ERR", "no connected peer to sync with"},
+	{node.ErrNoHolder, "ERR", "no reachable peer holds this namespace"},
 	{node.ErrCanceled, "ERR", ""},
 	{node.ErrSync, "ERR", ""},
 	{node.ErrNetwork, "ERR", ""},

@@ -49,7 +49,7 @@ func commands() []*cli.Command {
 		putCommand(), getCommand(), delCommand(), lsCommand(), incrCommand(), setCommand(),
 		txnCommand(), exportCommand(), importCommand(), backupCommand(), restoreCommand(),
 		peersCommand(), statusCommand(), idCommand(), syncCommand(), watchCommand(),
-		rekeyCommand(), configCommand(), versionCommand(), completionCommand(),
+		rekeyCommand(), configCommand(), benchCommand(), versionCommand(), completionCommand(),
 	}
 }
 

@@ -26,16 +26,9 @@ func newClient(c *cli.Context) (*client.Client, error) {
 	if _, err := jsonOutput(c); err != nil {
 		return nil, err
 	}
-	endpoints := c.String("api")
-	if endpoints == "" {
-		addr, err := api.ReadAddrFile(c.String("data"))
-		if errors.Is(err, api.ErrStaleAddrFile) {
-			return nil, &exitError{code: codeError, msg: detail(err, api.ErrStaleAddrFile, "api: ")}
-		}
-		if err != nil {
-			return nil, &exitError{code: codeError, msg: fmt.Sprintf("no daemon found: %s has no API address (is `grapevine daemon` running with --data %s?); or pass --api HOST:PORT", c.String("data"), c.String("data"))}
-		}
-		endpoints = addr
+	endpoints, err := apiEndpoints(c)
+	if err != nil {
+		return nil, err
 	}
 	var opts []client.Option
 	if c.IsSet("timeout") && c.Command.Name != "sync" {
@@ -62,6 +55,22 @@ func newClient(c *cli.Context) (*client.Client, error) {
 		return nil, &exitError{code: codeUsage, msg: "--api: " + strings.TrimPrefix(err.Error(), "client: ")}
 	}
 	return cl, nil
+}
+
+// apiEndpoints returns the daemon addresses of --api, else the address a
+// daemon on --data wrote.
+func apiEndpoints(c *cli.Context) (string, error) {
+	if endpoints := c.String("api"); endpoints != "" {
+		return endpoints, nil
+	}
+	addr, err := api.ReadAddrFile(c.String("data"))
+	if errors.Is(err, api.ErrStaleAddrFile) {
+		return "", &exitError{code: codeError, msg: detail(err, api.ErrStaleAddrFile, "api: ")}
+	}
+	if err != nil {
+		return "", &exitError{code: codeError, msg: fmt.Sprintf("no daemon found: %s has no API address (is `grapevine daemon` running with --data %s?); or pass --api HOST:PORT", c.String("data"), c.String("data"))}
+	}
+	return addr, nil
 }
 
 // ctxOf returns a context cancelled on Ctrl-C.

@@ -42,7 +42,7 @@ func daemonFlags() []cli.Flag {
 		configFlag,
 		&cli.StringFlag{Name: "data", EnvVars: []string{"GRAPEVINE_DATA"}, Value: defaultDataDir(), Usage: "data directory (database, identity, known peers)"},
 		&cli.StringSliceFlag{Name: "listen", EnvVars: []string{"GRAPEVINE_LISTEN"}, Value: cli.NewStringSlice(def.Peer.ListenAddrs...), Usage: "libp2p listen `MULTIADDR` (repeatable; port 0 picks a free port)"},
-		&cli.StringFlag{Name: "api", EnvVars: []string{"GRAPEVINE_API_LISTEN"}, Value: DefaultAPIAddr, Usage: "HTTP API listen address `HOST:PORT` (port 0 picks a free port)"},
+		&cli.StringFlag{Name: "api", EnvVars: []string{"GRAPEVINE_API_LISTEN"}, Value: DefaultAPIAddr, Usage: "HTTP API listen address `HOST:PORT` (port 0 picks a free port); the web dashboard is at /ui/ on it"},
 		// API tokens and TLS (security.go).
 		&cli.StringFlag{Name: "api-token-file", EnvVars: []string{"GRAPEVINE_API_TOKEN_FILE"}, Usage: "API tokens, one a line: `FILE` of <token> <read|write> [namespace-pattern ...]; re-read on SIGHUP"},
 		&cli.BoolFlag{Name: "insecure-api", EnvVars: []string{"GRAPEVINE_INSECURE_API"}, Usage: "allow --api and every other door (--resp, --grpc) beyond loopback without --api-token-file (anyone who reaches it may read and write everything)"},

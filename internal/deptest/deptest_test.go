@@ -33,6 +33,9 @@ var layer = map[string]int{
 	// bottom: anything may use them, they use nothing of the project.
 	"api/apitype": 0,
 	"api/client":  1,
+	// api/ui is the web dashboard's embedded files and their handler:
+	// standard library only; api serves it at /ui/.
+	"api/ui": 0,
 	// internal/wire holds every wire format and limit (key and namespace
 	// lengths included, which storage enforces); it ranks below storage
 	// and gossip and imports only crdt (and protowire, see wireImports).
@@ -50,11 +53,15 @@ var layer = map[string]int{
 	// hostile input built with internal/wire; ranked with storage, it may
 	// import none of the server: not storage, gossip (nor
 	// gossip/reconcile), peer, node or api.
-	"internal/chaos":    2,
-	"gossip":            3,
-	"peer":              3,
-	"node":              4,
-	"api":               5,
+	"internal/chaos": 2,
+	"gossip":         3,
+	"peer":           3,
+	"node":           4,
+	"api":            5,
+	// internal/loadgen generates load for `grapevine bench` and the Go
+	// benchmarks: it drives a node (embedded) or a daemon (api/client),
+	// never the API server, which imports it in tests only.
+	"internal/loadgen":  5,
 	"cmd":               6,
 	"internal/testutil": -1,
 	"internal/deptest":  -1,

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/grapevine-kv/grapevine/api/apitype"
+)
+
+// TestBenchEndToEnd runs `grapevine bench put` from the binary against a
+// real daemon for a second: it reports a nonzero count of puts, every one
+// of them stored (the daemon's item count), and no progress line when
+// standard error is not a terminal; usage errors exit 2.
+func TestBenchEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	bin := buildBinary(t)
+	d := startDaemon(t, bin, t.TempDir())
+	out, errOut, code := d.cli("bench", "put", "--duration", "1s", "--clients", "8", "-o", "json")
+	if code != 0 {
+		t.Fatalf("grapevine bench put: exit %d: %s", code, errOut)
+	}
+	if errOut != "" {
+		t.Errorf("bench wrote to a standard error that is not a terminal: %q", errOut)
+	}
+	var report struct {
+		Rows []struct {
+			Name   string
+			Ops    uint64
+			Errors uint64
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
+		t.Fatalf("bench -o json: %v\n%s", err, out)
+	}
+	if len(report.Rows) != 1 || report.Rows[0].Ops == 0 || report.Rows[0].Errors != 0 {
+		t.Fatalf("bench put reported %+v: want one row with puts and no errors", report.Rows)
+	}
+	var st apitype.Status
+	if err := json.Unmarshal([]byte(d.mustCLI("status", "-o", "json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if items := st.Namespaces["default"].Items; items != report.Rows[0].Ops {
+		t.Fatalf("bench reported %d puts, the daemon holds %d keys", report.Rows[0].Ops, items)
+	}
+
+	text := d.mustCLI("bench", "get", "--duration", "200ms", "--clients", "2")
+	if !strings.Contains(text, "get, 2 clients (http ") || !strings.Contains(text, "p99") {
+		t.Errorf("bench get printed no table:\n%s", text)
+	}
+	for _, args := range [][]string{
+		{"bench"}, {"bench", "scan"}, {"bench", "put", "--clients", "0"},
+		{"bench", "get", "--baseline"}, {"bench", "put", "--cluster", "1"}, {"bench", "put", "--spread"},
+	} {
+		if _, errOut, code := d.cli(args...); code != 2 || !strings.Contains(errOut, "grapevine") {
+			t.Errorf("grapevine %s: exit %d (%s), want a usage error (2)", strings.Join(args, " "), code, errOut)
+		}
+	}
+}
