@@ -43,6 +43,24 @@ test: test-deps generate-check ## Vet, lint, check go.mod is tidy and generated 
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 	$(MAKE) --no-print-directory chaos DURATION=70s CHAOS_FLAGS=--short
 
+.PHONY: test-scale
+test-scale: ## Issue 15 proof 1: 100 in-process peers on a mocknet with 5-20 ms links, without the race detector, timing bounds asserted; prints the figures
+	GRAPEVINE_SCALE_STRICT=1 $(GO) test -count=1 -v -timeout 20m -run '^TestScale100Peers$$' ./node/
+
+.PHONY: scale
+scale: build scale-deps ## Issue 15 proof 2: 30 daemons in Linux network namespaces (as root; skipped otherwise): forwarding, kill 10, restart, converge; prints times, bytes and CPU per peer
+	./internal/scale/netns.sh $(BIN)
+
+.PHONY: scale-deps
+scale-deps: ## Install iproute2, curl, jq and bc for make scale when missing (as root on Debian)
+	@missing=; for tp in ip:iproute2 curl:curl jq:jq bc:bc; do \
+	  command -v $${tp%%:*} >/dev/null 2>&1 || missing="$$missing $${tp#*:}"; \
+	done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "scale: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
 .PHONY: bench
 bench: ## Run the benchmarks (BENCH=regexp, BENCHTIME=1s); compare runs with `go tool benchstat`
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem $(PKGS)

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/grapevine-kv/grapevine/internal/wire"
+	"github.com/libp2p/go-libp2p/core/network"
+	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 )
 
 // Partial replication (Config.Namespaces). A peer replicates the
@@ -77,7 +79,28 @@ func (n *Node) advertise(ns string) {
 	if err := n.peer.Provide(ctx, ns); err != nil {
 		n.log.Debug("advertising a namespace", "namespace", ns, "err", err)
 	}
-	if found := n.peer.ConnectHolders(ctx, n.peer.FindHolders(ctx, ns, maxHolders)); found > 0 {
+	if found := n.peer.ConnectHolders(ctx, n.enoughHolders(n.peer.FindHolders(ctx, ns, maxHolders))); found > 0 {
 		n.log.Debug("connected to holders", "namespace", ns, "new", found)
 	}
+}
+
+// holderTarget is how many holders of a namespace a peer keeps connections
+// to: enough for a GossipSub mesh and anti-entropy partners.
+const holderTarget = 6
+
+// enoughHolders returns the holders in found that are connected, and as
+// many unconnected ones after them as bring the connections to
+// holderTarget: without the bound, every round would add up to maxHolders
+// connections, and in a large network where every peer holds a namespace
+// each peer would end up connected to nearly all of them.
+func (n *Node) enoughHolders(found []libp2ppeer.AddrInfo) []libp2ppeer.AddrInfo {
+	var connected, others []libp2ppeer.AddrInfo
+	for _, info := range found {
+		if n.peer.Host().Network().Connectedness(info.ID) == network.Connected {
+			connected = append(connected, info)
+		} else {
+			others = append(others, info)
+		}
+	}
+	return append(connected, others[:min(len(others), max(0, holderTarget-len(connected)))]...)
 }

@@ -3,12 +3,15 @@ package nodetest
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/grapevine-kv/grapevine/internal/testutil"
 	"github.com/grapevine-kv/grapevine/node"
 	ic "github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 	"github.com/multiformats/go-multiaddr"
@@ -22,6 +25,8 @@ type options struct {
 	writers       map[string][]int // namespace → indexes of its writers
 	link, connect bool
 	onDisk        bool
+	latency       [2]time.Duration // lowest, highest link latency; zero: none
+	bootstrap     int              // index of every node's bootstrap peer, -1: none
 }
 
 // Configure makes NewCluster pass node i's configuration (the fast profile
@@ -61,12 +66,16 @@ func Unlinked() Option { return func(o *options) { o.link, o.connect = false, fa
 // the nodes start. Everything is closed at the test's cleanup. A Cluster
 // is used from the test's goroutine only.
 type Cluster struct {
-	tb    testing.TB
-	mn    mocknet.Mocknet
-	cfgs  []node.Config
-	nodes []*node.Node // nil while stopped
-	ids   []identity
-	sideA map[int]bool // the partition in force, nil if none
+	tb      testing.TB
+	mn      mocknet.Mocknet
+	latency [2]time.Duration // Latency's range
+	cfgs    []node.Config
+	nodes   []*node.Node // nil while stopped
+	ids     []identity
+	sideA   map[int]bool // the partition in force, nil if none
+	// cut is the partition for enforceCut (peer ID → on side A; nil
+	// when healed): it is read on libp2p's goroutines.
+	cut atomic.Pointer[map[libp2ppeer.ID]bool]
 }
 
 // identity is what Restart needs to bring a node back under its own ID.
@@ -80,11 +89,11 @@ type identity struct {
 // WarmUp for that.
 func NewCluster(tb testing.TB, n int, opts ...Option) *Cluster {
 	tb.Helper()
-	o := options{link: true, connect: true}
+	o := options{link: true, connect: true, bootstrap: -1}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	c := &Cluster{tb: tb, mn: mocknet.New()}
+	c := &Cluster{tb: tb, mn: mocknet.New(), latency: o.latency}
 	tb.Cleanup(func() { _ = c.mn.Close() }) // after the nodes' cleanups
 	hosts := make([]host.Host, n)
 	for i := range hosts {
@@ -98,6 +107,10 @@ func NewCluster(tb testing.TB, n int, opts ...Option) *Cluster {
 		cfg := profile(tb)
 		cfg.Host = h
 		cfg.Storage.InMemory = !o.onDisk
+		if o.bootstrap >= 0 && o.bootstrap != i {
+			b := hosts[o.bootstrap]
+			cfg.Peer.Bootstrap = []string{fmt.Sprintf("%s/p2p/%s", b.Addrs()[0], b.ID())}
+		}
 		for ns, idx := range o.writers {
 			if cfg.Writers == nil {
 				cfg.Writers = make(map[string][]libp2ppeer.ID)
@@ -109,12 +122,18 @@ func NewCluster(tb testing.TB, n int, opts ...Option) *Cluster {
 		if o.configure != nil {
 			o.configure(i, &cfg)
 		}
+		c.enforceCut(h)
 		c.cfgs = append(c.cfgs, cfg)
 		c.ids = append(c.ids, identity{key: h.Peerstore().PrivKey(h.ID()), addr: h.Addrs()[0]})
 	}
 	if o.link {
 		if err := c.mn.LinkAll(); err != nil {
 			tb.Fatal(err)
+		}
+		for i := range hosts {
+			for j := i + 1; j < len(hosts); j++ {
+				c.setLatency(i, j)
+			}
 		}
 	}
 	if o.connect {
@@ -168,18 +187,49 @@ func (c *Cluster) Partition(sideA ...int) {
 	for _, i := range sideA {
 		c.sideA[i] = true
 	}
+	cut := make(map[libp2ppeer.ID]bool)
 	for i := range c.nodes {
-		for j := i + 1; j < len(c.nodes); j++ {
-			if c.sideA[i] == c.sideA[j] || c.nodes[i] == nil || c.nodes[j] == nil {
-				continue
-			}
-			a, b := c.host(i).ID(), c.host(j).ID()
-			if len(c.mn.LinksBetweenPeers(a, b)) > 0 {
-				if err := c.mn.UnlinkPeers(a, b); err != nil {
-					c.tb.Fatal(err)
+		cut[c.host(i).ID()] = c.sideA[i]
+	}
+	c.cut.Store(&cut)
+	across := func(yield func(a, b libp2ppeer.ID) bool) {
+		for i := range c.nodes {
+			for j := i + 1; j < len(c.nodes); j++ {
+				if c.sideA[i] != c.sideA[j] && c.nodes[i] != nil && c.nodes[j] != nil &&
+					!yield(c.host(i).ID(), c.host(j).ID()) {
+					return
 				}
 			}
-			_ = c.mn.DisconnectPeers(a, b)
+		}
+	}
+	for a, b := range across {
+		if len(c.mn.LinksBetweenPeers(a, b)) > 0 {
+			if err := c.mn.UnlinkPeers(a, b); err != nil {
+				c.tb.Fatal(err)
+			}
+		}
+	}
+	// A dial that passed mocknet's link check before the unlinking can
+	// still open a connection: close until none is left across the cut.
+	// mocknet closes the far end of a connection later, and a stream
+	// opened on it meanwhile (GossipSub reopens its stream at once) lives
+	// on both closed ends: reset every stream left on them.
+	var closed []network.Conn
+	for open := true; open; {
+		open = false
+		for a, b := range across {
+			conns := append(c.mn.Net(a).ConnsToPeer(b), c.mn.Net(b).ConnsToPeer(a)...)
+			if len(conns) > 0 {
+				open = true
+				closed = append(closed, conns...)
+				_ = c.mn.DisconnectPeers(a, b)
+				_ = c.mn.DisconnectPeers(b, a)
+			}
+		}
+	}
+	for _, conn := range closed {
+		for _, s := range conn.GetStreams() {
+			_ = s.Reset()
 		}
 	}
 }
@@ -189,6 +239,7 @@ func (c *Cluster) Partition(sideA ...int) {
 func (c *Cluster) Heal() {
 	c.tb.Helper()
 	c.sideA = nil
+	c.cut.Store(nil)
 	for i := range c.nodes {
 		for j := i + 1; j < len(c.nodes); j++ {
 			if c.nodes[i] != nil && c.nodes[j] != nil {
@@ -208,6 +259,7 @@ func (c *Cluster) Connect(i, j int) {
 		if _, err := c.mn.LinkPeers(a, b); err != nil {
 			c.tb.Fatal(err)
 		}
+		c.setLatency(i, j)
 	}
 	if _, err := c.mn.ConnectPeers(a, b); err != nil {
 		c.tb.Fatal(err)
@@ -251,6 +303,7 @@ func (c *Cluster) Restart(i int) *node.Node {
 	if err != nil {
 		c.tb.Fatal(err)
 	}
+	c.enforceCut(h)
 	c.cfgs[i].Host = h
 	c.nodes[i] = Start(c.tb, c.cfgs[i])
 	for j := range c.nodes {
@@ -335,4 +388,21 @@ func (c *Cluster) NewHost() host.Host {
 		}
 	}
 	return h
+}
+
+// enforceCut closes every connection h gets across the partition in
+// force: one whose dial passed mocknet's link check just before Partition
+// unlinked the pair (mocknet has no connection gater to refuse it).
+func (c *Cluster) enforceCut(h host.Host) {
+	h.Network().Notify(&network.NotifyBundle{ConnectedF: func(_ network.Network, conn network.Conn) {
+		cut := c.cut.Load()
+		if cut == nil {
+			return
+		}
+		a, okA := (*cut)[conn.LocalPeer()]
+		b, okB := (*cut)[conn.RemotePeer()]
+		if okA && okB && a != b {
+			go conn.Close() // not in the notification: Close notifies too
+		}
+	}})
 }
