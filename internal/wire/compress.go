@@ -63,6 +63,40 @@ func StatesPayload(kind FrameKind, p, dst []byte, limit int) ([]byte, error) {
 	return out, nil
 }
 
+// helloStrings returns the values of the repeated bytes field num of a
+// hello payload, at most max, each accepted by check; what names one in
+// errors, which wrap ErrMalformed. The result does not alias b.
+func helloStrings(b []byte, num protowire.Number, what string, max int, check func(string) error) ([]string, error) {
+	var out []string
+	for len(b) > 0 {
+		n, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return nil, malformed("hello: bad tag: %v", protowire.ParseError(l))
+		}
+		b = b[l:]
+		if n != num || typ != protowire.BytesType {
+			if l = protowire.ConsumeFieldValue(n, typ, b); l < 0 {
+				return nil, malformed("hello: field %d: %v", n, protowire.ParseError(l))
+			}
+			b = b[l:]
+			continue
+		}
+		v, l := protowire.ConsumeBytes(b)
+		if l < 0 {
+			return nil, malformed("hello: %s: %v", what, protowire.ParseError(l))
+		}
+		b = b[l:]
+		if len(out) == max {
+			return nil, malformed("hello lists more than %d %ss", max, what)
+		}
+		if err := check(string(v)); err != nil {
+			return nil, malformed("hello: %v", err)
+		}
+		out = append(out, string(v))
+	}
+	return out, nil
+}
+
 // helloVarint returns the last value of varint field num of a hello
 // payload (the last wins, as in protobuf), and whether it is there; what
 // names the field in errors, which wrap ErrMalformed.

@@ -83,32 +83,5 @@ func AppendHelloPatterns(b []byte, patterns []string) []byte {
 // nil for every namespace. At most MaxPatterns, each a ValidPattern; errors
 // wrap ErrMalformed. The result does not alias b.
 func HelloPatterns(b []byte) ([]string, error) {
-	var out []string
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return nil, malformed("hello: bad tag: %v", protowire.ParseError(n))
-		}
-		b = b[n:]
-		if num != 5 || typ != protowire.BytesType {
-			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-				return nil, malformed("hello: field %d: %v", num, protowire.ParseError(n))
-			}
-			b = b[n:]
-			continue
-		}
-		v, n := protowire.ConsumeBytes(b)
-		if n < 0 {
-			return nil, malformed("hello: pattern: %v", protowire.ParseError(n))
-		}
-		b = b[n:]
-		if len(out) == MaxPatterns {
-			return nil, malformed("hello lists more than %d patterns", MaxPatterns)
-		}
-		if err := ValidPattern(string(v)); err != nil {
-			return nil, malformed("hello: %v", err)
-		}
-		out = append(out, string(v))
-	}
-	return out, nil
+	return helloStrings(b, 5, "pattern", MaxPatterns, ValidPattern)
 }

@@ -3,6 +3,7 @@ package wire
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -241,33 +242,10 @@ func HelloStatesLimit(b []byte) (int, error) {
 // characters), and at most MaxHelloNamespaces may be listed. Errors wrap
 // ErrMalformed. The result does not alias b.
 func UnmarshalHello(b []byte) ([]string, error) {
-	var out []string
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return nil, malformed("hello: bad tag: %v", protowire.ParseError(n))
+	return helloStrings(b, 1, "namespace", MaxHelloNamespaces, func(ns string) error {
+		if len(ns) == 0 || len(ns) > MaxNamespaceLen {
+			return fmt.Errorf("namespace of %d bytes (want 1..%d)", len(ns), MaxNamespaceLen)
 		}
-		b = b[n:]
-		if num != 1 || typ != protowire.BytesType {
-			n = protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return nil, malformed("hello: field %d: %v", num, protowire.ParseError(n))
-			}
-			b = b[n:]
-			continue
-		}
-		v, n := protowire.ConsumeBytes(b)
-		if n < 0 {
-			return nil, malformed("hello: namespace: %v", protowire.ParseError(n))
-		}
-		b = b[n:]
-		if len(out) == MaxHelloNamespaces {
-			return nil, malformed("hello lists more than %d namespaces", MaxHelloNamespaces)
-		}
-		if len(v) == 0 || len(v) > MaxNamespaceLen {
-			return nil, malformed("hello: namespace of %d bytes (want 1..%d)", len(v), MaxNamespaceLen)
-		}
-		out = append(out, string(v))
-	}
-	return out, nil
+		return nil
+	})
 }
