@@ -9,6 +9,7 @@ import (
 
 	"github.com/grapevine-kv/grapevine/api/apitype"
 	"github.com/grapevine-kv/grapevine/api/grpcapi/kvpb"
+	"github.com/grapevine-kv/grapevine/internal/testutil"
 	"github.com/grapevine-kv/grapevine/node/nodetest"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
@@ -163,6 +164,8 @@ func TestKV(t *testing.T) {
 func TestPeers(t *testing.T) {
 	c := nodetest.NewCluster(t, 2)
 	s := serve(t, c.Node(0), nil)
+	// A connected peer is listed once identify says it is of this network.
+	testutil.Eventually(t, "node 1 among node 0's peers", func() bool { return len(c.Node(0).Peers()) == 1 })
 	r, err := s.kv.Peers(context.Background(), &kvpb.PeersRequest{})
 	if err != nil || len(r.GetPeers()) != 1 || r.GetPeers()[0].GetId() != c.Node(1).Peer().ID().String() || len(r.GetPeers()[0].GetAddrs()) == 0 {
 		t.Fatalf("Peers: %v, %v; want peer %s", r, err, c.Node(1).Peer().ID())
