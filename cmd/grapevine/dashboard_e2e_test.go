@@ -140,6 +140,7 @@ func TestDashboard(t *testing.T) {
 	waitFor(t, ctx, "the binary value shown in hex", `(() => { const r = document.querySelector('#keys tr[data-key="blob/raw"] td.val'); return !!r && r.textContent.startsWith("00 01 fe ff") })()`)
 	waitFor(t, ctx, "the peer in the peers table", `document.getElementById("peer-count").textContent === "1 connected" && /^\d+ (s|min)$/.test(document.querySelector("#peers tr").cells[2].textContent)`)
 	waitFor(t, ctx, "the default namespace's row", `document.getElementById("namespaces").textContent.includes("default")`)
+	waitFor(t, ctx, "what the peer replicates, holds and forwards", `document.getElementById("replication").textContent.startsWith("replicates * · holds default")`)
 
 	browse(t, ctx, "type a prefix", chromedp.SendKeys(chromedp.CSS("#prefix"), "app/"))
 	waitFor(t, ctx, "only app/ keys listed", `(() => { const k = `+keysShown+`; return document.getElementById("keys").dataset.prefix === "app/" && k.length > 0 && k.every(x => x.startsWith("app/")) })()`)

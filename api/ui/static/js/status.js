@@ -88,6 +88,14 @@ function renderNamespaces(nss, now) {
   }));
 }
 
+// renderReplication says which namespaces the peer replicates and holds,
+// and which it forwards to peers that hold them (--namespaces).
+function renderReplication(st) {
+  const list = (xs) => (xs && xs.length ? xs.join(", ") : "none");
+  document.getElementById("replication").textContent =
+    "replicates " + list(st.replicates) + " · holds " + list(st.holds) + " · forwards " + list(st.forwards);
+}
+
 function renderNode(st) {
   document.getElementById("node").textContent = shortID(st.id) + " · network " + (st.network || "?");
   document.getElementById("node").title = st.id + "\n" + (st.addrs || []).join("\n");
@@ -114,6 +122,7 @@ export function start() {
       renderNode(st);
       renderPeers(peers, now);
       renderNamespaces(st.namespaces || {}, now);
+      renderReplication(st);
       sample(st, now);
       connected(true, "live");
     } catch (e) {
