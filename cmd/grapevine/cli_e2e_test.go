@@ -161,14 +161,7 @@ func TestCLITable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { stopWatch(); _ = watch.Wait() }()
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	lines := linesOf(pipe)
 	testutil.Eventually(t, "the watch is connected", func() bool {
 		d.mustCLI("put", "w/probe", "x")
 		select {

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -317,4 +319,17 @@ func TestBigValuesEndToEnd(t *testing.T) {
 	if strings.Contains(a.logText(), "limit 5242880") {
 		t.Errorf("a sync frame was refused at the old limit:\n%s", a.logText())
 	}
+}
+
+// linesOf returns the lines r prints (a command's output), closed at EOF.
+func linesOf(r io.Reader) <-chan string {
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	return lines
 }

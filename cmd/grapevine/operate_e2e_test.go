@@ -206,14 +206,7 @@ func TestShutdownWithWatch(t *testing.T) {
 	t.Cleanup(func() { _ = watch.Process.Kill(); _ = watch.Wait() })
 	// Put until the watch prints it: a put before the watch connected
 	// is not reported.
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	lines := linesOf(stdout)
 	testutil.Eventually(t, "the watch is connected", func() bool {
 		d.mustCLI("put", "ping", "1")
 		select {
