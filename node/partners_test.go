@@ -80,6 +80,11 @@ func TestLightClientIsNeverASyncPartner(t *testing.T) {
 			return false
 		})
 	}
+	// And each node has identified the other as a grapevine peer (a Sync
+	// before that has no partner at all).
+	for i, nd := range c.Nodes() {
+		testutil.Eventually(t, fmt.Sprintf("node %d lists the other node as a peer", i), func() bool { return len(nd.Peers()) == 1 })
+	}
 	if _, err := c.Node(0).Put(ctx, "", []byte("k"), []byte("v")); err != nil {
 		t.Fatal(err)
 	}
