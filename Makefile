@@ -77,6 +77,10 @@ bench-resp: build ## redis-benchmark (set,get; 50 clients) against grapevine --r
 	done
 	./internal/bench/resp.sh $(BIN)
 
+.PHONY: bench-memory
+bench-memory: build ## A daemon's memory holding KEYS keys (default 1M) and over a DURATION steady load (default 10m): RSS and Go heap from /metrics
+	./internal/bench/memory.sh $(BIN)
+
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each (default 10s)
 	@set -e; for pkg in $$($(GO) list $(PKGS)); do \

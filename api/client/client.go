@@ -273,3 +273,18 @@ func (c *Client) Status(ctx context.Context) (apitype.Status, error) {
 	var out apitype.Status
 	return out, c.getJSON(ctx, http.MethodGet, "/v1/status", nil, &out)
 }
+
+// Metrics returns the daemon's Prometheus metrics, in the text exposition
+// format, as GET /metrics serves them.
+func (c *Client) Metrics(ctx context.Context) ([]byte, error) {
+	resp, err := c.do(ctx, http.MethodGet, "/metrics", nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("client: reading metrics: %w", err)
+	}
+	return data, nil
+}

@@ -19,6 +19,7 @@ func benchCommand() *cli.Command {
 		&cli.BoolFlag{Name: "in-memory", Usage: "with --embedded or --cluster: keep the peers' data in memory (no disk, no fsync)"},
 		&cli.IntFlag{Name: "clients", Value: d.Clients, Usage: "`N` concurrent clients, each with one request in flight"},
 		&cli.DurationFlag{Name: "duration", Value: d.Duration, Usage: "how long to send requests (`DURATION`)"},
+		&cli.Uint64Flag{Name: "requests", Usage: "stop after `N` operations in all instead of after --duration (e.g. --requests 1000000 --keys 1000000 fills a store with a million keys)"},
 		&cli.IntFlag{Name: "value-size", Value: d.ValueSize, Usage: "value size in `BYTES`"},
 		&cli.Uint64Flag{Name: "keys", Value: d.Keys, Usage: "key space: `N` distinct keys (16 bytes each, \"b/\" and 14 digits); puts write each once before reusing any"},
 		&cli.Uint64Flag{Name: "first-key", Usage: "index of the first key `N`, so runs against one peer write keys of their own"},
@@ -38,7 +39,9 @@ func benchCommand() *cli.Command {
 			"(or --data) over HTTP with keep-alive connections; --embedded runs a peer in this process\n" +
 			"(on disk with fsync, or --in-memory) and --cluster N several, connected over loopback.\n" +
 			"A progress line is drawn on standard error when it is a terminal. Exit status 1 if an\n" +
-			"operation failed or, with --cluster, a key did not reach every peer within 30 s.\n\n" +
+			"operation failed or, with --cluster, a key did not reach every peer within 30 s.\n" +
+			"Against a daemon it also samples the daemon's memory (resident set and Go heap, from its\n" +
+			"/metrics) every second and prints it before, at most and after.\n\n" +
 			"Examples:\n  grapevine bench put --api 127.0.0.1:4100 --duration 5s\n" +
 			"  grapevine bench put --embedded --data /var/tmp/bench --baseline\n" +
 			"  grapevine bench mixed --clients 1 -o json\n" +
@@ -100,6 +103,7 @@ func benchPlan(c *cli.Context, op loadgen.Op) (loadgen.Plan, func(), error) {
 	}
 	load := loadgen.DefaultConfig()
 	load.Op, load.Clients, load.Duration = op, c.Int("clients"), c.Duration("duration")
+	load.Requests = c.Uint64("requests")
 	load.ValueSize, load.Keys, load.First = c.Int("value-size"), c.Uint64("keys"), c.Uint64("first-key")
 	load.Preload = min(load.Preload, load.Keys)
 	if err := load.Validate(); err != nil {

@@ -8,17 +8,18 @@ import (
 	"github.com/grapevine-kv/grapevine/api/apitype"
 )
 
-// TestBenchEndToEnd runs `grapevine bench put` from the binary against a
-// real daemon for a second: it reports a nonzero count of puts, every one
-// of them stored (the daemon's item count), and no progress line when
-// standard error is not a terminal; usage errors exit 2.
+// TestBenchEndToEnd runs `grapevine bench put --requests 300` from the
+// binary against a real daemon: it reports exactly 300 puts, every one of
+// them stored (the daemon's item count), the daemon's memory read from its
+// /metrics, and no progress line when standard error is not a terminal;
+// usage errors exit 2.
 func TestBenchEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
 	bin := buildBinary(t)
 	d := startDaemon(t, bin, t.TempDir())
-	out, errOut, code := d.cli("bench", "put", "--duration", "1s", "--clients", "8", "-o", "json")
+	out, errOut, code := d.cli("bench", "put", "--requests", "300", "--clients", "8", "-o", "json")
 	if code != 0 {
 		t.Fatalf("grapevine bench put: exit %d: %s", code, errOut)
 	}
@@ -31,12 +32,21 @@ func TestBenchEndToEnd(t *testing.T) {
 			Ops    uint64
 			Errors uint64
 		}
+		Memory *struct {
+			Before struct {
+				RSS uint64 `json:"rss_bytes"`
+			}
+			MaxRSS uint64 `json:"max_rss_bytes"`
+		} `json:"daemon_memory"`
 	}
 	if err := json.Unmarshal([]byte(out), &report); err != nil {
 		t.Fatalf("bench -o json: %v\n%s", err, out)
 	}
-	if len(report.Rows) != 1 || report.Rows[0].Ops == 0 || report.Rows[0].Errors != 0 {
-		t.Fatalf("bench put reported %+v: want one row with puts and no errors", report.Rows)
+	if len(report.Rows) != 1 || report.Rows[0].Ops != 300 || report.Rows[0].Errors != 0 {
+		t.Fatalf("bench put --requests 300 reported %+v: want one row with 300 puts and no errors", report.Rows)
+	}
+	if m := report.Memory; m == nil || m.Before.RSS == 0 || m.MaxRSS < m.Before.RSS {
+		t.Fatalf("bench reported the daemon's memory as %+v: want a resident set, its maximum at least the first sample", m)
 	}
 	var st apitype.Status
 	if err := json.Unmarshal([]byte(d.mustCLI("status", "-o", "json")), &st); err != nil {
@@ -47,7 +57,7 @@ func TestBenchEndToEnd(t *testing.T) {
 	}
 
 	text := d.mustCLI("bench", "get", "--duration", "200ms", "--clients", "2")
-	if !strings.Contains(text, "get, 2 clients (http ") || !strings.Contains(text, "p99") {
+	if !strings.Contains(text, "get, 2 clients (http ") || !strings.Contains(text, "p99") || !strings.Contains(text, "daemon memory: RSS ") {
 		t.Errorf("bench get printed no table:\n%s", text)
 	}
 	for _, args := range [][]string{

@@ -81,5 +81,9 @@ func (t *HTTPTarget) Get(ctx context.Context, key []byte) (bool, error) {
 // a run).
 func (t *HTTPTarget) Client() *client.Client { return t.cl }
 
+// Metrics returns the daemon's /metrics, from which a run reads its
+// memory.
+func (t *HTTPTarget) Metrics(ctx context.Context) ([]byte, error) { return t.cl.Metrics(ctx) }
+
 // Close closes the idle connections.
 func (t *HTTPTarget) Close() { t.hc.CloseIdleConnections() }

@@ -123,7 +123,9 @@ func (p Plan) runMain(ctx context.Context, dir string, rp *Report, failures *[]s
 	case p.Target != nil:
 		cfg := p.withProgress(p.Load, p.Load.Op.String())
 		cfg.Targets = []Target{p.Target}
+		stopMemory := p.watchMemory(ctx, rp)
 		r, err := Run(ctx, cfg)
+		stopMemory()
 		if err != nil {
 			return nil, err
 		}
@@ -158,6 +160,33 @@ func (p Plan) runMain(ctx context.Context, dir string, rp *Report, failures *[]s
 		*failures = append(*failures, fmt.Sprintf("%d acknowledged keys were not on every peer %s after the load", lag.Missing, p.LagTimeout))
 	}
 	return r, nil
+}
+
+// metricsReader is a Target that can read its daemon's /metrics.
+type metricsReader interface {
+	Metrics(ctx context.Context) ([]byte, error)
+}
+
+// watchMemory samples the memory of the plan's daemon, if its Target can
+// read it, until the returned function is called, which puts the figures
+// (or why there are none) in rp.
+func (p Plan) watchMemory(ctx context.Context, rp *Report) func() {
+	mr, ok := p.Target.(metricsReader)
+	if !ok {
+		return func() {}
+	}
+	stop, err := memorySampler(mr.Metrics).watch(ctx)
+	if err != nil {
+		rp.Notes = append(rp.Notes, fmt.Sprintf("daemon memory: not measured: %v", err))
+		return func() {}
+	}
+	return func() {
+		m, err := stop()
+		if err != nil {
+			rp.Notes = append(rp.Notes, fmt.Sprintf("daemon memory: a sample failed: %v", err))
+		}
+		rp.Memory = &m
+	}
 }
 
 // storage names where embedded peers keep their data, for a row's name.

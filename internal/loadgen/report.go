@@ -60,6 +60,9 @@ type Report struct {
 	Ratios []Ratio `json:"ratios,omitempty"`
 	// Notes are lines printed after the table (missing keys, errors).
 	Notes []string `json:"notes,omitempty"`
+	// Memory is the daemon's memory over the run, when the target is a
+	// daemon whose /metrics could be read.
+	Memory *MemoryReport `json:"daemon_memory,omitempty"`
 }
 
 // AddRatio appends the ratio a/b named name; nothing if b is 0.
@@ -90,6 +93,11 @@ func (rp *Report) WriteText(w io.Writer) error {
 	}
 	for _, r := range rp.Ratios {
 		if _, err := fmt.Fprintf(w, "%s: %.2f×\n", r.Name, r.Value); err != nil {
+			return err
+		}
+	}
+	if rp.Memory != nil {
+		if _, err := fmt.Fprintf(w, "daemon memory: %s\n", rp.Memory); err != nil {
 			return err
 		}
 	}
