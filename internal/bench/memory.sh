@@ -6,6 +6,7 @@
 # daemon's resident set and Go heap, read from its /metrics every second,
 # before, at most and after each phase. The daemon's data goes to a
 # temporary directory on the disk of $TMPDIR, removed at the end.
+# DAEMON_FLAGS are added to the daemon's command line.
 set -eu
 BIN=${1:-bin/grapevine}
 KEYS=${KEYS:-1000000}
@@ -20,7 +21,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 "$BIN" daemon --data "$tmp/d" --api 127.0.0.1:0 --listen /ip4/127.0.0.1/tcp/0 \
-	--mdns=false --network bench-memory --log-level info --log-format text >"$tmp/d.log" 2>&1 &
+	--mdns=false --network bench-memory --log-level info --log-format text ${DAEMON_FLAGS:-} >"$tmp/d.log" 2>&1 &
 pid=$!
 i=0
 until grep -q "HTTP API listening" "$tmp/d.log"; do
