@@ -3,8 +3,13 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/table"
 )
 
 // ErrDamaged reports that Open found the directory's content damaged: a
@@ -82,4 +87,36 @@ func isDamage(err error) bool {
 		}
 	}
 	return false
+}
+
+// checkManifest reads dir's MANIFEST, if there is one, and checks that
+// every table file it names exists. Open runs it before Badger opens the
+// directory: Badger creates files (a memtable's log) before it notices a
+// missing table, and those checks fail the same way here while nothing
+// has been written yet. A partial last record (a crash in the middle of
+// an append) is not damage: Badger cuts it off at Open.
+func checkManifest(dir string, bo badger.Options) error {
+	f, err := os.Open(filepath.Join(dir, "MANIFEST"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // a new directory
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	mf, _, err := badger.ReplayManifestFile(f, bo.ExternalMagicVersion, bo)
+	if err != nil {
+		return classify(fmt.Errorf("reading the MANIFEST: %w", err))
+	}
+	for id := range mf.Tables {
+		name := table.NewFilename(id, dir)
+		_, err := os.Stat(name)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			return fmt.Errorf("%w: file does not exist for table %d (%s), which the MANIFEST names", ErrDamaged, id, filepath.Base(name))
+		case err != nil:
+			return err
+		}
+	}
+	return nil
 }

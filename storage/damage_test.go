@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/grapevine-kv/grapevine/crdt"
+	"github.com/grapevine-kv/grapevine/internal/testutil"
 )
 
 // writeAndClose makes a store in dir holding a few keys, closed (Badger
@@ -46,25 +47,27 @@ func tables(t *testing.T, dir string) []string {
 // environment around an intact directory are never reported as damage.
 func TestOpenDamaged(t *testing.T) {
 	damages := []struct {
-		name   string
-		damage func(t *testing.T, dir string)
+		name string
+		// untouched: Open finds this damage before Badger writes anything.
+		untouched bool
+		damage    func(t *testing.T, dir string)
 	}{
-		{"a table the MANIFEST names is missing", func(t *testing.T, dir string) {
+		{"a table the MANIFEST names is missing", true, func(t *testing.T, dir string) {
 			for _, f := range tables(t, dir) {
 				if err := os.Remove(f); err != nil {
 					t.Fatal(err)
 				}
 			}
 		}},
-		{"the MANIFEST is truncated", func(t *testing.T, dir string) {
+		{"the MANIFEST is truncated", true, func(t *testing.T, dir string) {
 			if err := os.Truncate(filepath.Join(dir, "MANIFEST"), 5); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"a MANIFEST record is corrupted", func(t *testing.T, dir string) {
+		{"a MANIFEST record is corrupted", true, func(t *testing.T, dir string) {
 			flipByte(t, filepath.Join(dir, "MANIFEST"), 20) // past the 8-byte magic and a record's length and checksum
 		}},
-		{"a table's footer is corrupted", func(t *testing.T, dir string) {
+		{"a table's footer is corrupted", false, func(t *testing.T, dir string) {
 			f := tables(t, dir)[0]
 			st, err := os.Stat(f)
 			if err != nil {
@@ -78,8 +81,12 @@ func TestOpenDamaged(t *testing.T) {
 			dir := t.TempDir()
 			writeAndClose(t, dir, testOptions(t))
 			d.damage(t, dir)
+			before := testutil.DirSnapshot(t, dir)
 			if got := openDamaged(t, dir); !strings.HasPrefix(got, "damaged: ") {
 				t.Fatalf("Open = %s, want ErrDamaged", got)
+			}
+			if d.untouched {
+				testutil.SameSnapshot(t, "Open of a damaged directory", before, testutil.DirSnapshot(t, dir))
 			}
 		})
 	}

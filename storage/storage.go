@@ -271,7 +271,13 @@ func Open(dir string, opts Config) (*DB, error) {
 			return nil, fmt.Errorf("storage: open %q: %w", dir, err)
 		}
 	}
-	bdb, err := badger.Open(badgerOptions(dir, opts))
+	bo := badgerOptions(dir, opts)
+	if !opts.InMemory {
+		if err := checkManifest(dir, bo); err != nil {
+			return nil, fmt.Errorf("storage: open %q: %w", dir, err)
+		}
+	}
+	bdb, err := badger.Open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %q: %w", dir, classify(translate(err)))
 	}
