@@ -91,6 +91,9 @@ func quarantine(dir, root string, t time.Time) (string, error) {
 	if err := os.Rename(dir, dest); err != nil {
 		return "", err
 	}
+	if abs, err := filepath.Abs(dest); err == nil {
+		dest = abs // for the log and status, whatever the daemon's working directory
+	}
 	return dest, errors.Join(syncDir(root), syncDir(filepath.Dir(dir)))
 }
 

@@ -37,7 +37,7 @@ func damageRefused(err error, dataDir string) error {
 	return &exitError{code: codeError, msg: fmt.Sprintf(
 		"the database in %s is damaged and cannot be opened: %s\n"+
 			"Nothing was changed. This happens after a power loss on a filesystem that does not keep a new file's name\n"+
-			"without a directory fsync, or when the disk corrupted data (see \"Damaged database\" in the README).\n"+
+			"without a directory fsync, or when the disk corrupted data (see \"Power loss and a damaged database\" in the README).\n"+
 			"To recover, start the peer once with --on-damage quarantine: it moves the damaged directory to\n"+
 			"%s/<UTC time>/ (kept, never deleted), starts with an empty database and fills it from its\n"+
 			"peers; writes that only this peer had acknowledged and not yet replicated are lost:\n"+
