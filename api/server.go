@@ -380,6 +380,9 @@ func toStatus(st node.Status) apitype.Status {
 	if out.Holds == nil {
 		out.Holds = []string{}
 	}
+	if r := st.Recovered; r != nil {
+		out.Recovered = &apitype.Recovery{At: r.At, Quarantine: r.Quarantine, Damage: r.Damage}
+	}
 	for name, ns := range st.Namespaces {
 		p := ns.Sync
 		r := ns.Rounds

@@ -27,6 +27,9 @@ func fill(t *testing.T, v reflect.Value) {
 		v.SetFloat(1.5)
 	case reflect.String:
 		v.SetString("s")
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		fill(t, v.Elem())
 	case reflect.Slice:
 		v.Set(reflect.MakeSlice(v.Type(), 1, 1))
 		fill(t, v.Index(0))
@@ -64,6 +67,11 @@ func zeroFields(v reflect.Value, path string) []string {
 			out = append(out, zeroFields(v.Field(i), path+"."+v.Type().Field(i).Name)...)
 		}
 		return out
+	case reflect.Pointer:
+		if v.IsNil() {
+			return []string{path}
+		}
+		return zeroFields(v.Elem(), path)
 	case reflect.Slice:
 		if v.Len() == 0 {
 			return []string{path}

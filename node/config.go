@@ -83,6 +83,17 @@ type Config struct {
 	// request for another is forwarded to a peer that holds it. Default
 	// ["*"]: every namespace, as before partial replication.
 	Namespaces []string
+	// QuarantineDamaged makes New recover from a damaged database
+	// (storage.ErrDamaged: a table file lost in a power loss on a
+	// filesystem that does not keep new names without a directory fsync,
+	// a checksum mismatch): it moves the database directory aside under
+	// QuarantineRoot (never deleting it), logs that at Error, and starts
+	// with an empty database, which the peer fills from its peers like a
+	// new one (its identity stays). Writes only this peer had acknowledged
+	// and not yet replicated are lost. Status reports the recovery until
+	// the node is closed. Default false: New fails with an error wrapping
+	// storage.ErrDamaged and changes nothing, so a person decides.
+	QuarantineDamaged bool
 
 	// Storage configures the database: fsync (SyncWrites), in-memory mode,
 	// tombstone grace, purge and GC schedules. Default

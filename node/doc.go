@@ -61,4 +61,15 @@
 // gets ErrCompacted: read the keys again and watch since LastIndex taken
 // before the read. A watcher more than WatchBuffer events behind gets a
 // Dropped event and its channel closes; it resumes with WatchSince.
+//
+// A database that New finds damaged (storage.ErrDamaged: after a power
+// loss on a filesystem that does not keep a new file's name without a
+// directory fsync, or a disk that corrupted data) is refused by default:
+// New fails and changes nothing. With Config.QuarantineDamaged it is moved
+// aside under QuarantineRoot and replaced by an empty one that the peer
+// fills from its peers, keeping its identity; writes only this peer had
+// acknowledged and not yet replicated are lost. The new store's change
+// indexes start above the lost one's (see openStore), so a watcher of the
+// lost store gets ErrCompacted, never a gap. Status.Recovered reports the
+// recovery until the node is closed.
 package node

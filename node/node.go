@@ -43,6 +43,8 @@ type Node struct {
 	m      metrics
 	rounds *rounds   // every sync round's outcome (rounds.go)
 	born   time.Time // when New ran, by cfg.Wall: the sync lag of a namespace never clean
+	// recovered is set if New replaced a damaged database (quarantine.go).
+	recovered *Recovery
 
 	// writers holds the namespaces with a writer list (Config.Writers) and
 	// their keys; read-only after New. key signs this peer's writes there.
@@ -105,15 +107,12 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	}()
 
-	dbDir := ""
-	if !cfg.Storage.InMemory {
-		dbDir = DatabaseDir(cfg.DataDir)
-	}
-	db, err := storage.Open(dbDir, layers.storage)
+	db, recovered, err := openStore(cfg, layers.storage)
 	if err != nil {
-		return nil, fmt.Errorf("%w: open %s: %w", ErrStorage, dbDir, err)
+		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
 	}
-	n.db = db
+	n.db, n.recovered = db, recovered
+	newRecoveryMetric(n.reg, recovered)
 	n.clock = crdt.NewClock(cfg.Wall, cfg.MaxDrift)
 	n.clock.Restore(db.ClockMark())
 

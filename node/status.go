@@ -24,6 +24,10 @@ type Status struct {
 	// Applied counts the deltas that changed stored state since the node
 	// started (grapevine_applied_deltas_total): a rate of it is writes/s.
 	Applied Applied `json:"applied"`
+	// Recovered is set if this node found its database damaged at start
+	// and replaced it by an empty one (Config.QuarantineDamaged); nil
+	// otherwise.
+	Recovered *Recovery `json:"recovered,omitempty"`
 }
 
 // Applied counts deltas that changed stored state, by source.
@@ -64,6 +68,10 @@ func (n *Node) Status() Status {
 		Holds:      n.held(),
 		Forwards:   n.fwd.forwarded(),
 		Applied:    Applied{Local: n.m.totals.local.Load(), Remote: n.m.totals.remote.Load()},
+	}
+	if r := n.recovered; r != nil {
+		c := *r
+		st.Recovered = &c
 	}
 	for _, a := range n.peer.Addrs() {
 		st.Addrs = append(st.Addrs, a.String())

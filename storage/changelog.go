@@ -90,7 +90,8 @@ func putSeqMark(txn *badger.Txn, gs []group) error {
 // loadChangeLog reads the sequence mark and the floor at Open. A store
 // written before the change log existed holds states no entry describes:
 // its floor and mark start at 1, so a reader asking for everything since 0
-// learns (ErrCompacted) that it must read the states instead.
+// learns (ErrCompacted) that it must read the states instead. A new store
+// starts both at Config.FirstChangeIndex, for the same reason.
 func (db *DB) loadChangeLog() error {
 	var seq, floor uint64
 	var hasSeq bool
@@ -109,6 +110,7 @@ func (db *DB) loadChangeLog() error {
 		if it.Valid() {
 			seq, floor = 1, 1
 		}
+		seq, floor = max(seq, db.opts.FirstChangeIndex), max(floor, db.opts.FirstChangeIndex)
 		return nil
 	})
 	if err == nil && !hasSeq && seq > 0 {

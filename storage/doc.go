@@ -10,5 +10,9 @@
 //
 // Badger errors are translated into this package's sentinel errors
 // (ErrNotFound, ErrClosed, ErrCorrupt, ...); callers match them with
-// errors.Is.
+// errors.Is. Open reports a directory whose content is damaged (a table
+// the MANIFEST names is missing, a checksum mismatch) with ErrDamaged,
+// and never for a failure of the environment (a held lock, a permission,
+// a full disk, a wrong encryption key): a caller may then set the
+// directory aside and start a new store with Config.FirstChangeIndex.
 package storage

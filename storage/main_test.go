@@ -17,6 +17,12 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(crashVerifyEnv); dir != "" {
 		os.Exit(crashVerify(dir))
 	}
+	if dir := os.Getenv(openDamagedEnv); dir != "" {
+		os.Exit(openChild(dir))
+	}
+	if dir := os.Getenv(flushChildEnv); dir != "" {
+		os.Exit(flushChild(dir))
+	}
 	flag.Parse()
 	if err := testutil.FixRapidSeed("20261124"); err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -79,6 +79,16 @@ type Config struct {
 	// (Badger's info and debug output is dropped). Default slog.Default().
 	Logger *slog.Logger
 
+	// FirstChangeIndex is where a new store's change index starts: its
+	// first change gets FirstChangeIndex+1, and a reader asking for the
+	// changes since an index below it gets ErrCompacted. A store replacing
+	// a lost one (a quarantined directory) sets it above every index the
+	// lost store can have handed out, so a watcher resuming from one of
+	// them learns that it must re-read the states instead of silently
+	// missing changes (see node's quarantine). Ignored by a store that
+	// already has a change log. Default 0.
+	FirstChangeIndex uint64
+
 	// EncryptionKey turns on Badger's encryption at rest: 16, 24 or 32
 	// bytes select AES-128, -192 or -256 (in CTR mode). It is the master
 	// key: it encrypts Badger's data keys (in the KEYREGISTRY file), which
@@ -261,9 +271,15 @@ func Open(dir string, opts Config) (*DB, error) {
 			return nil, fmt.Errorf("storage: open %q: %w", dir, err)
 		}
 	}
-	bdb, err := badger.Open(badgerOptions(dir, opts))
+	bo := badgerOptions(dir, opts)
+	if !opts.InMemory {
+		if err := checkManifest(dir, bo); err != nil {
+			return nil, fmt.Errorf("storage: open %q: %w", dir, err)
+		}
+	}
+	bdb, err := badger.Open(bo)
 	if err != nil {
-		return nil, fmt.Errorf("storage: open %q: %w", dir, translate(err))
+		return nil, fmt.Errorf("storage: open %q: %w", dir, classify(translate(err)))
 	}
 	// Badger creates a new value-log file at every open without fsyncing
 	// the directory: after a power loss the file's entry could be gone
@@ -305,6 +321,9 @@ func badgerOptions(dir string, opts Config) badger.Options {
 	if opts.InMemory {
 		bo = bo.WithDir("").WithValueDir("")
 	}
+	if testMemTableSize > 0 {
+		bo = bo.WithMemTableSize(testMemTableSize)
+	}
 	if len(opts.EncryptionKey) > 0 {
 		bo = bo.WithEncryptionKey(opts.EncryptionKey).
 			WithEncryptionKeyRotationDuration(opts.EncryptionKeyRotation).
@@ -314,7 +333,8 @@ func badgerOptions(dir string, opts Config) badger.Options {
 }
 
 // init checks or writes the format version, loads the clock mark and
-// rebuilds the trees.
+// rebuilds the trees. A malformed record is ErrDamaged; an unsupported
+// format version is not (a newer grapevine wrote the directory).
 func (db *DB) init() error {
 	err := db.bdb.Update(func(txn *badger.Txn) error {
 		item, err := txn.Get(metaFormat)
@@ -352,12 +372,12 @@ func (db *DB) init() error {
 		})
 	})
 	if err != nil {
-		return fmt.Errorf("storage: load clock mark: %w", translate(err))
+		return fmt.Errorf("storage: load clock mark: %w", classify(translate(err)))
 	}
 	if err := db.loadChangeLog(); err != nil {
-		return err
+		return classify(err)
 	}
-	return db.rebuildTrees()
+	return classify(db.rebuildTrees())
 }
 
 // Close stops the background goroutines, waits for in-flight calls to

@@ -247,6 +247,17 @@ type Status struct {
 	// to peers that hold them.
 	Forwards []string `json:"forwards,omitempty"`
 	Applied  Applied  `json:"applied"` // deltas applied since the peer started (a rate of it is writes/s)
+	// Recovered is set if the peer found its database damaged at start
+	// and replaced it by an empty one (daemon --on-damage quarantine),
+	// until it restarts.
+	Recovered *Recovery `json:"recovered,omitempty"`
+}
+
+// Recovery describes a damaged database a peer moved aside at start.
+type Recovery struct {
+	At         time.Time `json:"at"`         // when it was moved aside
+	Quarantine string    `json:"quarantine"` // where the damaged directory is now
+	Damage     string    `json:"damage"`     // what was found damaged
 }
 
 // Applied counts the deltas that changed a peer's stored state since it

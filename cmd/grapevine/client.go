@@ -332,6 +332,7 @@ func statusCommand() *cli.Command {
 				fmt.Fprintf(w, "address:  %s\n", a)
 			}
 			writeReplication(w, st)
+			writeRecovery(w, st)
 			names := make([]string, 0, len(st.Namespaces))
 			for ns := range st.Namespaces {
 				names = append(names, ns)

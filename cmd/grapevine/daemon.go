@@ -62,6 +62,7 @@ func daemonFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "mdns", EnvVars: []string{"GRAPEVINE_MDNS"}, Value: def.Peer.MDNS, Usage: "find peers on the local network with mDNS"},
 		&cli.BoolFlag{Name: "sync", EnvVars: []string{"GRAPEVINE_SYNC"}, Value: def.Storage.SyncWrites, Usage: "fsync every commit (off trades durability on power loss for speed)"},
 		&cli.DurationFlag{Name: "tombstone-grace", EnvVars: []string{"GRAPEVINE_TOMBSTONE_GRACE"}, Value: def.Storage.TombstoneGrace, Usage: "keep tombstones this `DURATION`, then purge them; a peer away longer rejoins pull-first (it offers its older states only after syncing with an up-to-date peer); use the same value on every peer"},
+		onDamageFlag,
 		&cli.IntFlag{Name: "changelog-entries", EnvVars: []string{"GRAPEVINE_CHANGELOG_ENTRIES"}, Value: def.Storage.ChangeLogEntries, Usage: "keep the last `N` changes in the change log, from which a watch resumes (`watch` after a disconnect, GET /v1/watch?since=); a watcher further behind re-reads the keys"},
 		&cli.IntFlag{Name: "max-value-size", EnvVars: []string{"GRAPEVINE_MAX_VALUE_SIZE"}, Value: def.MaxValueSize, Usage: fmt.Sprintf("largest value accepted, in `BYTES`, at most %d (32 MiB); values above 1 MiB are not gossiped but sent by anti-entropy at once; give every peer the same limit (a peer is not sent values above its own)", node.MaxValueSizeLimit)},
 		&cli.StringFlag{Name: "log-format", EnvVars: []string{"GRAPEVINE_LOG_FORMAT"}, Value: "text", Usage: "log format: text or json"},
@@ -137,6 +138,9 @@ func runDaemon(c *cli.Context) error {
 	cfg.Storage.TombstoneGrace = c.Duration("tombstone-grace")
 	cfg.Storage.PurgeInterval = storage.PurgeIntervalFor(cfg.Storage.TombstoneGrace)
 	cfg.Storage.ChangeLogEntries = c.Int("changelog-entries")
+	if cfg.QuarantineDamaged, err = onDamage(c); err != nil {
+		return err
+	}
 	if w := c.Duration("test-pull-first-wait"); w > 0 {
 		cfg.AntiEntropy.PullFirstWait = w
 	}
@@ -223,6 +227,9 @@ func runDaemon(c *cli.Context) error {
 			keyFile = "key from " + f
 		}
 		return &exitError{code: 1, msg: fmt.Sprintf("%s (data directory %s, %s); nothing was changed", msg, cfg.DataDir, keyFile)}
+	}
+	if errors.Is(err, storage.ErrDamaged) {
+		return damageRefused(err, cfg.DataDir)
 	}
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/grapevine-kv/grapevine/api/apitype"
 )
@@ -24,4 +25,13 @@ func writeReplication(w io.Writer, st apitype.Status) {
 	}
 	fmt.Fprintf(w, "replicates: %s\nholds:      %s\nforwards:   %s\n", replicates,
 		list(st.Holds, "none yet"), list(st.Forwards, "none"))
+}
+
+// writeRecovery writes status's line about a damaged database the peer
+// replaced at start, if it did.
+func writeRecovery(w io.Writer, st apitype.Status) {
+	if r := st.Recovered; r != nil {
+		fmt.Fprintf(w, "recovered: from a damaged database at %s (%s); the damaged directory is kept in %s\n",
+			r.At.UTC().Format(time.RFC3339), r.Damage, r.Quarantine)
+	}
 }
