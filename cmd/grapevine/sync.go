@@ -64,7 +64,6 @@ type syncer struct {
 
 // round runs one round, with peer or ("") a random one, and prints it.
 func (s *syncer) round(ctx context.Context, peer string) (apitype.SyncResult, error) {
-	s.rounds++
 	stop := showProgress(ctx, s.w, s.cl, s.keys, !s.json && isTerminal(s.w))
 	var res apitype.SyncResult
 	var err error
@@ -77,6 +76,7 @@ func (s *syncer) round(ctx context.Context, peer string) (apitype.SyncResult, er
 	if err != nil {
 		return res, err
 	}
+	s.rounds++ // a round that failed (no peer yet) is not one
 	for _, ns := range res.Namespaces {
 		s.keys += uint64(ns.StatesReceived)
 	}
@@ -121,7 +121,6 @@ func (s *syncer) wait(ctx context.Context) error {
 		case ctx.Err() != nil:
 			return s.timedOut()
 		case errors.Is(err, apitype.ErrNoPeers):
-			s.rounds--
 			if !s.waitForPeer(ctx) {
 				return s.timedOut()
 			}
