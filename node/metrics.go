@@ -1,10 +1,13 @@
 package node
 
 import (
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/grapevine-kv/grapevine/gossip"
 	"github.com/grapevine-kv/grapevine/peer"
+	"github.com/grapevine-kv/grapevine/storage"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -86,17 +89,45 @@ func newMetrics(reg *prometheus.Registry, push *gossip.Push, p *peer.Peer, n *No
 
 var (
 	itemsDesc = prometheus.NewDesc("grapevine_items",
-		"Live keys stored, by namespace and type (register tombstones are in grapevine_tombstones).", []string{"namespace", "type"}, nil)
+		"Live keys stored, by namespace and type (register tombstones are in grapevine_tombstones); counted at most every 10 s.", []string{"namespace", "type"}, nil)
 	tombstonesDesc = prometheus.NewDesc("grapevine_tombstones",
-		"Register tombstones not purged yet, by namespace.", []string{"namespace"}, nil)
+		"Register tombstones not purged yet, by namespace; counted at most every 10 s.", []string{"namespace"}, nil)
 	syncLagDesc = prometheus.NewDesc("grapevine_sync_lag_seconds",
 		"Seconds since the namespace's last clean anti-entropy round (since the node started if it had none).", []string{"namespace"}, nil)
 )
 
 // stateCollector reports what the node stores and how far behind its sync
-// is, computed at each scrape (items and tombstones by one pass over the
-// index keys: storage.DB.Count).
+// is: items and tombstones from cachedCounts, the lag at each scrape.
 type stateCollector struct{ n *Node }
+
+// countsMaxAge is how long a scrape reuses the last counts. Counting is a
+// pass over every key (storage.DB.Count: about a second of CPU at 1M
+// keys), so a scraper polling every second must not make the peer count
+// every second; Prometheus's usual 15 s interval always gets a new count.
+const countsMaxAge = 10 * time.Second
+
+// countsCache holds the last counts made, when and at which storage
+// commit.
+type countsCache struct {
+	mu      sync.Mutex
+	at      time.Time
+	commits uint64 // storage.DB.Commits when counted
+	counts  map[string]storage.Counts
+}
+
+// cachedCounts returns the last counts if nothing was committed since, or
+// if they are younger than maxAge; else it counts again. Status passes 0
+// (always exact), a scrape countsMaxAge.
+func (n *Node) cachedCounts(maxAge time.Duration) map[string]storage.Counts {
+	c := &n.countsCache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	commits := n.db.Commits()
+	if c.counts == nil || (commits != c.commits && time.Since(c.at) >= maxAge) {
+		c.counts, c.at, c.commits = n.counts(), time.Now(), commits
+	}
+	return c.counts
+}
 
 // Describe implements prometheus.Collector.
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -110,7 +141,7 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.n.Err() != nil {
 		return
 	}
-	counts := c.n.counts()
+	counts := c.n.cachedCounts(countsMaxAge)
 	for ns, cs := range counts {
 		for t, k := range liveByType(cs) {
 			ch <- prometheus.MustNewConstMetric(itemsDesc, prometheus.GaugeValue, float64(k), ns, t.String())

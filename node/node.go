@@ -31,18 +31,19 @@ const MaxValueSizeLimit = wire.MaxValueSizeLimit
 // Node is a grapevine peer: storage, replication and the libp2p host. Its
 // methods are safe for concurrent use.
 type Node struct {
-	cfg    Config
-	log    *slog.Logger
-	db     *storage.DB
-	clock  *crdt.Clock
-	peer   *peer.Peer
-	push   *gossip.Push
-	syncer *gossip.Syncer
-	self   crdt.ReplicaID
-	reg    *prometheus.Registry
-	m      metrics
-	rounds *rounds   // every sync round's outcome (rounds.go)
-	born   time.Time // when New ran, by cfg.Wall: the sync lag of a namespace never clean
+	cfg         Config
+	log         *slog.Logger
+	db          *storage.DB
+	clock       *crdt.Clock
+	peer        *peer.Peer
+	push        *gossip.Push
+	syncer      *gossip.Syncer
+	self        crdt.ReplicaID
+	reg         *prometheus.Registry
+	m           metrics
+	rounds      *rounds     // every sync round's outcome (rounds.go)
+	born        time.Time   // when New ran, by cfg.Wall: the sync lag of a namespace never clean
+	countsCache countsCache // the last counts of Status and /metrics
 	// recovered is set if New replaced a damaged database (quarantine.go).
 	recovered *Recovery
 

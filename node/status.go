@@ -77,7 +77,7 @@ func (n *Node) Status() Status {
 		st.Addrs = append(st.Addrs, a.String())
 	}
 	progress, history := n.syncer.Progress(), n.rounds.history()
-	for ns, c := range n.counts() {
+	for ns, c := range n.cachedCounts(0) {
 		live, tombs := liveItems(c)
 		st.Namespaces[ns] = NamespaceStatus{Items: live, Tombstones: tombs, Bytes: c.Bytes, Sync: progress[ns], Rounds: history[ns]}
 	}

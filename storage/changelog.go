@@ -151,6 +151,11 @@ func getUint64(txn *badger.Txn, key []byte) (v uint64, ok bool, err error) {
 // first change). It never blocks.
 func (db *DB) LastIndex() uint64 { return db.lastIndex.Load() }
 
+// Commits returns how many write transactions the store has committed
+// since Open (applies, purges, change-log trims): what it holds can only
+// have changed if it grew.
+func (db *DB) Commits() uint64 { return db.commits.Load() }
+
 // Change is one change-log entry with its key's state now.
 type Change struct {
 	Index     uint64
