@@ -4,7 +4,9 @@
 # lives in one more namespace (the hub), on 10.231.0.0/24. Nothing is
 # created in the caller's namespace and no namespace has a route beyond
 # that subnet, so no traffic leaves them. Everything is removed at the end,
-# on failure too.
+# on failure too; if the script itself is SIGKILLed (no trap runs), its
+# daemons die with it (setpriv --pdeathsig) and the next run removes the
+# namespaces it left.
 #
 # Peer 0 is the bootstrap; peer i replicates namespace tenant-(i mod 3),
 # so each of the three namespaces has PEERS/3 holders and every peer is a
