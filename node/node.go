@@ -55,6 +55,7 @@ type Node struct {
 	cas     *casTracker            // grapevine_cas_overwritten_total
 	ignored prometheus.Counter     // grapevine_ignored_states_total
 	fwd     *forwarder             // requests for namespaces held elsewhere (forward.go)
+	joinedC chan struct{}          // a namespace was joined: advertise it (partial.go); cap 1
 
 	// beforeSyncApply, if set (SetBeforeSyncApplyForTest), runs before
 	// each chunk of synced states is applied; an error aborts the round.
@@ -99,6 +100,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n := &Node{cfg: cfg, log: cfg.Logger, queue: make(chan *request, 1024), pubq: make(chan publication, publishQueue), reg: prometheus.NewRegistry(), born: cfg.Wall()}
 	layers.peer.Metrics = n.reg
 	n.mu.joined = make(map[string]bool)
+	n.joinedC = make(chan struct{}, 1)
 	// The lifetime context exists before anything that may call back into
 	// the node (the syncer serves peers as soon as it is built).
 	n.ctx, n.cancel = context.WithCancel(context.Background())
@@ -263,6 +265,10 @@ func (n *Node) join(ns string) error {
 		return translate(err, ErrNetwork)
 	}
 	n.mu.joined[ns] = true
+	select { // advertise it at once (holdersLoop)
+	case n.joinedC <- struct{}{}:
+	default:
+	}
 	return nil
 }
 

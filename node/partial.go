@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"time"
 
@@ -51,37 +52,88 @@ func (n *Node) held() []string {
 
 // holdersLoop advertises every held namespace in the DHT and connects to
 // its other holders, at once and then every jittered discovery interval,
-// until Close.
+// until Close. A namespace the node starts replicating (join: its first
+// write, gossip or sync round) is advertised at once, not at the next
+// round. A round in which a namespace could not be advertised (the
+// routing table is still empty at start) is retried sooner, backing off
+// from holderRetry up to the interval.
 func (n *Node) holdersLoop() {
 	defer n.wg.Done()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	advertised := make(map[string]bool) // since the last periodic round
+	failed := make(map[string]bool)     // in the last round, retried sooner
+	retry := holderRetry
 	for {
+		var todo []string
+		periodic := false
 		select {
 		case <-n.ctx.Done():
 			return
 		case <-timer.C:
+			periodic = true
+			if len(failed) > 0 {
+				todo = slices.Sorted(maps.Keys(failed))
+			} else {
+				todo = n.held()
+				clear(advertised)
+			}
+		case <-n.joinedC:
 		}
-		for _, ns := range n.held() {
+		todo = append(todo, n.newlyJoined(advertised)...)
+		for _, ns := range todo {
 			if n.ctx.Err() != nil {
 				return
 			}
-			n.advertise(ns)
+			advertised[ns] = true
+			if n.advertise(ns) {
+				delete(failed, ns)
+			} else {
+				failed[ns] = true
+			}
 		}
-		timer.Reset(n.peer.Jittered(n.cfg.Peer.DiscoveryInterval))
+		switch {
+		case len(failed) > 0:
+			timer.Reset(min(retry, n.cfg.Peer.DiscoveryInterval))
+			retry = min(2*retry, n.cfg.Peer.DiscoveryInterval)
+		case periodic:
+			retry = holderRetry
+			timer.Reset(n.peer.Jittered(n.cfg.Peer.DiscoveryInterval))
+		}
 	}
 }
 
-// advertise provides ns in the DHT and connects to its other holders.
-func (n *Node) advertise(ns string) {
+// holderRetry is the first retry of a holders round that could not
+// advertise a namespace.
+const holderRetry = 250 * time.Millisecond
+
+// newlyJoined returns the namespaces joined (join) and not in advertised.
+func (n *Node) newlyJoined(advertised map[string]bool) []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []string
+	for ns := range n.mu.joined {
+		if !advertised[ns] {
+			out = append(out, ns)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// advertise provides ns in the DHT and connects to its other holders. It
+// reports whether the provider record went out.
+func (n *Node) advertise(ns string) bool {
 	ctx, cancel := context.WithTimeout(n.ctx, holderLookupTimeout)
 	defer cancel()
-	if err := n.peer.Provide(ctx, ns); err != nil {
+	err := n.peer.Provide(ctx, ns)
+	if err != nil {
 		n.log.Debug("advertising a namespace", "namespace", ns, "err", err)
 	}
 	if found := n.peer.ConnectHolders(ctx, n.enoughHolders(n.peer.FindHolders(ctx, ns, maxHolders))); found > 0 {
 		n.log.Debug("connected to holders", "namespace", ns, "new", found)
 	}
+	return err == nil
 }
 
 // holderTarget is how many holders of a namespace a peer keeps connections

@@ -4,7 +4,9 @@
 # lives in one more namespace (the hub), on 10.231.0.0/24. Nothing is
 # created in the caller's namespace and no namespace has a route beyond
 # that subnet, so no traffic leaves them. Everything is removed at the end,
-# on failure too.
+# on failure too; if the script itself is SIGKILLed (no trap runs), its
+# daemons die with it (setpriv --pdeathsig) and the next run removes the
+# namespaces it left.
 #
 # Peer 0 is the bootstrap; peer i replicates namespace tenant-(i mod 3),
 # so each of the three namespaces has PEERS/3 holders and every peer is a
@@ -37,6 +39,22 @@ for tool in curl jq sha256sum; do
 done
 
 tag=gvs$$ # namespace names: $tag-hub, $tag-0 ...
+# Namespaces left by a run that was SIGKILLed (its daemons died with it,
+# see reaper): gvsPID-* of a PID no longer running.
+for ns in $(ip netns list 2>/dev/null | grep -oE '^gvs[0-9]+-[a-z0-9]+' || true); do
+  pid=${ns#gvs}; pid=${pid%%-*}
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "scale: removing namespace $ns left by an earlier run (pid $pid)"
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+    ip netns del "$ns" 2>/dev/null || true
+  fi
+done
+reaper=() # prefix of each daemon's command line
+if command -v setpriv >/dev/null 2>&1; then
+  reaper=(setpriv --pdeathsig KILL)
+else
+  echo "scale: no setpriv (util-linux): the daemons will outlive this script if it is SIGKILLed"
+fi
 root=$(mktemp -d "${TMPDIR:-/tmp}/grapevine-scale.XXXXXX")
 declare -a pids cpu0
 cleanup() {
@@ -94,8 +112,10 @@ api() { # api I CURL-ARGS...: curl peer i's HTTP API
 start() { # start I [--bootstrap ADDR]
   local i=$1; shift
   mkdir -p "$root/p$i"
-  # ip netns exec execs the daemon: $! is the daemon's PID
-  ip netns exec "$tag-$i" "$bin" daemon --data "$root/p$i" --api 127.0.0.1:7000 --mdns=false --network scale \
+  # ip netns exec and setpriv exec the daemon: $! is the daemon's PID.
+  # --pdeathsig: the daemon dies with this script, even a SIGKILLed one
+  # (whose EXIT trap cannot run).
+  ip netns exec "$tag-$i" "${reaper[@]}" "$bin" daemon --data "$root/p$i" --api 127.0.0.1:7000 --mdns=false --network scale \
     --listen "/ip4/$SUBNET.$((i + 1))/tcp/4101" --namespaces "$(nsof "$i")" --sync=false "$@" \
     >>"$root/p$i.log" 2>&1 &
   pids[$i]=$!

@@ -62,7 +62,8 @@ func Unconnected() Option { return func(o *options) { o.connect = false } }
 func Unlinked() Option { return func(o *options) { o.link, o.connect = false, false } }
 
 // Cluster is n nodes on one libp2p mocknet, each with the fast profile of
-// Config. By default every pair of hosts is linked and connected before
+// Config, on a mocknet host with a connection manager (host.go). By
+// default every pair of hosts is linked and connected before
 // the nodes start. Everything is closed at the test's cleanup. A Cluster
 // is used from the test's goroutine only.
 type Cluster struct {
@@ -122,7 +123,7 @@ func NewCluster(tb testing.TB, n int, opts ...Option) *Cluster {
 		if o.configure != nil {
 			o.configure(i, &cfg)
 		}
-		c.enforceCut(h)
+		cfg.Host = c.wrap(h, cfg)
 		c.cfgs = append(c.cfgs, cfg)
 		c.ids = append(c.ids, identity{key: h.Peerstore().PrivKey(h.ID()), addr: h.Addrs()[0]})
 	}
@@ -303,8 +304,7 @@ func (c *Cluster) Restart(i int) *node.Node {
 	if err != nil {
 		c.tb.Fatal(err)
 	}
-	c.enforceCut(h)
-	c.cfgs[i].Host = h
+	c.cfgs[i].Host = c.wrap(h, c.cfgs[i])
 	c.nodes[i] = Start(c.tb, c.cfgs[i])
 	for j := range c.nodes {
 		if j != i && c.nodes[j] != nil && (c.sideA == nil || c.sideA[i] == c.sideA[j]) {
@@ -395,13 +395,7 @@ func (c *Cluster) NewHost() host.Host {
 // unlinked the pair (mocknet has no connection gater to refuse it).
 func (c *Cluster) enforceCut(h host.Host) {
 	h.Network().Notify(&network.NotifyBundle{ConnectedF: func(_ network.Network, conn network.Conn) {
-		cut := c.cut.Load()
-		if cut == nil {
-			return
-		}
-		a, okA := (*cut)[conn.LocalPeer()]
-		b, okB := (*cut)[conn.RemotePeer()]
-		if okA && okB && a != b {
+		if c.across(conn.LocalPeer(), conn.RemotePeer()) {
 			go conn.Close() // not in the notification: Close notifies too
 		}
 	}})
