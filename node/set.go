@@ -159,17 +159,15 @@ func (n *Node) Types(ctx context.Context, ns string, key []byte) ([]crdt.Type, e
 	if !n.replicates(ns) {
 		return n.forwardTypes(ctx, ns, key)
 	}
+	types := []crdt.Type{crdt.TypeRegister, crdt.TypeCounter, crdt.TypeSet}
+	states, err := n.db.GetTypes(ns, key, types...)
+	if err != nil {
+		return nil, translate(err, ErrStorage)
+	}
 	var out []crdt.Type
-	for _, typ := range []crdt.Type{crdt.TypeRegister, crdt.TypeCounter, crdt.TypeSet} {
-		st, err := n.db.Get(ns, typ, key)
-		if errors.Is(err, storage.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, translate(err, ErrStorage)
-		}
-		if live(st, n.now()) {
-			out = append(out, typ)
+	for i, st := range states {
+		if st != nil && live(st, n.now()) {
+			out = append(out, types[i])
 		}
 	}
 	return out, nil

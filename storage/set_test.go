@@ -115,3 +115,32 @@ func TestCounterResetPurge(t *testing.T) {
 	}
 	checkInvariants(t, db)
 }
+
+// TestGetTypes reads several types of one name in one snapshot: what Get
+// returns for each, nil where a type has nothing, and Get's errors.
+func TestGetTypes(t *testing.T) {
+	db, _ := diskOpener(t, testOptions(t))
+	mustApply(t, db, put("default", "k", reg(5, "a", "v")), incr("default", "k", "a", 3))
+	types := []crdt.Type{crdt.TypeRegister, crdt.TypeCounter, crdt.TypeSet}
+	got, err := db.GetTypes("default", []byte("k"), types...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, typ := range types {
+		want, err := db.Get("default", typ, []byte("k"))
+		if errors.Is(err, ErrNotFound) {
+			want = nil
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if !equalState(got[i], want) {
+			t.Errorf("%s: GetTypes %v, Get %v", typ, got[i], want)
+		}
+	}
+	if got[0] == nil || got[1] == nil || got[2] != nil {
+		t.Fatalf("GetTypes = %v: want a register, a counter and no set", got)
+	}
+	if _, err := db.GetTypes("", []byte("k"), types...); !errors.Is(err, ErrInvalidNamespace) {
+		t.Fatalf("empty namespace: %v", err)
+	}
+}
