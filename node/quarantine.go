@@ -94,17 +94,7 @@ func quarantine(dir, root string, t time.Time) (string, error) {
 	if abs, err := filepath.Abs(dest); err == nil {
 		dest = abs // for the log and status, whatever the daemon's working directory
 	}
-	return dest, errors.Join(syncDir(root), syncDir(filepath.Dir(dir)))
-}
-
-// syncDir fsyncs a directory, making its entries durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return dest, errors.Join(storage.SyncDir(root), storage.SyncDir(filepath.Dir(dir)))
 }
 
 // newRecoveryMetric registers grapevine_damage_recoveries_total, set to 1

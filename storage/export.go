@@ -117,5 +117,5 @@ func Restore(dir string, opts Config, r io.Reader) error {
 	if err := bdb.Close(); err != nil {
 		return fmt.Errorf("storage: restore into %q: %w", dir, translate(err))
 	}
-	return syncDir(dir)
+	return SyncDir(dir)
 }

@@ -15,16 +15,14 @@ import (
 // ErrNotFound). It blocks on one point read; safe for concurrent use; the
 // caller owns the returned state.
 func (db *DB) Get(ns string, typ crdt.Type, key []byte) (crdt.State, error) {
-	if err := validRef(ns, typ, key); err != nil {
+	states, err := db.GetTypes(ns, key, typ)
+	if err != nil {
 		return nil, err
 	}
-	if err := db.enter(); err != nil {
-		return nil, err
+	if states[0] == nil {
+		return nil, ErrNotFound
 	}
-	defer db.leave()
-	txn := db.bdb.NewTransaction(false)
-	defer txn.Discard()
-	return getState(txn, dataKey(ns, typ, key), typ)
+	return states[0], nil
 }
 
 // GetTypes returns the stored states of key in ns for each of types, in

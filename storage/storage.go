@@ -302,7 +302,7 @@ func Open(dir string, opts Config) (*DB, error) {
 	// the directory: after a power loss the file's entry could be gone
 	// while the LSM tree points into it. Make the entries durable now.
 	if !opts.InMemory {
-		if err := syncDir(dir); err != nil {
+		if err := SyncDir(dir); err != nil {
 			_ = bdb.Close()
 			return nil, fmt.Errorf("storage: open %q: %w", dir, err)
 		}
@@ -548,8 +548,8 @@ func (b badgerLogger) Warningf(f string, a ...any) {
 func (badgerLogger) Infof(string, ...any)  {}
 func (badgerLogger) Debugf(string, ...any) {}
 
-// syncDir fsyncs a directory, making its entries durable.
-func syncDir(dir string) error {
+// SyncDir fsyncs a directory, making its entries durable.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
