@@ -56,6 +56,8 @@ type Node struct {
 	ignored prometheus.Counter     // grapevine_ignored_states_total
 	fwd     *forwarder             // requests for namespaces held elsewhere (forward.go)
 	joinedC chan struct{}          // a namespace was joined: advertise it (partial.go); cap 1
+	// holderHooks is the holders loop's test-only state (partial.go).
+	holderHooks holderHooks
 
 	// beforeSyncApply, if set (SetBeforeSyncApplyForTest), runs before
 	// each chunk of synced states is applied; an error aborts the round.

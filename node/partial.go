@@ -4,6 +4,8 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grapevine-kv/grapevine/internal/wire"
@@ -130,10 +132,36 @@ func (n *Node) advertise(ns string) bool {
 	if err != nil {
 		n.log.Debug("advertising a namespace", "namespace", ns, "err", err)
 	}
-	if found := n.peer.ConnectHolders(ctx, n.enoughHolders(n.peer.FindHolders(ctx, ns, maxHolders))); found > 0 {
+	var holders []libp2ppeer.AddrInfo
+	if !n.holderHooks.skipLookup.Load() {
+		holders = n.peer.FindHolders(ctx, ns, maxHolders)
+	}
+	if found := n.peer.ConnectHolders(ctx, n.enoughHolders(holders)); found > 0 {
 		n.log.Debug("connected to holders", "namespace", ns, "new", found)
 	}
+	if err == nil {
+		n.holderHooks.advertised(ns)
+	}
 	return err == nil
+}
+
+// holderHooks is the holders loop's state that exists for tests only
+// (testhooks.go: SkipHolderLookupForTest, AdvertisedForTest). Its zero
+// value is ready.
+type holderHooks struct {
+	skipLookup atomic.Bool // advertise without looking up other holders
+	mu         sync.Mutex
+	count      map[string]int // namespace → advertisements that went out
+}
+
+// advertised counts one advertisement of ns that went out.
+func (h *holderHooks) advertised(ns string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.count == nil {
+		h.count = make(map[string]int)
+	}
+	h.count[ns]++
 }
 
 // holderTarget is how many holders of a namespace a peer keeps connections

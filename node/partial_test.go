@@ -104,21 +104,3 @@ func TestForwarding(t *testing.T) {
 		t.Fatalf("served by %s after holder %d stopped", by(), gone)
 	}
 }
-
-// TestHoldersFindEachOther: two holders of x that share no namespace and
-// are not connected find each other through x's provider records and
-// converge.
-func TestHoldersFindEachOther(t *testing.T) {
-	patterns := [][]string{{"x"}, {"x"}, {"y"}}
-	c := nodetest.NewCluster(t, 3, nodetest.Unconnected(), nodetest.Configure(func(i int, cfg *node.Config) { cfg.Namespaces = patterns[i] }))
-	c.Connect(0, 2)
-	c.Connect(1, 2)
-	ctx := context.Background()
-	if _, err := c.Node(0).Put(ctx, "x", []byte("k"), []byte("v")); err != nil {
-		t.Fatal(err)
-	}
-	testutil.Eventually(t, "x's key on its other holder", func() bool { return hasValue(c.Node(1), "x", "k", []byte("v")) })
-	if slices.Contains(c.Node(2).NamespacesForTest(), "x") {
-		t.Fatal("node 2 stores x")
-	}
-}

@@ -162,3 +162,23 @@ func (n *Node) SyncedForTest(ns string) (time.Time, bool) {
 	p := n.syncer.Progress()[ns]
 	return p.Synced, p.PullFirst
 }
+
+// SkipHolderLookupForTest, when on, makes the holders loop advertise the
+// namespaces the node holds without looking up their other holders, so it
+// connects to none of them and protects no connection for them: the
+// negative control of a test that holders keep a connection only through
+// the provider records. For tests only; turn it on before the node meets
+// its peers.
+func (n *Node) SkipHolderLookupForTest(on bool) { n.holderHooks.skipLookup.Store(on) }
+
+// AdvertisedForTest returns how many times the holders loop has advertised
+// namespace ns with a provider record that went out (each such
+// advertisement ends with the lookup of, and connection to, the other
+// holders). Once every namespace in Status().Holds has been advertised, no
+// retry is pending: the loop advertises again only at its next periodic
+// round or when the node joins a namespace. For tests only.
+func (n *Node) AdvertisedForTest(ns string) int {
+	n.holderHooks.mu.Lock()
+	defer n.holderHooks.mu.Unlock()
+	return n.holderHooks.count[ns]
+}

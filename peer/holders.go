@@ -13,11 +13,16 @@ import (
 // peer holds from the connection manager's trimming.
 const holderTag = "grapevine-holder"
 
+// Rendezvous returns the name under which every peer of network
+// advertises itself in the DHT and looks up the others (discovery.go):
+// "grapevine/<network>".
+func Rendezvous(network string) string { return "grapevine/" + network }
+
 // NamespaceKey returns the DHT key under which the holders of namespace ns
 // of network advertise it: a CID of the SHA2-256 multihash of
 // "grapevine/<network>/ns/<ns>".
 func NamespaceKey(network, ns string) (cid.Cid, error) {
-	h, err := mh.Sum([]byte("grapevine/"+network+"/ns/"+ns), mh.SHA2_256, -1)
+	h, err := mh.Sum([]byte(Rendezvous(network)+"/ns/"+ns), mh.SHA2_256, -1)
 	if err != nil {
 		return cid.Undef, err
 	}

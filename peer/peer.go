@@ -255,7 +255,7 @@ func build(ctx context.Context, h host.Host, cfg Config, log *slog.Logger) (*Pee
 		cfg:        cfg,
 		log:        log.With("peer", h.ID().ShortString()),
 		host:       h,
-		rendezvous: "grapevine/" + cfg.Network,
+		rendezvous: Rendezvous(cfg.Network),
 		dhtProto:   DHTProtocol(cfg.Network),
 		syncProto:  protocol.ID(wire.SyncProtocol(cfg.Network)),
 		allowPoll:  allowPoll,

@@ -27,6 +27,7 @@ type options struct {
 	onDisk        bool
 	latency       [2]time.Duration // lowest, highest link latency; zero: none
 	bootstrap     int              // index of every node's bootstrap peer, -1: none
+	grace         time.Duration    // the connection managers' grace period
 }
 
 // Configure makes NewCluster pass node i's configuration (the fast profile
@@ -53,6 +54,12 @@ func Writers(ns string, nodes ...int) Option {
 // per node.
 func OnDisk() Option { return func(o *options) { o.onDisk = true } }
 
+// ConnGrace sets the grace period of every host's connection manager: how
+// long a new connection is safe from trimming (default 20 s, longer than
+// most tests). A test of what survives a trim sets it short and triggers
+// the trim with the host's ConnManager().TrimOpenConns.
+func ConnGrace(d time.Duration) Option { return func(o *options) { o.grace = d } }
+
 // Unconnected links every pair of hosts but connects none: the test
 // connects them with Connect (or Heal) when it likes.
 func Unconnected() Option { return func(o *options) { o.connect = false } }
@@ -70,6 +77,7 @@ type Cluster struct {
 	tb      testing.TB
 	mn      mocknet.Mocknet
 	latency [2]time.Duration // Latency's range
+	grace   time.Duration    // ConnGrace
 	cfgs    []node.Config
 	nodes   []*node.Node // nil while stopped
 	ids     []identity
@@ -90,11 +98,11 @@ type identity struct {
 // WarmUp for that.
 func NewCluster(tb testing.TB, n int, opts ...Option) *Cluster {
 	tb.Helper()
-	o := options{link: true, connect: true, bootstrap: -1}
+	o := options{link: true, connect: true, bootstrap: -1, grace: connGrace}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	c := &Cluster{tb: tb, mn: mocknet.New(), latency: o.latency}
+	c := &Cluster{tb: tb, mn: mocknet.New(), latency: o.latency, grace: o.grace}
 	tb.Cleanup(func() { _ = c.mn.Close() }) // after the nodes' cleanups
 	hosts := make([]host.Host, n)
 	for i := range hosts {

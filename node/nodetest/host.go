@@ -29,9 +29,10 @@ import (
 // its ends.
 
 // Timing of the test hosts' connection managers: a connection is safe
-// from trimming for connGrace after it opens (the daemon's is go-libp2p's
-// default, a minute: longer than most tests), and the manager checks the
-// count every connSilence.
+// from trimming for connGrace after it opens unless the cluster sets
+// another (ConnGrace; the daemon's is go-libp2p's default, a minute:
+// longer than most tests), and the manager checks the count every
+// connSilence.
 const (
 	connGrace   = 20 * time.Second
 	connSilence = time.Second
@@ -139,7 +140,7 @@ func (h *testHost) Close() error {
 func (c *Cluster) wrap(h host.Host, cfg node.Config) host.Host {
 	c.tb.Helper()
 	cm, err := basicconnmgr.NewConnManager(cfg.Peer.LowWater, cfg.Peer.HighWater,
-		basicconnmgr.WithGracePeriod(connGrace), basicconnmgr.WithSilencePeriod(connSilence))
+		basicconnmgr.WithGracePeriod(c.grace), basicconnmgr.WithSilencePeriod(connSilence))
 	if err != nil {
 		c.tb.Fatalf("nodetest: connection manager %d/%d: %v", cfg.Peer.LowWater, cfg.Peer.HighWater, err)
 	}
