@@ -67,7 +67,7 @@ func (n *Node) holdersLoop() {
 	failed := make(map[string]bool)     // in the last round, retried sooner
 	retry := holderRetry
 	for {
-		var todo []string
+		var due []string
 		periodic := false
 		select {
 		case <-n.ctx.Done():
@@ -75,15 +75,15 @@ func (n *Node) holdersLoop() {
 		case <-timer.C:
 			periodic = true
 			if len(failed) > 0 {
-				todo = slices.Sorted(maps.Keys(failed))
+				due = slices.Sorted(maps.Keys(failed))
 			} else {
-				todo = n.held()
+				due = n.held()
 				clear(advertised)
 			}
 		case <-n.joinedC:
 		}
-		todo = append(todo, n.newlyJoined(advertised)...)
-		for _, ns := range todo {
+		due = append(due, n.newlyJoined(advertised)...)
+		for _, ns := range due {
 			if n.ctx.Err() != nil {
 				return
 			}
