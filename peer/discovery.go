@@ -31,10 +31,7 @@ func (p *Peer) discoveryLoop() {
 			return
 		case <-timer.C:
 		}
-		next := p.Jittered(p.cfg.DiscoveryInterval)
-		if !p.wantPeers() {
-			next = p.Jittered(satisfiedBackoff * p.cfg.DiscoveryInterval)
-		}
+		next := p.nextRound()
 		if !p.discoverOnce(p.ctx) {
 			next = min(retry, next)
 			retry = min(2*retry, p.cfg.DiscoveryInterval)
@@ -43,6 +40,16 @@ func (p *Peer) discoveryLoop() {
 		}
 		timer.Reset(next)
 	}
+}
+
+// nextRound returns the time to the next discovery round: a jittered
+// DiscoveryInterval, satisfiedBackoff times longer while the peer has
+// enough connections.
+func (p *Peer) nextRound() time.Duration {
+	if !p.wantPeers() {
+		return p.Jittered(satisfiedBackoff * p.cfg.DiscoveryInterval)
+	}
+	return p.Jittered(p.cfg.DiscoveryInterval)
 }
 
 // Jittered returns d scaled by a random factor in [0.8, 1.2) (±jitterFraction),
