@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/grapevine-kv/grapevine/storage"
@@ -66,11 +65,7 @@ func openStore(cfg Config, sc storage.Config) (*storage.DB, *Recovery, error) {
 	if db, err = storage.Open(dir, sc); err != nil {
 		return nil, nil, fmt.Errorf("opening a new database after moving the damaged one to %s: %w", dest, err)
 	}
-	cause := damage.Error()
-	if _, after, ok := strings.Cut(cause, storage.ErrDamaged.Error()+": "); ok {
-		cause = after // Badger's words, without the layers' prefixes
-	}
-	return db, &Recovery{At: now, Quarantine: dest, Damage: cause}, nil
+	return db, &Recovery{At: now, Quarantine: dest, Damage: storage.DamageCause(damage)}, nil
 }
 
 // quarantine moves dir to a new directory under root named after t (UTC,

@@ -57,6 +57,18 @@ var notDamage = []error{
 	ErrEncryptionKeyMismatch,
 }
 
+// DamageCause returns what err, matching ErrDamaged, says is damaged, in
+// Badger's words, without the layers' prefixes (e.g. "file does not exist
+// for table 1 (000001.sst), which the MANIFEST names"); err's whole text
+// for another error.
+func DamageCause(err error) string {
+	msg := err.Error()
+	if _, after, ok := strings.Cut(msg, ErrDamaged.Error()+": "); ok {
+		return after
+	}
+	return msg
+}
+
 // classify wraps err with ErrDamaged if it reports damaged content; any
 // other error is returned unchanged.
 func classify(err error) error {

@@ -32,8 +32,7 @@ func onDamage(c *cli.Context) (bool, error) {
 // --on-damage quarantine: what is damaged, that nothing changed, what
 // recovering costs, and the command that recovers.
 func damageRefused(err error, dataDir string) error {
-	cause := strings.TrimPrefix(detail(err, storage.ErrDamaged, "storage: "), strings.TrimPrefix(storage.ErrDamaged.Error(), "storage: "))
-	cause = strings.TrimPrefix(cause, ": ")
+	cause := storage.DamageCause(err)
 	return &exitError{code: codeError, msg: fmt.Sprintf(
 		"the database in %s is damaged and cannot be opened: %s\n"+
 			"Nothing was changed. This happens after a power loss on a filesystem that does not keep a new file's name\n"+
