@@ -20,6 +20,7 @@ import (
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/pnet"
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -607,13 +608,18 @@ func (p *Peer) checkNetwork(id peer.ID, protos []protocol.ID) bool {
 // refuseNetwork disconnects id, a peer of network other, and refuses it for
 // networkHoldOff; the first refusal is logged.
 func (p *Peer) refuseNetwork(id peer.ID, other string) {
-	p.gater.refusedNetwork.Add(1)
 	if p.gater.holdOff(id, p.gater.now().Add(networkHoldOff)) {
 		p.log.Info("refused peer of another network",
 			"remote", id, "reason", RefusalNetwork, "hold_off", networkHoldOff,
 			"detail", fmt.Sprintf("peer %s is on network %s, this peer on %s", id, other, p.cfg.Network))
 	}
-	_ = p.host.Network().ClosePeer(id)
+	// One refusal counted per connection: identification and the protocol
+	// update that follows it both report the peer's protocols, and the
+	// second finds it disconnected already.
+	if p.host.Network().Connectedness(id) == network.Connected {
+		p.gater.refusedNetwork.Add(1)
+		_ = p.host.Network().ClosePeer(id)
+	}
 }
 
 // onIdentified remembers a peer that speaks this network's DHT, with the
