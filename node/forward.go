@@ -76,7 +76,7 @@ func (n *Node) TrackServedBy(ctx context.Context) (context.Context, func() strin
 	rec := new(string)
 	return context.WithValue(ctx, servedByKey{}, rec), func() string {
 		if *rec == "" {
-			return n.peer.ID().String()
+			return n.selfName
 		}
 		return *rec
 	}

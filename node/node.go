@@ -39,6 +39,7 @@ type Node struct {
 	push        *gossip.Push
 	syncer      *gossip.Syncer
 	self        crdt.ReplicaID
+	selfName    string // the peer ID as printed (base58), made once: every answer names its server
 	reg         *prometheus.Registry
 	m           metrics
 	rounds      *rounds     // every sync round's outcome (rounds.go)
@@ -131,6 +132,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, fmt.Errorf("%w: %w", ErrNetwork, err)
 	}
 	n.self = crdt.ReplicaID(n.peer.ID())
+	n.selfName = n.peer.ID().String()
 	n.writers, _ = newWriterLists(cfg.Writers) // validated by layers
 	n.refused = newRefusedMetric(n.reg)
 	if len(n.writers) > 0 {

@@ -60,7 +60,7 @@ func (n *Node) Peers() []peer.Info { return n.peer.Peers() }
 // that fails, the counts are missing and the failure is logged.
 func (n *Node) Status() Status {
 	st := Status{
-		ID:         n.peer.ID().String(),
+		ID:         n.selfName,
 		Network:    n.cfg.Network,
 		Peers:      len(n.peer.Peers()),
 		Namespaces: make(map[string]NamespaceStatus),
