@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -27,6 +28,7 @@ func benchCommand() *cli.Command {
 		&cli.StringFlag{Name: "baseline-dir", Usage: "`DIR`ectory for --baseline, on the disk the peer uses (default: the embedded peers' directory, else the system's temporary directory)"},
 		&cli.IntFlag{Name: "cluster", Usage: "start `N` peers in this process (real libp2p on 127.0.0.1), write at the first and report the replication lag; the same load at one peer alone runs first"},
 		&cli.BoolFlag{Name: "spread", Usage: "with --cluster: spread the clients over all the peers"},
+		&cli.PathFlag{Name: "cpuprofile", Usage: "write a CPU profile of this process during the run to `FILE` (go tool pprof FILE): where --embedded or --cluster peers spend their time; for a daemon use its --pprof"},
 	)
 	return &cli.Command{
 		Name:      "bench",
@@ -74,7 +76,14 @@ func benchAction(c *cli.Context) error {
 	if isTerminal(stderr) {
 		plan.Progress = progressLine(stderr, plan.Load.Duration)
 	}
+	stopProfile, err := startCPUProfile(c.Path("cpuprofile"))
+	if err != nil {
+		return err
+	}
 	report, err := loadgen.RunPlan(ctx, plan)
+	if perr := stopProfile(); perr != nil && err == nil {
+		err = perr
+	}
 	if plan.Progress != nil {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
@@ -174,4 +183,24 @@ func progressLine(w io.Writer, total time.Duration) func(string, loadgen.Progres
 			strings.Repeat("#", filled), strings.Repeat(" ", width-filled),
 			done.Round(100*time.Millisecond), total, p.Ops, rate)
 	}
+}
+
+// startCPUProfile starts a CPU profile into path ("" for none) and returns
+// what ends it.
+func startCPUProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, &exitError{code: codeError, msg: fmt.Sprintf("bench: --cpuprofile: %v", err)}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, &exitError{code: codeError, msg: fmt.Sprintf("bench: --cpuprofile: %v", err)}
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }

@@ -1,7 +1,12 @@
 package main
 
 import (
+	"compress/gzip"
 	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -67,5 +72,34 @@ func TestBenchEndToEnd(t *testing.T) {
 		if _, errOut, code := d.cli(args...); code != 2 || !strings.Contains(errOut, "grapevine") {
 			t.Errorf("grapevine %s: exit %d (%s), want a usage error (2)", strings.Join(args, " "), code, errOut)
 		}
+	}
+}
+
+// TestBenchCPUProfile: --cpuprofile writes a CPU profile of an embedded
+// run (gzip-compressed protobuf, as go tool pprof reads it).
+func TestBenchCPUProfile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	bin := buildBinary(t)
+	prof := filepath.Join(t.TempDir(), "cpu.pb.gz")
+	out, err := exec.Command(bin, "bench", "put", "--embedded", "--in-memory", "--requests", "2000", "--cpuprofile", prof).CombinedOutput()
+	if err != nil {
+		t.Fatalf("grapevine bench --cpuprofile: %v\n%s", err, out)
+	}
+	f, err := os.Open(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("the profile is not gzip-compressed: %v", err)
+	}
+	if b, err := io.ReadAll(zr); err != nil || len(b) == 0 {
+		t.Fatalf("the profile holds %d bytes (%v), want a profile", len(b), err)
+	}
+	if _, err := exec.Command(bin, "bench", "put", "--embedded", "--in-memory", "--requests", "10", "--cpuprofile", filepath.Join(prof, "no", "such")).CombinedOutput(); err == nil {
+		t.Error("bench --cpuprofile into a missing directory succeeded, want an error")
 	}
 }
