@@ -124,6 +124,12 @@ func TestForwardingEveryOp(t *testing.T) {
 	}); err != nil || !slices.Equal(types, []crdt.Type{crdt.TypeCounter, crdt.TypeSet}) {
 		t.Fatalf("forwarded types: %v, %v", types, err)
 	}
+	if err := served("types among", func(ctx context.Context) (err error) {
+		types, err = fw.Types(ctx, "a", []byte("s"), crdt.TypeRegister, crdt.TypeSet)
+		return err
+	}); err != nil || !slices.Equal(types, []crdt.Type{crdt.TypeSet}) {
+		t.Fatalf("forwarded types among register and set: %v, %v", types, err)
+	}
 
 	// Listing, page by page, equals the holders' own listing (once they agree).
 	listing := func(ctx context.Context, n *node.Node, opts node.ListOptions) ([]string, []byte) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/grapevine-kv/grapevine/crdt"
 	"github.com/grapevine-kv/grapevine/internal/wire"
@@ -150,16 +151,25 @@ func (n *Node) getSet(ns string, key []byte) (crdt.Set, error) {
 // Types returns the types under which key holds a live state, in type
 // order: a register not deleted nor expired, a counter not reset, a set with members.
 // A name may be all three (each type is its own keyspace); "get" on a
-// name that is only a counter or a set uses it to say so.
-func (n *Node) Types(ctx context.Context, ns string, key []byte) ([]crdt.Type, error) {
+// name that is only a counter or a set uses it to say so. Given types
+// (in type order), it looks only for those: a read fewer for each left
+// out.
+func (n *Node) Types(ctx context.Context, ns string, key []byte, among ...crdt.Type) ([]crdt.Type, error) {
 	ns, err := n.check(ns, key)
 	if err != nil {
 		return nil, err
 	}
 	if !n.replicates(ns) {
-		return n.forwardTypes(ctx, ns, key)
+		types, err := n.forwardTypes(ctx, ns, key)
+		if len(among) > 0 {
+			types = slices.DeleteFunc(types, func(t crdt.Type) bool { return !slices.Contains(among, t) })
+		}
+		return types, err
 	}
-	types := []crdt.Type{crdt.TypeRegister, crdt.TypeCounter, crdt.TypeSet}
+	types := among
+	if len(types) == 0 {
+		types = []crdt.Type{crdt.TypeRegister, crdt.TypeCounter, crdt.TypeSet}
+	}
 	states, err := n.db.GetTypes(ns, key, types...)
 	if err != nil {
 		return nil, translate(err, ErrStorage)

@@ -144,6 +144,13 @@ func TestListEveryType(t *testing.T) {
 			t.Errorf("Types(%s) = %v, %v; want %v", key, got, err, want)
 		}
 	}
+	// Among some types only (RESP's SET asks only for counters and sets).
+	among := []crdt.Type{crdt.TypeCounter, crdt.TypeSet}
+	for key, want := range map[string][]crdt.Type{"both": {crdt.TypeCounter}, "s": {crdt.TypeSet}, "z": nil} {
+		if got, err := nd.Types(ctx, "", []byte(key), among...); err != nil || !slices.Equal(got, want) {
+			t.Errorf("Types(%s, among counter and set) = %v, %v; want %v", key, got, err, want)
+		}
+	}
 	// Bad members are refused with a clear error.
 	for _, m := range [][]byte{{}, make([]byte, node.MaxMemberLen+1)} {
 		if err := nd.SetAdd(ctx, "", []byte("s"), m); !errors.Is(err, node.ErrInvalidArgument) || !strings.Contains(err.Error(), "1 to 4096 bytes") {

@@ -21,9 +21,9 @@ type holds struct{ register, counter, set bool }
 
 func (h holds) any() bool { return h.register || h.counter || h.set }
 
-// holding returns what key holds.
-func (s *session) holding(ctx context.Context, key []byte) (holds, error) {
-	types, err := s.srv.node.Types(ctx, s.ns, key)
+// holding returns what key holds (only among those types, if given).
+func (s *session) holding(ctx context.Context, key []byte, among ...crdt.Type) (holds, error) {
+	types, err := s.srv.node.Types(ctx, s.ns, key, among...)
 	var h holds
 	for _, t := range types {
 		switch t {
@@ -96,7 +96,11 @@ func cmdSet(ctx context.Context, s *session, w *redcon.Writer, args [][]byte) {
 		return
 	}
 	key := args[1]
-	h, err := s.holding(ctx, key)
+	among := []crdt.Type{crdt.TypeCounter, crdt.TypeSet} // a string is overwritten
+	if o.xx {
+		among = nil // XX asks whether it holds a string too
+	}
+	h, err := s.holding(ctx, key, among...)
 	switch {
 	case err != nil:
 		w.WriteError(errorReply(err))
