@@ -50,6 +50,15 @@ type Config struct {
 	// SyncWrites fsyncs every commit, so an acknowledged Apply survives
 	// power loss. Default true: measured, without fsync a simulated power
 	// loss left Badger unable to reopen its directory.
+	//
+	// It is Badger's own SyncWrites, which syncs a commit's value-log
+	// writes before it writes the log entries pointing at them. Turning
+	// Badger's off and syncing after commits instead (one sync for several
+	// batches, the writer planning its next batch meanwhile) was tried and
+	// measured: no faster under 64 HTTP clients (22.6k against 23.5k
+	// puts/s), and TestCrashRecovery found the flaw — a power loss could
+	// keep a log entry whose value (a value-log value, 1 MiB and up) was
+	// lost.
 	SyncWrites bool
 	// TombstoneGrace is how long a tombstone is kept; older ones are purged.
 	// A peer away longer than this rejoins pull-first (see package gossip),
