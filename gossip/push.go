@@ -123,6 +123,10 @@ type PushStats struct {
 	Received  uint64 // valid remote messages delivered
 	Rejected  uint64 // remote messages refused by the validator
 	Announced uint64 // of Published, those sent on the namespaces topic
+	// Dropped by GossipSub (anti-entropy repairs them): messages that
+	// found this peer's reader behind by readBuffer (Undelivered), and
+	// messages not queued to a peer whose outbound queue was full (Unsent).
+	Undelivered, Unsent uint64
 }
 
 // Push is the GossipSub side of replication. It is safe for concurrent use.
@@ -131,6 +135,7 @@ type Push struct {
 	self    libp2ppeer.ID
 	ps      *pubsub.PubSub
 	deliver Deliver
+	drops   *drops // what GossipSub dropped (trace.go)
 
 	ctx    context.Context // lifetime; cancelled by Close
 	cancel context.CancelFunc
@@ -160,7 +165,9 @@ func NewPush(h host.Host, cfg PushConfig, deliver Deliver) (*Push, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	d := new(drops)
 	ps, err := pubsub.NewGossipSub(ctx, h,
+		pubsub.WithRawTracer(d),
 		pubsub.WithMaxMessageSize(cfg.MaxMessageBytes),
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
 		pubsub.WithPeerOutboundQueueSize(1024),
@@ -176,7 +183,7 @@ func NewPush(h host.Host, cfg PushConfig, deliver Deliver) (*Push, error) {
 		cancel()
 		return nil, fmt.Errorf("gossip: start gossipsub: %w", err)
 	}
-	p := &Push{cfg: cfg, self: h.ID(), ps: ps, deliver: deliver, ctx: ctx, cancel: cancel}
+	p := &Push{cfg: cfg, self: h.ID(), ps: ps, deliver: deliver, ctx: ctx, cancel: cancel, drops: d}
 	p.mu.topics = make(map[string]*pubsub.Topic)
 	p.mu.announced = make(map[string]time.Time)
 	return p, nil
@@ -203,7 +210,7 @@ func (p *Push) Join(namespace string) error {
 	if err != nil {
 		return fmt.Errorf("gossip: join %s: %w", name, err)
 	}
-	sub, err := t.Subscribe()
+	sub, err := t.Subscribe(pubsub.WithBufferSize(readBuffer))
 	if err != nil {
 		return fmt.Errorf("gossip: subscribe %s: %w", name, err)
 	}
@@ -384,7 +391,7 @@ func (p *Push) JoinAnnouncements() error {
 	if err != nil {
 		return fmt.Errorf("gossip: join %s: %w", name, err)
 	}
-	sub, err := t.Subscribe()
+	sub, err := t.Subscribe(pubsub.WithBufferSize(readBuffer))
 	if err != nil {
 		return fmt.Errorf("gossip: subscribe %s: %w", name, err)
 	}
@@ -482,7 +489,8 @@ func (p *Push) Peers(namespace string) []libp2ppeer.ID {
 
 // Stats returns the traffic counters.
 func (p *Push) Stats() PushStats {
-	return PushStats{Published: p.published.Load(), Received: p.received.Load(), Rejected: p.rejected.Load(), Announced: p.announcedMsgs.Load()}
+	return PushStats{Published: p.published.Load(), Received: p.received.Load(), Rejected: p.rejected.Load(), Announced: p.announcedMsgs.Load(),
+		Undelivered: p.drops.undelivered.Load(), Unsent: p.drops.unsent.Load()}
 }
 
 // Close leaves all topics and stops GossipSub. It is idempotent.

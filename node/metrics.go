@@ -75,6 +75,8 @@ func newMetrics(reg *prometheus.Registry, push *gossip.Push, p *peer.Peer, n *No
 		gossipMsgs("grapevine_gossip_messages_published_total", "Gossip messages published.", func(s gossip.PushStats) uint64 { return s.Published }),
 		gossipMsgs("grapevine_gossip_messages_received_total", "Valid gossip messages received.", func(s gossip.PushStats) uint64 { return s.Received }),
 		gossipMsgs("grapevine_gossip_messages_rejected_total", "Gossip messages rejected by validation.", func(s gossip.PushStats) uint64 { return s.Rejected }),
+		gossipMsgs("grapevine_gossip_messages_undelivered_total", "Gossip messages GossipSub dropped because this peer's reader was behind (anti-entropy repairs them).", func(s gossip.PushStats) uint64 { return s.Undelivered }),
+		gossipMsgs("grapevine_gossip_messages_unsent_total", "Gossip messages GossipSub did not send to a peer whose outbound queue was full (anti-entropy repairs them).", func(s gossip.PushStats) uint64 { return s.Unsent }),
 		gossipMsgs("grapevine_gossip_announcements_total", "Gossip messages published on the namespaces topic (a namespace's first ones; see gossip.PushConfig.AnnounceWindow).", func(s gossip.PushStats) uint64 { return s.Announced }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "grapevine_peers", Help: "Connected peers of this network."},
 			func() float64 { return float64(len(p.Peers())) }),
