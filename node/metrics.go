@@ -86,6 +86,7 @@ func newMetrics(reg *prometheus.Registry, push *gossip.Push, p *peer.Peer, n *No
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	reg.MustRegister(osCollectors()...)
 	return m
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -39,7 +40,8 @@ func TestBenchEndToEnd(t *testing.T) {
 		}
 		Memory *struct {
 			Before struct {
-				RSS uint64 `json:"rss_bytes"`
+				RSS     uint64 `json:"rss_bytes"`
+				RSSFile uint64 `json:"rss_file_bytes"`
 			}
 			MaxRSS uint64 `json:"max_rss_bytes"`
 		} `json:"daemon_memory"`
@@ -52,6 +54,9 @@ func TestBenchEndToEnd(t *testing.T) {
 	}
 	if m := report.Memory; m == nil || m.Before.RSS == 0 || m.MaxRSS < m.Before.RSS {
 		t.Fatalf("bench reported the daemon's memory as %+v: want a resident set, its maximum at least the first sample", m)
+	}
+	if m := report.Memory; runtime.GOOS == "linux" && (m.Before.RSSFile == 0 || m.Before.RSSFile > m.Before.RSS) {
+		t.Fatalf("bench reported the daemon's file-backed memory as %d of %d resident bytes: want a part of it (its mapped binary and tables)", m.Before.RSSFile, m.Before.RSS)
 	}
 	var st apitype.Status
 	if err := json.Unmarshal([]byte(d.mustCLI("status", "-o", "json")), &st); err != nil {
