@@ -79,7 +79,7 @@ bench-resp: build ## redis-benchmark (set,get; 50 clients) against grapevine --r
 	./internal/bench/resp.sh $(BIN)
 
 .PHONY: bench-memory
-bench-memory: build ## A daemon's memory holding KEYS keys (default 1M) and over a DURATION steady load (default 10m): RSS and Go heap from /metrics
+bench-memory: build ## A daemon's memory holding KEYS keys (default 1M) and over a DURATION steady load (default 10m): RSS (and its file-backed part) and Go heap from /metrics; MEMORY_LIMIT=300M runs the daemon in a memory cgroup
 	./internal/bench/memory.sh $(BIN)
 
 .PHONY: fuzz

@@ -130,6 +130,7 @@ func runDaemon(c *cli.Context) error {
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
+	setSoftMemoryLimit(log)
 	cfg := node.DefaultConfig()
 	cfg.DataDir = c.String("data")
 	cfg.Network = c.String("network")
