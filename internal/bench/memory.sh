@@ -28,6 +28,7 @@ trap cleanup EXIT INT TERM
 
 # limit: a memory cgroup below this shell's own, of MEMORY_LIMIT bytes.
 limit() {
+	[ "$(id -u)" = 0 ] || { echo "memory.sh: MEMORY_LIMIT needs root, to make a memory cgroup" >&2; exit 1; }
 	v1=$(sed -n 's/^[0-9]*:memory:\(.*\)/\1/p' /proc/self/cgroup)
 	if [ -n "$v1" ] && [ -d /sys/fs/cgroup/memory ]; then
 		cg=/sys/fs/cgroup/memory${v1%/}/grapevine-bench-$$
