@@ -1,12 +1,8 @@
 package node
 
 import (
-	"bufio"
-	"bytes"
-	"os"
-	"strconv"
-
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/procfs"
 )
 
 // osCollectors are the metrics only Linux can give: how much of the
@@ -19,29 +15,14 @@ func osCollectors() []prometheus.Collector {
 		Name: "grapevine_process_resident_file_bytes",
 		Help: "Resident memory backed by files (mostly Badger's memory-mapped tables): page cache the kernel reclaims under pressure. Included in process_resident_memory_bytes.",
 	}, func() float64 {
-		status, err := os.ReadFile("/proc/self/status")
+		self, err := procfs.Self()
 		if err != nil {
 			return 0
 		}
-		return float64(statusKiB(status, "RssFile:") << 10)
-	})}
-}
-
-// statusKiB returns the value of a "Name:   123 kB" line of
-// /proc/PID/status, 0 if absent.
-func statusKiB(status []byte, name string) uint64 {
-	sc := bufio.NewScanner(bytes.NewReader(status))
-	for sc.Scan() {
-		rest, ok := bytes.CutPrefix(sc.Bytes(), []byte(name))
-		if !ok {
-			continue
-		}
-		fields := bytes.Fields(rest)
-		if len(fields) == 0 {
+		status, err := self.NewStatus()
+		if err != nil {
 			return 0
 		}
-		v, _ := strconv.ParseUint(string(fields[0]), 10, 64)
-		return v
-	}
-	return 0
+		return float64(status.RssFile)
+	})}
 }
