@@ -11,8 +11,10 @@ ARGS      ?=
 DURATION  ?= 10m
 SEED      ?= 1
 CHAOS_FLAGS ?=
-# BENCH_SECONDS is how long bench-compare runs each measurement.
+# BENCH_SECONDS is how long bench-compare runs each measurement, and
+# BENCH_RUNS how many rounds of them it takes medians of.
 BENCH_SECONDS ?= 5
+BENCH_RUNS ?= 3
 # VERSION is what `grapevine version` and the identify agent string report.
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
 
@@ -175,7 +177,7 @@ chaos-deps: ## Install nftables (root on Debian) so chaos partitions drop packet
 BENCH_TOOLS := wrk:wrk redis-server:redis-server redis-benchmark:redis-tools redis-cli:redis-tools etcd:etcd-server
 
 .PHONY: bench-compare
-bench-compare: build ## grapevine (HTTP via wrk, RESP if built in), etcd (1 member) and Redis (appendfsync always) side by side, and raw fdatasync: one table (BENCH_SECONDS=5 per measurement; installs the servers as root; not in `make test`)
+bench-compare: build ## grapevine (HTTP via wrk, RESP if built in), etcd (1 member) and Redis (appendfsync always) side by side, and raw fdatasync: one table of medians (BENCH_RUNS=3 rounds, BENCH_SECONDS=5 per measurement; installs the servers as root; not in `make test`)
 	@missing=; for tp in $(BENCH_TOOLS); do \
 	  command -v $${tp%%:*} >/dev/null 2>&1 || missing="$$missing $${tp#*:}"; \
 	done; \
@@ -187,4 +189,4 @@ bench-compare: build ## grapevine (HTTP via wrk, RESP if built in), etcd (1 memb
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 	cd internal/bench/etcdbench && $(GO) build -o ../../../bin/etcdbench .
-	DURATION=$(BENCH_SECONDS) ./internal/bench/compare.sh $(BIN) bin/etcdbench
+	DURATION=$(BENCH_SECONDS) RUNS=$(BENCH_RUNS) ./internal/bench/compare.sh $(BIN) bin/etcdbench

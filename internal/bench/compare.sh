@@ -9,16 +9,21 @@
 #   raw fdatasync         p50 of a 128-byte append (grapevine bench --baseline), same disk
 # plus grapevine's own `grapevine bench put` over HTTP, and the goals' ratios.
 # Every server runs in a temporary directory on 127.0.0.1 and is stopped by
-# its PID at the end. DURATION (seconds per measurement, default 5), N and
-# N1 (redis-benchmark requests with 50 clients and with 1; default 100000
-# and 3000). Needs wrk, redis-server, redis-benchmark, redis-cli and etcd
-# (make bench-compare installs them).
+# its PID at the end. RUNS rounds (default 3) each take every measurement
+# once, in turn, against the same servers with keys of their own; the table
+# gives each cell's median and the goals' ratios are taken round by round,
+# then their median, as issue 14 asks (the machine is shared and noisy).
+# DURATION (seconds per measurement, default 5), N and N1 (redis-benchmark
+# requests with 50 clients and with 1; default 100000 and 3000). Needs wrk,
+# redis-server, redis-benchmark, redis-cli and etcd (make bench-compare
+# installs them).
 set -eu
 BIN=${1:-bin/grapevine}
 ETCDBENCH=${2:-bin/etcdbench}
 # BINBENCH measures the fdatasync baseline (BIN, unless BIN has no bench command).
 BINBENCH=${BINBENCH:-$BIN}
 DURATION=${DURATION:-5}
+RUNS=${RUNS:-3}
 N=${N:-100000}
 N1=${N1:-3000}
 tmp=$(mktemp -d)
@@ -89,11 +94,14 @@ for try in 1 2 3 4 5; do
 done
 [ -n "$epid" ] || { cat "$tmp/etcd.log"; exit 1; }
 
-# --- measurements; each prints "RATE P50" (P50 with its unit)
+# --- measurements; each prints "RATE P50" (P50 with its unit), or "- -"
+# if there is nothing to measure. No measurement overwrites another's keys:
+# first CLIENTS numbers them from a point of their own in each ROUND (0, 1, ...).
+first() { echo $(( ROUND * 1000000000000 + $1 * 10000000000 )); }
 # wrk_put CONNS: grapevine over HTTP with wrk.
 wrk_put() {
 	threads=$(( $1 < 2 ? 1 : 2 ))
-	wrk -t"$threads" -c"$1" -d"${DURATION}s" --latency -s internal/bench/put.lua "http://$gapi" >"$tmp/wrk.txt"
+	wrk -t"$threads" -c"$1" -d"${DURATION}s" --latency -s internal/bench/put.lua "http://$gapi" -- "$(first "$1")" >"$tmp/wrk.txt"
 	if grep -q 'Non-2xx' "$tmp/wrk.txt"; then echo "bench-compare: wrk saw errors:" >&2; cat "$tmp/wrk.txt" >&2; fi
 	rate=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$tmp/wrk.txt")
 	p50=$(awk '$1 == "50%" {print $2}' "$tmp/wrk.txt")
@@ -102,11 +110,13 @@ wrk_put() {
 # gv_put CLIENTS: grapevine over HTTP with grapevine bench (the Go client).
 gv_put() {
 	if ! "$BIN" bench --help >/dev/null 2>&1; then echo "- -"; return; fi # an older binary
-	"$BIN" bench put --api "$gapi" --clients "$1" --duration "${DURATION}s" --first-key "$(( $1 * 100000000 ))" >"$tmp/gv.txt"
+	"$BIN" bench put --api "$gapi" --clients "$1" --duration "${DURATION}s" --first-key "$(first "$1")" >"$tmp/gv.txt"
 	awk 'NR == 2 {print $(NF-4), $(NF-3)}' "$tmp/gv.txt"
 }
-# rb_set PORT CLIENTS REQUESTS: redis-benchmark SETs.
+# rb_set PORT CLIENTS REQUESTS: redis-benchmark SETs (of random keys out of a
+# million: redis-benchmark has no other way to vary them).
 rb_set() {
+	if [ -z "$1" ]; then echo "- -"; return; fi
 	redis-benchmark -h 127.0.0.1 -p "$1" -c "$2" -n "$3" -t set -d 100 -r 1000000 -q 2>/dev/null |
 		tr '\r' '\n' | grep '^SET:' | tail -1 |
 		sed -n 's/^SET: \([0-9.]*\) requests per second, p50=\([0-9.]*\) msec.*/\1 \2ms/p' |
@@ -114,55 +124,87 @@ rb_set() {
 }
 # etcd_put CLIENTS CONNS: etcd with its Go client.
 etcd_put() {
-	"$ETCDBENCH" -endpoints "127.0.0.1:$eport" -clients "$1" -conns "$2" -duration "${DURATION}s" |
+	"$ETCDBENCH" -endpoints "127.0.0.1:$eport" -clients "$1" -conns "$2" -duration "${DURATION}s" -first "$(first "$1")" |
 		sed -n 's/.*puts\/s=\([0-9]*\) p50_us=\([0-9]*\).*/\1 \2µs/p'
 }
-
-echo "bench-compare: $DURATION s per measurement; $("$BIN" version 2>/dev/null | head -1), Redis $(redis-server --version | cut -d' ' -f3 | sed 's/^v=//'), etcd $(etcd --version 2>/dev/null | sed -n 's/^etcd Version: //p')" >&2
-g64=$(wrk_put 64);           g1=$(wrk_put 1)
-o64=$(gv_put 64);            o1=$(gv_put 1)
-if [ -n "$gresp" ]; then
-	s50=$(rb_set "$gresp" 50 "$N"); s1=$(rb_set "$gresp" 1 "$N1")
-else
-	s50="- -"; s1="- -"
-	echo "bench-compare: this grapevine has no --resp: no RESP row" >&2
-fi
-e64=$(etcd_put 64 8);        e1=$(etcd_put 1 1)
-r50=$(rb_set "$rport" 50 "$N"); r1=$(rb_set "$rport" 1 "$N1")
-"$BINBENCH" bench put --embedded --data "$tmp/embedded" --baseline --clients 1 --duration "${DURATION}s" >"$tmp/base.txt"
-fsync=$(awk '/^ *fdatasync 128 B append/ {print $(NF-3)}' "$tmp/base.txt")
+# fsync_p50: the p50 of a raw fdatasync of a 128-byte append on the same disk.
+fsync_p50() {
+	rm -rf "$tmp/embedded"
+	"$BINBENCH" bench put --embedded --data "$tmp/embedded" --baseline --clients 1 --duration "${DURATION}s" >"$tmp/base.txt"
+	echo "- $(awk '/^ *fdatasync 128 B append/ {print $(NF-3)}' "$tmp/base.txt")"
+}
 
 # usec P50: microseconds of a p50 as the tools print it (604.00us, 598µs, 2.167ms, 1.2s).
 usec() {
 	echo "$1" | awk '{v = $1
+		if (v == "" || v == "-") { print "-"; next }
 		if (v ~ /ms$/) { sub(/ms$/, "", v); v *= 1000 }
 		else if (v ~ /(µs|us)$/) { sub(/(µs|us)$/, "", v) }
 		else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000000 }
 		print v}'
 }
-# p50 P50: the p50 in one format: µs below a millisecond, else ms.
-p50() {
-	case $1 in -|"") echo "-"; return ;; esac
-	usec "$1" | awk '{ if ($1 >= 1000) printf "%.2fms\n", $1 / 1000; else printf "%.0fµs\n", $1 }'
+# record NAME "RATE P50": one round's measurement, kept as "NAME RATE P50_µs"
+# in $tmp/results.
+record() {
+	set -- "$1" $2
+	echo "$1 ${2:--} $(usec "${3:--}")" >>"$tmp/results"
 }
-row() { # NAME "RATE P50" "RATE P50"
-	set -- "$1" $2 $3
-	printf '| %-44s | %10s | %9s | %8s | %9s |\n' "$1" "$2" "$(p50 "$3")" "$4" "$(p50 "$5")"
+
+echo "bench-compare: $RUNS round(s) of $DURATION s per measurement; $("$BIN" version 2>/dev/null | head -1), Redis $(redis-server --version | cut -d' ' -f3 | sed 's/^v=//'), etcd $(etcd --version 2>/dev/null | sed -n 's/^etcd Version: //p')" >&2
+[ -n "$gresp" ] || echo "bench-compare: this grapevine has no --resp: no RESP row" >&2
+: >"$tmp/results"
+ROUND=0
+while [ "$ROUND" -lt "$RUNS" ]; do
+	[ "$RUNS" -gt 1 ] && echo "bench-compare: round $(( ROUND + 1 )) of $RUNS" >&2
+	record g64 "$(wrk_put 64)";  record g1 "$(wrk_put 1)"
+	record o64 "$(gv_put 64)";   record o1 "$(gv_put 1)"
+	record s50 "$(rb_set "$gresp" 50 "$N")"; record s1 "$(rb_set "$gresp" 1 "$N1")"
+	record e64 "$(etcd_put 64 8)"; record e1 "$(etcd_put 1 1)"
+	record r50 "$(rb_set "$rport" 50 "$N")"; record r1 "$(rb_set "$rport" 1 "$N1")"
+	record fsync "$(fsync_p50)"
+	ROUND=$(( ROUND + 1 ))
+done
+
+# values NAME FIELD: that field (2 the rate, 3 the p50 in µs) of NAME's rounds, in order.
+values() { awk -v n="$1" -v f="$2" '$1 == n {print $f}' "$tmp/results"; }
+# median: the median of the numbers on standard input ("-" if there are none).
+median() {
+	grep -v '^-$' | sort -g | awk '{v[NR] = $1} END {
+		if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# rate NAME, p50 NAME: NAME's medians, as printed in the table.
+rate() { values "$1" 2 | median | awk '{ if ($1 == "-") print "-"; else printf "%.0f\n", $1 }'; }
+p50() {
+	values "$1" 3 | median | awk '{ if ($1 == "-") print "-"; else if ($1 >= 1000) printf "%.2fms\n", $1 / 1000; else printf "%.0fµs\n", $1 }'
+}
+row() { # LABEL NAME64 NAME1
+	printf '| %-44s | %10s | %9s | %8s | %9s |\n' "$1" "$(rate "$2")" "$(p50 "$2")" "$(rate "$3")" "$(p50 "$3")"
 }
 echo
+[ "$RUNS" -gt 1 ] && echo "medians of $RUNS rounds"
 printf '| %-44s | %10s | %9s | %8s | %9s |\n' "" "64 (50) /s" "p50" "1 cl. /s" "p50"
 printf '|%s|%s|%s|%s|%s|\n' "----------------------------------------------" "------------" "-----------" "----------" "-----------"
-row "grapevine HTTP (wrk, 64 connections)" "$g64" "$g1"
-row "grapevine HTTP (grapevine bench, 64 clients)" "$o64" "$o1"
-row "grapevine RESP (redis-benchmark, 50 clients)" "$s50" "$s1"
-row "etcd, 1 member (Go client, 64 over 8 conns)" "$e64" "$e1"
-row "Redis, appendfsync always (50 clients)" "$r50" "$r1"
-row "raw fdatasync, 128 B append" "- -" "- $fsync"
+row "grapevine HTTP (wrk, 64 connections)" g64 g1
+row "grapevine HTTP (grapevine bench, 64 clients)" o64 o1
+row "grapevine RESP (redis-benchmark, 50 clients)" s50 s1
+row "etcd, 1 member (Go client, 64 over 8 conns)" e64 e1
+row "Redis, appendfsync always (50 clients)" r50 r1
+row "raw fdatasync, 128 B append" - fsync
 
-# ratios of the goals (issue 14)
-num() { echo "$1" | awk '{print $1}'; }
-ratio() { awk -v a="$2" -v b="$3" -v n="$1" 'BEGIN { if (a != "" && a != "-" && b != "" && b != "-" && b + 0 > 0) printf "%s: %.2f×\n", n, a / b; else printf "%s: -\n", n }'; }
+# ratio LABEL NAME FIELD NAME FIELD: NAME's FIELD ÷ the other's, round by
+# round, and the median of those ratios.
+ratio() {
+	values "$2" "$3" >"$tmp/a"; values "$4" "$5" >"$tmp/b"
+	paste -d' ' "$tmp/a" "$tmp/b" | awk '{ if ($1 != "-" && $2 != "-" && $2 + 0 > 0) printf "%.2f\n", $1 / $2; else print "-" }' >"$tmp/r"
+	m=$(median <"$tmp/r")
+	if [ "$m" = "-" ]; then echo "$1: -"; return; fi
+	if [ "$RUNS" -gt 1 ]; then
+		printf '%s: %.2f×  (rounds: %s)\n' "$1" "$m" "$(tr '\n' ' ' <"$tmp/r" | sed 's/ $//')"
+	else
+		printf '%s: %.2f×\n' "$1" "$m"
+	fi
+}
 echo
-ratio "grapevine HTTP (wrk, 64) ÷ etcd (64)  [goal ≥ 2.5]" "$(num "$g64")" "$(num "$e64")"
-ratio "grapevine RESP ÷ Redis (50 clients)   [goal ≥ 1.0]" "$(num "$s50")" "$(num "$r50")"
-ratio "grapevine HTTP 1-client p50 ÷ fdatasync p50 [goal ≤ 1.5]" "$(usec "$(echo "$g1" | awk '{print $2}')")" "$(usec "$fsync")"
+ratio "grapevine HTTP (wrk, 64) ÷ etcd (64)  [goal ≥ 2.5]" g64 2 e64 2
+ratio "grapevine RESP ÷ Redis (50 clients)   [goal ≥ 1.0]" s50 2 r50 2
+ratio "grapevine HTTP 1-client p50 ÷ fdatasync p50 [goal ≤ 1.5]" g1 3 fsync 3

@@ -29,14 +29,15 @@ func main() {
 	conns := flag.Int("conns", 8, "client connections the writers share")
 	duration := flag.Duration("duration", 5*time.Second, "how long to write")
 	valueSize := flag.Int("value-size", 100, "value size in bytes")
+	first := flag.Int64("first", 0, "number the keys from `N`, so that runs against one etcd write keys of their own")
 	flag.Parse()
-	if err := run(strings.Split(*endpoints, ","), *clients, *conns, *duration, *valueSize); err != nil {
+	if err := run(strings.Split(*endpoints, ","), *clients, *conns, *duration, *valueSize, *first); err != nil {
 		fmt.Fprintln(os.Stderr, "etcdbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(endpoints []string, clients, conns int, duration time.Duration, valueSize int) error {
+func run(endpoints []string, clients, conns int, duration time.Duration, valueSize int, first int64) error {
 	if clients < 1 || conns < 1 || duration <= 0 || valueSize < 0 {
 		return fmt.Errorf("want clients ≥ 1, conns ≥ 1, a positive duration, a value size ≥ 0")
 	}
@@ -61,7 +62,7 @@ func run(endpoints []string, clients, conns int, duration time.Duration, valueSi
 	for w := range clients {
 		wg.Go(func() {
 			kv := cls[w%len(cls)]
-			for n := 0; !stop.Load(); n++ {
+			for n := first; !stop.Load(); n++ {
 				key := fmt.Sprintf("e%02d%013d", w%100, n) // 16 bytes
 				t0 := time.Now()
 				if _, err := kv.Put(ctx, key, value); err != nil {
