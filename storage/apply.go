@@ -336,7 +336,7 @@ func (db *DB) planOp(p *planner, op *Op, typ crdt.Type, delta crdt.State, dk []b
 		hk := appendHashKey(p.arena.take(hashKeyLen(op.Namespace, op.Key)), op.Namespace, h, typ, op.Key)
 		p.writes = append(p.writes, write{key: hk, val: binary.BigEndian.AppendUint64(p.arena.take(8), fp)})
 		g.hasTree = true
-		g.tree = treeDelta{ns: op.Namespace, hash: h, count: 1, sum: fp}
+		g.tree = treeDelta{ns: op.Namespace, typ: typ, hash: h, count: 1, sum: fp}
 		if cur.state != nil {
 			g.tree.count, g.tree.sum = 0, fp-cur.fp
 		}

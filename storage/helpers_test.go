@@ -141,14 +141,15 @@ func counterValue(t tester, db *DB, ns, key string) int64 {
 // stored state has exactly one hash-index entry with the right
 // fingerprint, that there are no other index entries, that the tombstone
 // index lists exactly the stored tombstones, and that the in-memory trees
-// equal trees rebuilt from the data; and checks the change log
-// (checkChangeLog).
+// and counts of each type equal those rebuilt from the data; and checks
+// the change log (checkChangeLog).
 func checkInvariants(t tester, db *DB) {
 	helper(t)
 	checkChangeLog(t, db)
 	wantIndex := map[string]uint64{}
 	wantTomb := map[string]bool{}
 	wantTrees := map[string]*rangetree.Tree{}
+	wantTypes := map[nsType]uint64{}
 	gotIndex := map[string]uint64{}
 	gotTomb := map[string]bool{}
 	err := db.bdb.View(func(txn *badger.Txn) error {
@@ -182,6 +183,7 @@ func checkInvariants(t tester, db *DB) {
 					wantTrees[string(ns)] = tr
 				}
 				tr.Add(h, Summary{Count: 1, Hash: fp})
+				wantTypes[nsType{string(ns), typ}]++
 				if r, ok := s.(crdt.Register); ok && purgeTime(r) != 0 {
 					wantTomb[string(tombKey(purgeTime(r), string(ns), key))] = true
 				}
@@ -228,6 +230,9 @@ func checkInvariants(t tester, db *DB) {
 	if !treesEqual(db.trees.byNS, wantTrees) {
 		t.Errorf("in-memory trees differ from trees rebuilt from data (namespaces %v vs %v)",
 			mapKeys(db.trees.byNS), mapKeys(wantTrees))
+	}
+	if !maps.Equal(db.trees.types, wantTypes) {
+		t.Errorf("in-memory counts of each type %v, want %v (from the data)", db.trees.types, wantTypes)
 	}
 }
 

@@ -28,9 +28,16 @@ type Item struct {
 // treeDelta is one committed change to a namespace's tree.
 type treeDelta struct {
 	ns    string
+	typ   crdt.Type // the item's type, for the namespace's count of that type
 	hash  uint64
 	count uint64 // +1, 0 or -1 (mod 2^64)
 	sum   uint64 // fingerprint change (mod 2^64)
+}
+
+// nsType names the items of one type in one namespace.
+type nsType struct {
+	ns  string
+	typ crdt.Type
 }
 
 // absentLocked reports whether the committed store surely holds no item of
@@ -59,11 +66,32 @@ func (db *DB) applyTreeLocked(d treeDelta) {
 	if t.Total().Count == 0 {
 		delete(db.trees.byNS, d.ns)
 	}
+	k := nsType{d.ns, d.typ}
+	if n := db.trees.types[k] + d.count; n != 0 {
+		db.trees.types[k] = n
+	} else {
+		delete(db.trees.types, k)
+	}
 }
 
-// rebuildTrees builds every namespace's tree by one scan of the hash index.
+// noneOf reports whether ns surely holds no item of type typ, so that a
+// point read of one can be skipped. Every commit's items are counted
+// before Apply returns, so a state whose write was acknowledged is never
+// missed.
+func (db *DB) noneOf(ns string, typ crdt.Type) bool {
+	if db.skipIndex {
+		return false // no counts kept: nothing is known
+	}
+	db.trees.RLock()
+	defer db.trees.RUnlock()
+	return db.trees.types[nsType{ns, typ}] == 0
+}
+
+// rebuildTrees builds every namespace's tree, and its count of each type,
+// by one scan of the hash index.
 func (db *DB) rebuildTrees() error {
 	trees := make(map[string]*rangetree.Tree)
+	types := make(map[nsType]uint64)
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		io := badger.DefaultIteratorOptions
 		io.PrefetchValues = false
@@ -74,7 +102,7 @@ func (db *DB) rebuildTrees() error {
 		var cur *rangetree.Tree
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
-			ns, h, _, _, ok := parseHashKey(item.Key())
+			ns, h, typ, _, ok := parseHashKey(item.Key())
 			if !ok {
 				return fmt.Errorf("%w: hash index key %q", ErrCorrupt, item.Key())
 			}
@@ -91,6 +119,7 @@ func (db *DB) rebuildTrees() error {
 				}
 			}
 			cur.Add(h, Summary{Count: 1, Hash: fp})
+			types[nsType{string(lastNS), typ}]++
 		}
 		return nil
 	})
@@ -98,7 +127,7 @@ func (db *DB) rebuildTrees() error {
 		return fmt.Errorf("storage: rebuild index trees: %w", translate(err))
 	}
 	db.trees.Lock()
-	db.trees.byNS = trees
+	db.trees.byNS, db.trees.types = trees, types
 	db.trees.Unlock()
 	return nil
 }

@@ -102,7 +102,7 @@ func (db *DB) purgeChunk(idx timeIndex, horizon crdt.Timestamp) (purged int, mor
 				if !db.skipIndex {
 					g.writes = append(g.writes, write{key: hashKey(ns, h, idx.typ, key), del: true})
 					g.hasTree = true
-					g.tree = treeDelta{ns: ns, hash: h, count: ^uint64(0), sum: -fp}
+					g.tree = treeDelta{ns: ns, typ: idx.typ, hash: h, count: ^uint64(0), sum: -fp}
 				}
 			}
 			groups = append(groups, g)

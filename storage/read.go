@@ -28,7 +28,8 @@ func (db *DB) Get(ns string, typ crdt.Type, key []byte) (crdt.State, error) {
 // GetTypes returns the stored states of key in ns for each of types, in
 // that order, from one read transaction: nil where a type has none. It is
 // Get for several types at the cost of one snapshot (a RESP SET asks
-// whether the name holds a counter or a set before every write).
+// whether the name holds a counter or a set before every write). A type
+// the namespace holds nothing of costs no read.
 func (db *DB) GetTypes(ns string, key []byte, types ...crdt.Type) ([]crdt.State, error) {
 	for _, typ := range types {
 		if err := validRef(ns, typ, key); err != nil {
@@ -39,10 +40,16 @@ func (db *DB) GetTypes(ns string, key []byte, types ...crdt.Type) ([]crdt.State,
 		return nil, err
 	}
 	defer db.leave()
-	txn := db.bdb.NewTransaction(false)
-	defer txn.Discard()
 	out := make([]crdt.State, len(types))
+	var txn *badger.Txn
 	for i, typ := range types {
+		if db.noneOf(ns, typ) {
+			continue
+		}
+		if txn == nil {
+			txn = db.bdb.NewTransaction(false)
+			defer txn.Discard()
+		}
 		st, err := getState(txn, dataKey(ns, typ, key), typ)
 		switch {
 		case errors.Is(err, ErrNotFound):

@@ -266,6 +266,10 @@ type DB struct {
 	trees struct {
 		sync.RWMutex
 		byNS map[string]*rangetree.Tree // about 1.1 MB each, freed when the namespace empties
+		// types counts the items of each type in each namespace, kept
+		// by the same deltas as the trees: GetTypes skips the read of a
+		// type its namespace holds none of.
+		types map[nsType]uint64
 	}
 
 	// commits counts committed write transactions (Commits).
@@ -320,6 +324,7 @@ func Open(dir string, opts Config) (*DB, error) {
 	db := &DB{bdb: bdb, opts: opts, log: opts.Logger, cancel: cancel}
 	db.idle.L = &db.mu.Mutex
 	db.trees.byNS = make(map[string]*rangetree.Tree)
+	db.trees.types = make(map[nsType]uint64)
 	if err := db.init(); err != nil {
 		cancel()
 		_ = bdb.Close()

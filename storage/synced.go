@@ -132,7 +132,7 @@ func (db *DB) dropChunk(ns string, items []Item) (int, error) {
 			groups = append(groups, group{op: len(groups),
 				writes:  []write{{key: dataKey(ns, it.Type, it.Key), del: true}, {key: hk, del: true}},
 				hasTree: true,
-				tree:    treeDelta{ns: ns, hash: h, count: ^uint64(0), sum: -fp},
+				tree:    treeDelta{ns: ns, typ: it.Type, hash: h, count: ^uint64(0), sum: -fp},
 			})
 		}
 		return nil
