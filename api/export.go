@@ -21,6 +21,9 @@ import (
 type tokenKey struct{}
 
 func withToken(r *http.Request, tok *tokenEntry) *http.Request {
+	if tok == nil {
+		return r // without tokens there is nothing to carry (mayAccess admits a nil token)
+	}
 	return r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok))
 }
 
