@@ -7,7 +7,8 @@
 #   etcd, one member      etcdbench (the etcd Go client), 64 goroutines over 8 connections, and 1
 #   Redis                 appendonly yes, appendfsync always; redis-benchmark -t set, 50 clients and 1
 #   raw fdatasync         p50 of a 128-byte append (grapevine bench --baseline), same disk
-# plus grapevine's own `grapevine bench put` over HTTP, and the goals' ratios.
+# plus grapevine's own `grapevine bench put` over HTTP, and the goals' ratios;
+# beside each p50, the CPU time the server spent per write (from /proc).
 # Every server runs in a temporary directory on 127.0.0.1 and is stopped by
 # its PID at the end. RUNS rounds (default 3) each take every measurement
 # once, in turn, against the same servers with keys of their own; the table
@@ -94,8 +95,9 @@ for try in 1 2 3 4 5; do
 done
 [ -n "$epid" ] || { cat "$tmp/etcd.log"; exit 1; }
 
-# --- measurements; each prints "RATE P50" (P50 with its unit), or "- -"
-# if there is nothing to measure. No measurement overwrites another's keys:
+# --- measurements; each prints "RATE P50 OPS" (P50 with its unit, OPS the
+# operations done), or "- - -" if there is nothing to measure. No
+# measurement overwrites another's keys:
 # first CLIENTS numbers them from a point of their own in each ROUND (0, 1, ...).
 first() { echo $(( ROUND * 1000000000000 + $1 * 10000000000 )); }
 # wrk_put CONNS: grapevine over HTTP with wrk.
@@ -105,33 +107,33 @@ wrk_put() {
 	if grep -q 'Non-2xx' "$tmp/wrk.txt"; then echo "bench-compare: wrk saw errors:" >&2; cat "$tmp/wrk.txt" >&2; fi
 	rate=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$tmp/wrk.txt")
 	p50=$(awk '$1 == "50%" {print $2}' "$tmp/wrk.txt")
-	echo "$rate $p50"
+	echo "$rate $p50 $(awk '/ requests in / {print $1}' "$tmp/wrk.txt")"
 }
 # gv_put CLIENTS: grapevine over HTTP with grapevine bench (the Go client).
 gv_put() {
-	if ! "$BIN" bench --help >/dev/null 2>&1; then echo "- -"; return; fi # an older binary
+	if ! "$BIN" bench --help >/dev/null 2>&1; then echo "- - -"; return; fi # an older binary
 	"$BIN" bench put --api "$gapi" --clients "$1" --duration "${DURATION}s" --first-key "$(first "$1")" >"$tmp/gv.txt"
-	awk 'NR == 2 {print $(NF-4), $(NF-3)}' "$tmp/gv.txt"
+	awk 'NR == 2 {print $(NF-4), $(NF-3), $(NF-6)}' "$tmp/gv.txt"
 }
 # rb_set PORT CLIENTS REQUESTS: redis-benchmark SETs (of random keys out of a
 # million: redis-benchmark has no other way to vary them).
 rb_set() {
-	if [ -z "$1" ]; then echo "- -"; return; fi
+	if [ -z "$1" ]; then echo "- - -"; return; fi
 	redis-benchmark -h 127.0.0.1 -p "$1" -c "$2" -n "$3" -t set -d 100 -r 1000000 -q 2>/dev/null |
 		tr '\r' '\n' | grep '^SET:' | tail -1 |
 		sed -n 's/^SET: \([0-9.]*\) requests per second, p50=\([0-9.]*\) msec.*/\1 \2ms/p' |
-		awk '{printf "%.0f %s\n", $1, $2}'
+		awk -v n="$3" '{printf "%.0f %s %d\n", $1, $2, n}'
 }
 # etcd_put CLIENTS CONNS: etcd with its Go client.
 etcd_put() {
 	"$ETCDBENCH" -endpoints "127.0.0.1:$eport" -clients "$1" -conns "$2" -duration "${DURATION}s" -first "$(first "$1")" |
-		sed -n 's/.*puts\/s=\([0-9]*\) p50_us=\([0-9]*\).*/\1 \2µs/p'
+		sed -n 's/.*puts\/s=\([0-9]*\) p50_us=\([0-9]*\).* ops=\([0-9]*\).*/\1 \2µs \3/p'
 }
 # fsync_p50: the p50 of a raw fdatasync of a 128-byte append on the same disk.
 fsync_p50() {
 	rm -rf "$tmp/embedded"
 	"$BINBENCH" bench put --embedded --data "$tmp/embedded" --baseline --clients 1 --duration "${DURATION}s" >"$tmp/base.txt"
-	echo "- $(awk '/^ *fdatasync 128 B append/ {print $(NF-3)}' "$tmp/base.txt")"
+	echo "- $(awk '/^ *fdatasync 128 B append/ {print $(NF-3)}' "$tmp/base.txt") -"
 }
 
 # usec P50: microseconds of a p50 as the tools print it (604.00us, 598µs, 2.167ms, 1.2s).
@@ -143,11 +145,23 @@ usec() {
 		else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000000 }
 		print v}'
 }
-# record NAME "RATE P50": one round's measurement, kept as "NAME RATE P50_µs"
-# in $tmp/results.
-record() {
-	set -- "$1" $2
-	echo "$1 ${2:--} $(usec "${3:--}")" >>"$tmp/results"
+# cpu_ticks PID: the CPU time PID has used so far (user and system), in
+# clock ticks; "-" without a PID.
+cpu_ticks() { if [ -n "$1" ]; then awk '{print $14 + $15}' "/proc/$1/stat"; else echo -; fi; }
+TCK=$(getconf CLK_TCK)
+# measure NAME PID CMD...: runs the measurement CMD and keeps NAME's rate,
+# p50 (in µs) and the CPU time PID (the server) used per operation (in µs)
+# as a line "NAME RATE P50 CPU" of $tmp/results.
+measure() {
+	name=$1 pid=$2; shift 2
+	c0=$(cpu_ticks "$pid")
+	out=$("$@")
+	c1=$(cpu_ticks "$pid")
+	# shellcheck disable=SC2086 # out is three words
+	set -- $out
+	cpu=$(awk -v a="$c0" -v b="$c1" -v t="$TCK" -v n="${3:--}" \
+		'BEGIN { if (a == "-" || n == "-" || n + 0 <= 0) print "-"; else printf "%.1f\n", (b - a) * 1e6 / t / n }')
+	echo "$name ${1:--} $(usec "${2:--}") $cpu" >>"$tmp/results"
 }
 
 echo "bench-compare: $RUNS round(s) of $DURATION s per measurement; $("$BIN" version 2>/dev/null | head -1), Redis $(redis-server --version | cut -d' ' -f3 | sed 's/^v=//'), etcd $(etcd --version 2>/dev/null | sed -n 's/^etcd Version: //p')" >&2
@@ -156,16 +170,17 @@ echo "bench-compare: $RUNS round(s) of $DURATION s per measurement; $("$BIN" ver
 ROUND=0
 while [ "$ROUND" -lt "$RUNS" ]; do
 	[ "$RUNS" -gt 1 ] && echo "bench-compare: round $(( ROUND + 1 )) of $RUNS" >&2
-	record g64 "$(wrk_put 64)";  record g1 "$(wrk_put 1)"
-	record o64 "$(gv_put 64)";   record o1 "$(gv_put 1)"
-	record s50 "$(rb_set "$gresp" 50 "$N")"; record s1 "$(rb_set "$gresp" 1 "$N1")"
-	record e64 "$(etcd_put 64 8)"; record e1 "$(etcd_put 1 1)"
-	record r50 "$(rb_set "$rport" 50 "$N")"; record r1 "$(rb_set "$rport" 1 "$N1")"
-	record fsync "$(fsync_p50)"
+	measure g64 "$gpid" wrk_put 64;  measure g1 "$gpid" wrk_put 1
+	measure o64 "$gpid" gv_put 64;   measure o1 "$gpid" gv_put 1
+	measure s50 "$gpid" rb_set "$gresp" 50 "$N"; measure s1 "$gpid" rb_set "$gresp" 1 "$N1"
+	measure e64 "$epid" etcd_put 64 8; measure e1 "$epid" etcd_put 1 1
+	measure r50 "$rpid" rb_set "$rport" 50 "$N"; measure r1 "$rpid" rb_set "$rport" 1 "$N1"
+	measure fsync "" fsync_p50
 	ROUND=$(( ROUND + 1 ))
 done
 
-# values NAME FIELD: that field (2 the rate, 3 the p50 in µs) of NAME's rounds, in order.
+# values NAME FIELD: that field (2 the rate, 3 the p50, 4 the server's CPU
+# per operation, both in µs) of NAME's rounds, in order.
 values() { awk -v n="$1" -v f="$2" '$1 == n {print $f}' "$tmp/results"; }
 # median: the median of the numbers on standard input ("-" if there are none).
 median() {
@@ -177,13 +192,14 @@ rate() { values "$1" 2 | median | awk '{ if ($1 == "-") print "-"; else printf "
 p50() {
 	values "$1" 3 | median | awk '{ if ($1 == "-") print "-"; else if ($1 >= 1000) printf "%.2fms\n", $1 / 1000; else printf "%.0fµs\n", $1 }'
 }
+cpu() { values "$1" 4 | median | awk '{ if ($1 == "-") print "-"; else printf "%.0fµs\n", $1 }'; }
 row() { # LABEL NAME64 NAME1
-	printf '| %-44s | %10s | %9s | %8s | %9s |\n' "$1" "$(rate "$2")" "$(p50 "$2")" "$(rate "$3")" "$(p50 "$3")"
+	printf '| %-44s | %10s | %9s | %7s | %8s | %9s | %7s |\n' "$1" "$(rate "$2")" "$(p50 "$2")" "$(cpu "$2")" "$(rate "$3")" "$(p50 "$3")" "$(cpu "$3")"
 }
 echo
-[ "$RUNS" -gt 1 ] && echo "medians of $RUNS rounds"
-printf '| %-44s | %10s | %9s | %8s | %9s |\n' "" "64 (50) /s" "p50" "1 cl. /s" "p50"
-printf '|%s|%s|%s|%s|%s|\n' "----------------------------------------------" "------------" "-----------" "----------" "-----------"
+if [ "$RUNS" -gt 1 ]; then echo "medians of $RUNS rounds; CPU is the server's CPU time per write"; else echo "CPU is the server's CPU time per write"; fi
+printf '| %-44s | %10s | %9s | %7s | %8s | %9s | %7s |\n' "" "64 (50) /s" "p50" "CPU" "1 cl. /s" "p50" "CPU"
+printf '|%s|%s|%s|%s|%s|%s|%s|\n' "----------------------------------------------" "------------" "-----------" "---------" "----------" "-----------" "---------"
 row "grapevine HTTP (wrk, 64 connections)" g64 g1
 row "grapevine HTTP (grapevine bench, 64 clients)" o64 o1
 row "grapevine RESP (redis-benchmark, 50 clients)" s50 s1
@@ -208,3 +224,5 @@ echo
 ratio "grapevine HTTP (wrk, 64) ÷ etcd (64)  [goal ≥ 2.5]" g64 2 e64 2
 ratio "grapevine RESP ÷ Redis (50 clients)   [goal ≥ 1.0]" s50 2 r50 2
 ratio "grapevine HTTP 1-client p50 ÷ fdatasync p50 [goal ≤ 1.5]" g1 3 fsync 3
+ratio "CPU per write: grapevine HTTP ÷ etcd (64)" g64 4 e64 4
+ratio "CPU per write: grapevine RESP ÷ Redis (50)" s50 4 r50 4
