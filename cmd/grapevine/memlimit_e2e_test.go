@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/procfs"
 
 	"github.com/grapevine-kv/grapevine/internal/testutil"
 )
@@ -58,11 +61,24 @@ func memoryCgroup(t *testing.T, limit int64) string {
 	if os.Geteuid() != 0 {
 		t.Skip("making a memory cgroup needs root")
 	}
-	procCgroup, err := os.ReadFile("/proc/self/cgroup")
+	self, err := procfs.Self()
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	cgroups, err := self.Cgroups()
 	if err != nil {
 		t.Skipf("no cgroups: %v", err)
 	}
-	v1, hasV1, v2, hasV2 := memoryCgroups(procCgroup)
+	var v1, v2 string
+	var hasV1, hasV2 bool
+	for _, c := range cgroups {
+		switch {
+		case c.HierarchyID == 0 && len(c.Controllers) == 0:
+			v2, hasV2 = c.Path, true
+		case slices.Contains(c.Controllers, "memory"):
+			v1, hasV1 = c.Path, true
+		}
+	}
 	name := fmt.Sprintf("grapevine-test-%d", os.Getpid())
 	try := func(dir, file string) string {
 		cg := filepath.Join(dir, name)
